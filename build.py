@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""One entry point for people and CI.
+
+    python3 build.py build          build and check dist/oyster-<version>.zip
+    python3 build.py demo [--out D] set up, then generate the example shot into D
+    python3 build.py test [ARGS]    set up, then run the whole test suite (ARGS go to pytest)
+    python3 build.py setup          only create/refresh .venv/
+
+Setup creates `.venv/` at the repository root with Python 3.11 and the pinned
+requirements (requirements.txt, every transitive version fixed by
+requirements.lock) and does nothing when the stamp inside it matches.
+Runs on the system Python (stdlib only).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+VENV_PYTHON = VENV / "bin" / "python"
+STAMP = VENV / "oyster-requirements.sha256"
+REQUIREMENT_FILES = (ROOT / "requirements.txt", ROOT / "requirements.lock")
+EXTENSION_PACKAGE = ROOT / "oyster_blender"
+MANIFEST = ROOT / "blender_manifest.toml"
+DIST = ROOT / "dist"
+# Fixed zip timestamp so two builds of the same tree are byte-identical.
+ZIP_DATE = (2024, 1, 1, 0, 0, 0)
+REQUIRED_MANIFEST_FIELDS = (
+    "schema_version", "id", "version", "name", "tagline", "maintainer",
+    "type", "blender_version_min", "license", "permissions",
+)
+
+
+class BuildError(RuntimeError):
+    """A build or setup step failed; the message says which and why."""
+
+
+# ---------------------------------------------------------------- setup
+
+def requirements_digest() -> str:
+    digest = hashlib.sha256()
+    for path in REQUIREMENT_FILES:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def find_python311() -> str:
+    if sys.version_info[:2] == (3, 11):
+        return sys.executable
+    found = shutil.which("python3.11")
+    if found is None:
+        raise BuildError("Python 3.11 is required (bpy 4.5 is built for it); "
+                         "install it and put python3.11 on PATH")
+    return found
+
+
+def venv_is_current() -> bool:
+    if not VENV_PYTHON.exists() or not STAMP.exists():
+        return False
+    if STAMP.read_text().strip() != requirements_digest():
+        return False
+    probe = subprocess.run([str(VENV_PYTHON), "-c", "import sys; print(sys.version_info[:2])"],
+                           capture_output=True, text=True)
+    return probe.returncode == 0 and probe.stdout.strip() == "(3, 11)"
+
+
+def setup_venv() -> None:
+    if venv_is_current():
+        print("setup: .venv is up to date")
+        return
+    python = find_python311()
+    print(f"setup: creating .venv with {python}", flush=True)
+    if STAMP.exists():
+        STAMP.unlink()
+    subprocess.run([python, "-m", "venv", str(VENV)], check=True)
+    subprocess.run([str(VENV_PYTHON), "-m", "pip", "install", "--upgrade", "pip"], check=True)
+    subprocess.run([str(VENV_PYTHON), "-m", "pip", "install",
+                    "-r", str(REQUIREMENT_FILES[0]), "-c", str(REQUIREMENT_FILES[1])], check=True)
+    STAMP.write_text(requirements_digest() + "\n")
+    print("setup: .venv ready", flush=True)
+
+
+# ---------------------------------------------------------------- build
+
+def read_manifest() -> dict:
+    manifest = tomllib.loads(MANIFEST.read_text())
+    missing = [f for f in REQUIRED_MANIFEST_FIELDS if f not in manifest]
+    if missing:
+        raise BuildError(f"blender_manifest.toml lacks {', '.join(missing)}")
+    if manifest["type"] != "add-on" or manifest["id"] != "oyster":
+        raise BuildError("blender_manifest.toml must describe the add-on with id 'oyster'")
+    if not all(lic.startswith("SPDX:") for lic in manifest["license"]):
+        raise BuildError("licenses must be SPDX identifiers (SPDX:GPL-3.0-or-later)")
+    for name, reason in manifest["permissions"].items():
+        if not reason.strip():
+            raise BuildError(f"permission '{name}' needs a reason")
+    return manifest
+
+
+def package_files() -> list[Path]:
+    """The extension's own source files: Python and data, no caches."""
+    files = []
+    for path in sorted(EXTENSION_PACKAGE.rglob("*")):
+        if path.is_dir() or "__pycache__" in path.parts or path.suffix in {".pyc", ".pyo"}:
+            continue
+        files.append(path)
+    return files
+
+
+def build_zip() -> Path:
+    manifest = read_manifest()
+    DIST.mkdir(exist_ok=True)
+    target = DIST / f"oyster-{manifest['version']}.zip"
+    partial = target.with_suffix(".zip.partial")
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        entries = [(MANIFEST, "blender_manifest.toml")]
+        entries += [(p, p.relative_to(EXTENSION_PACKAGE).as_posix()) for p in package_files()]
+        for source, name in entries:
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, source.read_bytes())
+    os.replace(partial, target)
+    check_zip(target)
+    print(f"build: {target.relative_to(ROOT)}")
+    return target
+
+
+def check_zip(path: Path) -> None:
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        if "blender_manifest.toml" not in names or "__init__.py" not in names:
+            raise BuildError(f"{path.name}: manifest and __init__.py must sit at the zip root")
+        stray = [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo"))
+                 or not (n == "blender_manifest.toml" or n.endswith((".py", ".json", ".png")))]
+        if stray:
+            raise BuildError(f"{path.name}: stray files {stray}")
+        tomllib.loads(archive.read("blender_manifest.toml").decode())
+
+
+# ---------------------------------------------------------------- commands
+
+def run_in_venv(args: list[str]) -> int:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([str(VENV_PYTHON), *args], cwd=ROOT, env=env).returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("setup", help="create or refresh .venv")
+    sub.add_parser("build", help="build and check the extension zip")
+    demo = sub.add_parser("demo", help="set up, then generate the example shot")
+    demo.add_argument("--out", default="oyster_demo", help="output folder (default ./oyster_demo)")
+    test = sub.add_parser("test", help="set up, then run the test suite")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "build":
+            build_zip()
+            return 0
+        setup_venv()
+        if args.command == "setup":
+            return 0
+        build_zip()
+        if args.command == "demo":
+            return run_in_venv(["-m", "examples.demo", "--out", str(Path(args.out).resolve())])
+        return run_in_venv(["-m", "pytest", *args.pytest_args])
+    except (BuildError, subprocess.CalledProcessError) as error:
+        print(f"build.py: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
