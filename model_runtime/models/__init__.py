@@ -1,0 +1,1 @@
+"""Frame generators: the world model and the evaluation baselines, behind one interface."""
