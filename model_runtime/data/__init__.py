@@ -1,0 +1,1 @@
+"""Training and validation data rendered by Blender: procedural scenes, camera moves, shards."""

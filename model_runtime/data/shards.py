@@ -1,0 +1,78 @@
+"""The data shard format (docs/architecture.md, "Data shards") and its one reader (bpy-free).
+
+A dataset folder holds `dataset.json` and `shard_NNNNN.safetensors` files; a
+shard stores `rgb` uint8 [C, F, H, W, 3], `depth` float16 [C, F, H, W] and, in
+the metadata, `clips`: a JSON list with each clip's scene_seed, caption,
+labels, move, track (and long_track for validation). Safetensors metadata
+values must be strings, hence the JSON.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import save_file
+
+FORMAT_VERSION = 1
+"""Written to dataset.json as "format"; load_clips refuses other versions."""
+
+
+@dataclass
+class Clip:
+    scene_seed: int
+    caption: str
+    labels: dict[str, str]
+    move: str
+    track: dict
+    """Camera track, wire format, one entry per frame."""
+    rgb: np.ndarray
+    """uint8 (F, H, W, 3)."""
+    depth: np.ndarray
+    """float32 (F, H, W) z-depth in metres; inf where there is sky."""
+    long_track: dict | None = None
+    """300 frames of the same move (validation only), for drift rollouts."""
+
+
+def shard_name(index: int) -> str:
+    return f"shard_{index:05d}.safetensors"
+
+
+def write_shard(path: Path, rgb: np.ndarray, depth: np.ndarray, clips_meta: list[dict]) -> None:
+    """Write atomically (temporary name, then rename), so a shard file on disk is always complete."""
+    if rgb.dtype != np.uint8 or rgb.ndim != 5 or depth.shape != rgb.shape[:4] or len(clips_meta) != rgb.shape[0]:
+        raise ValueError(f"bad shard arrays: rgb {rgb.dtype} {rgb.shape}, depth {depth.shape}, {len(clips_meta)} clips")
+    # one metadata key only: safetensors writes the metadata map in hash order, and a single key keeps
+    # the file bytes identical across runs (the format version lives in dataset.json)
+    metadata = {"clips": json.dumps(clips_meta, sort_keys=True)}
+    partial = path.with_name(path.name + ".partial")
+    save_file({"rgb": np.ascontiguousarray(rgb), "depth": np.ascontiguousarray(depth.astype(np.float16))},
+              str(partial), metadata=metadata)
+    os.replace(partial, path)
+
+
+def read_shard(path: Path) -> list[Clip]:
+    with safe_open(str(path), framework="numpy") as f:
+        metadata = f.metadata()
+        rgb, depth = f.get_tensor("rgb"), f.get_tensor("depth")
+    metas = json.loads(metadata["clips"])
+    return [Clip(m["scene_seed"], m["caption"], m["labels"], m["move"], m["track"], rgb[i],
+                 depth[i].astype(np.float32), m.get("long_track")) for i, m in enumerate(metas)]
+
+
+def load_clips(folder: str | Path) -> list[Clip]:
+    """Every clip of a dataset folder, in shard order (shards still being rendered are skipped)."""
+    folder = Path(folder)
+    manifest = folder / "dataset.json"
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{folder} is not a dataset folder (no dataset.json)")
+    version = json.loads(manifest.read_text()).get("format")
+    if version != FORMAT_VERSION:
+        raise ValueError(f"{folder}: dataset format {version!r}, this reader reads {FORMAT_VERSION}")
+    clips: list[Clip] = []
+    for path in sorted(folder.glob("shard_*.safetensors")):
+        clips += read_shard(path)
+    return clips
