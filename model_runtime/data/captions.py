@@ -11,12 +11,12 @@ import numpy as np
 from model_runtime.data.layout import INTERIORS, Layout
 from model_runtime.data.moves import CameraMove
 
-_WEATHER = {"clear": ["clear", "sunny", "bright"], "overcast": ["overcast", "grey", "cloudy"],
+WEATHER_WORDS = {"clear": ["clear", "sunny", "bright"], "overcast": ["overcast", "grey", "cloudy"],
             "fog": ["foggy", "misty", "fog-bound"], "rain": ["rainy", "rain-soaked", "wet"]}
-_WEATHER_NIGHT_CLEAR = ["clear", "moonlit", "quiet"]
-_TIME = {"dawn": ["at dawn", "at sunrise", "in the early morning"], "day": ["in daylight", "at midday", "by day"],
+WEATHER_NIGHT_CLEAR_WORDS = ["clear", "moonlit", "quiet"]
+TIME_WORDS = {"dawn": ["at dawn", "at sunrise", "in the early morning"], "day": ["in daylight", "at midday", "by day"],
          "dusk": ["at dusk", "at sunset", "in the evening"], "night": ["at night", "after dark", "at night"]}
-_MOVE = {"static": ["static camera", "locked-off shot"], "dolly_in": ["dolly in", "push in"],
+MOVE_WORDS = {"static": ["static camera", "locked-off shot"], "dolly_in": ["dolly in", "push in"],
          "dolly_out": ["dolly out", "pull back"], "truck": ["truck {side}", "tracking shot moving {side}"],
          "pan": ["pan {side}", "panning {side}"], "tilt": ["tilt {updown}", "tilting {updown}"],
          "crane_up": ["crane up", "rising crane shot"], "crane_down": ["crane down", "descending crane shot"],
@@ -62,14 +62,14 @@ def caption_for(layout: Layout, move: CameraMove, rng: np.random.Generator) -> t
     height = _height_above_ground(layout)
     place = layout.extras["place"]
     if layout.setting in INTERIORS:
-        scene = f"{place} {pick(_TIME[layout.time_of_day])}, {layout.extras['lights']}"
+        scene = f"{place} {pick(TIME_WORDS[layout.time_of_day])}, {layout.extras['lights']}"
     else:
-        weather_words = (_WEATHER_NIGHT_CLEAR if layout.weather == "clear" and layout.time_of_day == "night"
-                         else _WEATHER[layout.weather])
-        scene = f"{pick(weather_words)} {place} {pick(_TIME[layout.time_of_day])}"
+        weather_words = (WEATHER_NIGHT_CLEAR_WORDS if layout.weather == "clear" and layout.time_of_day == "night"
+                         else WEATHER_WORDS[layout.weather])
+        scene = f"{pick(weather_words)} {place} {pick(TIME_WORDS[layout.time_of_day])}"
     side = "left" if move.sign > 0 else "right"
     updown = "up" if move.sign > 0 else "down"
-    motion = pick(_MOVE[move.kind]).format(side=side, updown=updown)
+    motion = pick(MOVE_WORDS[move.kind]).format(side=side, updown=updown)
     if move.kind not in ("static", "whip_pan", "handheld"):
         motion = f"{move.speed_word} {motion}"
     caption = f"{scene}, {camera_height_word(height)}, {motion}, {lens_word(move.lens_mm)}"

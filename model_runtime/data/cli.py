@@ -50,10 +50,13 @@ def _parse_res(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _quiet_worker() -> None:
-    """Blender prints a few lines per rendered frame on C stdout; keep the log to the progress bar."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
+def _init_worker() -> None:
+    """Make a spawned worker ready to import bpy, and quiet."""
+    # spawn copies the parent's sys.path; if the parent imported bpy, that holds Blender's script
+    # folders, whose pure-Python `bpy` package would shadow the bpy module itself
+    sys.path[:] = [p for p in sys.path if f"{os.sep}bpy{os.sep}" not in p]
+    # Blender prints a few lines per rendered frame on C stdout; keep the log to the progress bar
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
 
 
 def _render_shard(path: Path, plans: list[ClipPlan], frames: int, width: int, height: int, fps: int,
@@ -105,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     start = time.time()
     ctx = mp.get_context("spawn")  # a fresh interpreter per worker: bpy is not fork-safe
-    with ctx.Manager() as manager, ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=_quiet_worker) as pool, \
+    with ctx.Manager() as manager, ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=_init_worker) as pool, \
             tqdm(total=len(plans), initial=done_clips, unit="clip", file=sys.stderr) as bar:
         progress = manager.Queue()
         pending = {pool.submit(_render_shard, out / shard_name(i), s, args.frames, width, height, args.fps,

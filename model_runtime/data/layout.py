@@ -174,8 +174,7 @@ def _street(rng, materials, tod) -> tuple[list[Part], Stage, dict[str, str]]:
     lit = {"night": 0.55, "dusk": 0.35, "dawn": 0.15, "day": 0.0}[tod]
     for k in range(4):
         wall = ("brick", "plaster", "concrete")[int(rng.integers(3))]
-        materials[f"facade{k}"] = MaterialSpec(f"facade:{wall}:{lit}", int(rng.integers(2**31)),
-                                               4 * STOREY_M, glow=lit > 0)
+        materials[f"facade{k}"] = MaterialSpec(f"facade:{wall}:{lit}", int(rng.integers(2**31)), 4 * STOREY_M)
     parts = [Part("box", (0, 0, -0.2), (400, road_w, 0.2), "road"),
              Part("box", (0, half - walk / 2, -0.2), (400, walk, 0.35), "sidewalk"),
              Part("box", (0, -half + walk / 2, -0.2), (400, walk, 0.35), "sidewalk")]
@@ -375,7 +374,7 @@ def sample_layout(scene_seed: int, setting: str | None = None, time_of_day: str 
     setting = setting or str(rng.choice(SETTINGS, p=[0.3, 0.14, 0.12, 0.1, 0.1, 0.14, 0.1]))
     time_of_day = time_of_day or str(rng.choice(TIMES_OF_DAY, p=[0.2, 0.4, 0.2, 0.2]))
     # interiors see no weather; the label stays 'clear' so the probe is not asked the impossible
-    weather = weather or ("clear" if setting in INTERIORS else str(rng.choice(WEATHERS, p=[0.4, 0.25, 0.2, 0.15])))
+    weather = weather or ("clear" if setting in INTERIORS else str(rng.choice(WEATHERS, p=[0.45, 0.25, 0.17, 0.13])))
     materials: dict[str, MaterialSpec] = {}
     terrain, water_level = None, None
     if setting == "street":

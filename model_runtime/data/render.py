@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")  # must be set before cv2 is imported
@@ -25,9 +26,9 @@ from model_runtime.data.captions import caption_for  # noqa: E402
 from model_runtime.data.layout import INTERIORS, sample_layout  # noqa: E402
 from model_runtime.data.moves import sample_move  # noqa: E402
 from model_runtime.data.scenes import BuiltScene, Look, build_scene  # noqa: E402
+from model_runtime.data.textures import fbm  # noqa: E402
 
 SUPERSAMPLE = 2
-MAX_SHADOWED_PARTS = 150  # shadow volumes of a few hundred trees cost ~0.2 s a frame; such scenes go without
 SKY_DEPTH = 1000.0  # Workbench writes the clip distance (or more) where no surface is hit
 LONG_TRACK_FRAMES = 300
 
@@ -101,8 +102,22 @@ def _sky(dirs: np.ndarray, look: Look) -> np.ndarray:
     zen, hor = np.array(look.sky_zenith), np.array(look.sky_horizon)
     sky = hor * (1 - t) + zen * t
     sky = np.where(elev[..., None] < 0, hor * 0.85, sky)
+    if look.cloud_cover > 0:  # clouds on a plane 1 km up, looked up by ray direction: they move with the camera
+        up = np.maximum(dirs[..., 2], 0.02)
+        tile = _cloud_tile(look.cloud_seed)
+        n = tile.shape[0]
+        u = ((dirs[..., 0] / up * 1000 / 4000 * n) % n).astype(int)
+        v = ((dirs[..., 1] / up * 1000 / 4000 * n) % n).astype(int)
+        density = np.clip((tile[v, u] - (1 - look.cloud_cover)) * 3, 0, 1) * np.clip(elev / 0.05, 0, 1)
+        cloud = np.clip(hor * 1.05 + 0.05, 0, 1)
+        sky = sky * (1 - density[..., None]) + cloud * density[..., None]
     glow = np.clip(dirs @ np.array(look.sun_direction), 0, 1) ** 24 * (0.5 if look.fog_density < 0.01 else 0.2)
     return np.clip(sky + glow[..., None] * np.array([1.0, 0.9, 0.7]), 0, 1)
+
+
+@lru_cache(maxsize=4)
+def _cloud_tile(seed: int) -> np.ndarray:
+    return fbm(np.random.default_rng(seed), 256, 4, 6)
 
 
 def post_process(rgb: np.ndarray, depth: np.ndarray, track_frame: dict, look: Look,
@@ -123,12 +138,12 @@ def post_process(rgb: np.ndarray, depth: np.ndarray, track_frame: dict, look: Lo
     out = np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
     if look.rain:
         layer = np.zeros_like(out)
-        for _ in range(int(w * h / 120)):
+        for _ in range(int(w * h / 300)):
             x, y = int(rng.integers(0, w)), int(rng.integers(0, h))
             length = int(rng.integers(h // 16, h // 7))
             cv2.line(layer, (x, y), (x - length // 4, y + length), (200, 205, 215), 1)
         hit = layer.any(-1)
-        out[hit] = (0.7 * out[hit] + 0.3 * layer[hit]).astype(np.uint8)
+        out[hit] = (0.8 * out[hit] + 0.2 * layer[hit]).astype(np.uint8)
     return out
 
 
@@ -160,8 +175,6 @@ def render_frames(built: BuiltScene, frames: range, scratch: Path) -> tuple[np.n
     """Raw Workbench colour (F, H, W, 3) uint8 and z-depth (F, H, W) float32 (inf: nothing hit)."""
     scene = built.scene
     configure_render(scene, scratch)
-    if len(built.layout.parts) > MAX_SHADOWED_PARTS:
-        scene.display.shading.show_shadows = False
     rgbs, depths = [], []
     for frame in frames:
         scene.frame_set(frame)

@@ -21,10 +21,11 @@ from model_runtime.data.moves import CameraMove, camera_poses
 SENSOR_WIDTH_MM = 36.0
 
 # sRGB multipliers applied to every non-glowing texture, the only "lighting" Workbench colours by
-_TINT = {"dawn": (0.95, 0.80, 0.74), "day": (1.0, 1.0, 1.0), "dusk": (0.92, 0.68, 0.50), "night": (0.20, 0.24, 0.38)}
+_TINT = {"dawn": (0.95, 0.80, 0.74), "day": (1.0, 1.0, 1.0), "dusk": (0.92, 0.68, 0.50), "night": (0.30, 0.35, 0.52)}
 # (zenith, horizon) sky colours in sRGB
 _SKY = {"dawn": ((0.35, 0.45, 0.70), (0.98, 0.72, 0.58)), "day": ((0.28, 0.50, 0.85), (0.75, 0.85, 0.95)),
-        "dusk": ((0.22, 0.24, 0.50), (0.98, 0.55, 0.30)), "night": ((0.01, 0.02, 0.06), (0.06, 0.08, 0.16))}
+        "dusk": ((0.22, 0.24, 0.50), (0.98, 0.55, 0.30)), "night": ((0.02, 0.03, 0.09), (0.10, 0.12, 0.22))}
+MAX_SHADOWED_PARTS = 150  # Workbench shadow volumes of a few hundred trees cost ~0.2 s a frame
 _SUN_ELEVATION = {"dawn": 8.0, "day": 55.0, "dusk": 6.0, "night": 40.0}  # night: moonlight
 
 
@@ -40,6 +41,9 @@ class Look:
     """Per metre (exponential fog); 0 indoors."""
     rain: bool
     interior: bool
+    cloud_cover: float
+    """0 (clear sky) .. 1 (overcast)."""
+    cloud_seed: int
 
 
 def look_for(layout: Layout, rng: np.random.Generator) -> Look:
@@ -49,22 +53,25 @@ def look_for(layout: Layout, rng: np.random.Generator) -> Look:
     if weather != "clear":  # clouds: greyer sky, keeping a hint of the time of day
         grey = {"overcast": 0.62, "fog": 0.72, "rain": 0.5}[weather] * np.array(_TINT[layout.time_of_day])
         zen, hor = 0.25 * zen + 0.75 * grey, 0.3 * hor + 0.7 * grey
-    density = {"clear": 0.002, "overcast": 0.004, "fog": float(rng.uniform(0.025, 0.07)),
-               "rain": float(rng.uniform(0.01, 0.02))}[weather]
+    density = {"clear": 0.002, "overcast": 0.004, "fog": float(rng.uniform(0.012, 0.04)),
+               "rain": float(rng.uniform(0.006, 0.015))}[weather]
     azimuth = float(rng.uniform(0, 2 * math.pi))
     elev = math.radians(_SUN_ELEVATION[layout.time_of_day] + float(rng.uniform(-4, 15)))
     sun = (math.cos(elev) * math.cos(azimuth), math.cos(elev) * math.sin(azimuth), math.sin(elev))
     interior = layout.setting in INTERIORS
+    cover = {"clear": float(rng.uniform(0.0, 0.45)), "overcast": float(rng.uniform(0.75, 1.0)),
+             "fog": 0.9, "rain": 1.0}[weather]
     return Look(tuple(zen), tuple(hor), sun, 0.0 if interior else density, weather == "rain" and not interior,
-                interior)
+                interior, cover, int(rng.integers(2**31)))
 
 
 def _texture_pixels(spec: MaterialSpec, layout: Layout) -> np.ndarray:
     rng = np.random.default_rng(spec.seed)
     kind = spec.kind
+    glow_mask = None  # pixels that light themselves (lit windows) keep their colour at night
     if kind.startswith("facade:"):
         _, wall, lit = kind.split(":")
-        tex = textures.facade(rng, float(lit), wall=textures.GENERATORS[wall](rng, 512))
+        tex, glow_mask = textures.facade(rng, float(lit), wall=textures.GENERATORS[wall](rng, 512))
     elif kind.startswith("ceiling:"):
         tex = textures.ceiling(rng, kind.endswith("1"))
     elif kind == "paint":
@@ -84,10 +91,16 @@ def _texture_pixels(spec: MaterialSpec, layout: Layout) -> np.ndarray:
             tex = textures.fbm(rng, 64, 2, 3)[..., None] * np.array([0.15, 0.18, 0.22], np.float32) + 0.06
     else:
         tex = textures.GENERATORS[kind](rng)
-    if not spec.glow:
-        tex = tex * np.array(_TINT[layout.time_of_day], np.float32)
+    if not spec.glow or glow_mask is not None:
+        lit = tex
+        tint = np.array(_TINT[layout.time_of_day], np.float32)
+        if layout.setting in INTERIORS:  # lamps indoors: the hour shows only a little (through windows)
+            tint = 1 - (0.25 if layout.extras.get("lights") == "lights on" else 0.6) * (1 - tint)
+        tex = tex * tint
         if layout.weather in ("overcast", "fog", "rain") and layout.setting not in INTERIORS:
             tex = 0.8 * tex + 0.2 * tex.mean(-1, keepdims=True)  # flat light desaturates
+        if glow_mask is not None:
+            tex[glow_mask] = lit[glow_mask]
     return np.clip(tex, 0, 1).astype(np.float32)
 
 
@@ -229,7 +242,8 @@ def _set_world(scene: bpy.types.Scene, look: Look, layout: Layout) -> None:
     shading = scene.display.shading
     shading.light = "STUDIO"
     shading.color_type = "TEXTURE"
-    shading.show_shadows = not look.interior or layout.extras.get("lights") == "lights on"
+    shading.show_shadows = ((not look.interior or layout.extras.get("lights") == "lights on")
+                            and len(layout.parts) <= MAX_SHADOWED_PARTS)
     shading.shadow_intensity = {"clear": 0.55, "overcast": 0.18, "fog": 0.15, "rain": 0.15}[layout.weather]
     if layout.time_of_day == "night":
         shading.shadow_intensity *= 0.4

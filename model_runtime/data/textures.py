@@ -186,12 +186,13 @@ def paint(rng: np.random.Generator, size: int = 64) -> Texture:
 
 
 def facade(rng: np.random.Generator, lit_fraction: float, size: int = 512,
-           wall: Texture | None = None, windows: int = 4) -> Texture:
-    """A wall with a `windows` x `windows` grid; some windows lit (warm) when lit_fraction > 0.
+           wall: Texture | None = None, windows: int = 4) -> tuple[Texture, np.ndarray]:
+    """A wall with a `windows` x `windows` grid, and the (S, S) bool mask of its lit (warm) windows.
 
     The texture is mapped to `windows` storeys, so window rows line up with floors.
     """
     tex = (wall if wall is not None else plaster(rng, size)).copy()
+    lit_mask = np.zeros((size, size), bool)
     cell = size // windows
     glass = _jitter(rng, (0.10, 0.13, 0.17), 0.2)
     frame = _jitter(rng, (0.85, 0.85, 0.82), 0.1)
@@ -202,12 +203,14 @@ def facade(rng: np.random.Generator, lit_fraction: float, size: int = 512,
         for c in range(windows):
             y0, x0 = r * cell, c * cell
             tex[y0 + wy0 - 3:y0 + wy1 + 3, x0 + wx0 - 3:x0 + wx1 + 3] = frame
-            pane = lit if rng.random() < lit_fraction else glass
+            on = rng.random() < lit_fraction
             shade = 0.8 + 0.4 * rng.random()
-            tex[y0 + wy0:y0 + wy1, x0 + wx0:x0 + wx1] = np.clip(pane * shade, 0, 1)
+            tex[y0 + wy0:y0 + wy1, x0 + wx0:x0 + wx1] = np.clip((lit if on else glass) * shade, 0, 1)
+            lit_mask[y0 + wy0:y0 + wy1, x0 + wx0:x0 + wx1] = on
             mid = x0 + (wx0 + wx1) // 2  # mullion
             tex[y0 + wy0:y0 + wy1, mid - 1:mid + 1] = frame
-    return tex
+    lit_mask[:, (np.arange(size) % cell >= cell // 2 - 1) & (np.arange(size) % cell < cell // 2 + 1)] = False
+    return tex, lit_mask
 
 
 def roof(rng: np.random.Generator, size: int = 256) -> Texture:
