@@ -8,6 +8,7 @@ partial progress is usable while the rest renders.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -38,6 +39,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     render.add_argument("--seed", type=int, default=0, help="training run seed (0..999); ignored for val")
     render.add_argument("--workers", type=int, default=1, help="render processes, each with its own bpy")
     render.add_argument("--shard-size", type=int, default=16, help="clips per shard file")
+
+
+# the modules whose code decides what a clip looks like; their hash goes into dataset.json so a
+# resumed render never mixes shards from two versions of the generator
+GENERATOR_MODULES = ("textures", "layout", "moves", "scenes", "render", "captions", "split")
+
+
+def generator_hash() -> str:
+    digest = hashlib.sha256()
+    for name in GENERATOR_MODULES:
+        digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _parse_res(text: str) -> tuple[int, int]:
@@ -88,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     description = {"format": FORMAT_VERSION, "split": args.split, "seed": args.seed if args.split == "train" else None,
                    "scenes": args.scenes, "frames": args.frames, "width": width, "height": height, "fps": args.fps,
                    "shard_size": args.shard_size, "renderer": "workbench-texture-ssaa2",
+                   "generator": generator_hash(),
                    "long_track_frames": 300 if long_track else 0,
                    "shards": [{"file": shard_name(i), "scene_seeds": [p.scene_seed for p in s],
                                "moves": [p.move for p in s]} for i, s in enumerate(shards)]}
@@ -108,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     start = time.time()
     ctx = mp.get_context("spawn")  # a fresh interpreter per worker: bpy is not fork-safe
-    with ctx.Manager() as manager, ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=_init_worker) as pool, \
+    with ctx.Manager() as manager, \
+            ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=_init_worker) as pool, \
             tqdm(total=len(plans), initial=done_clips, unit="clip", file=sys.stderr) as bar:
         progress = manager.Queue()
         pending = {pool.submit(_render_shard, out / shard_name(i), s, args.frames, width, height, args.fps,

@@ -307,7 +307,8 @@ def _terrain(rng, setting, materials) -> tuple[list[Part], Stage, Terrain, float
     place = {"field": ["open field", "meadow", "farmland", "grassland"],
              "hills": ["rolling hills", "hillside", "hill country"],
              "valley": ["valley", "river valley", "mountain valley"],
-             "coast": ["coastline", "beach", "coastal road" if path_y is not None else "rocky shore", "seaside"]}[setting]
+             "coast": ["coastline", "beach", "coastal road" if path_y is not None else "rocky shore",
+                       "seaside"]}[setting]
     return parts, stage, terrain, water_level, {"place": str(rng.choice(place))}
 
 
