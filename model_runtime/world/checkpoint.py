@@ -1,0 +1,83 @@
+"""World-model checkpoints: safetensors only, config and format version in the metadata.
+
+Loading rebuilds the model from the config stored in the file and names any
+mismatch (truncated file, not safetensors, other format version, tensors that do
+not fit the config), so a bad checkpoint is a clear error, never a crash of the
+worker and never unpickled code.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from model_runtime.world.config import ConfigError, WorldConfig
+
+FORMAT_VERSION = 1
+MODEL_KIND = "oyster-world"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be used; the message says what does not match."""
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_checkpoint(path: str | Path, config: WorldConfig, state: dict[str, torch.Tensor],
+                    extra_metadata: dict[str, str] | None = None) -> None:
+    """Write atomically: temporary name, then rename, so a crash never leaves half a checkpoint."""
+    path = Path(path)
+    metadata = {"format_version": str(FORMAT_VERSION), "kind": MODEL_KIND,
+                "config": json.dumps(config.to_dict(), sort_keys=True), **(extra_metadata or {})}
+    partial = path.with_name(path.name + ".partial")
+    save_file({k: v.detach().contiguous() for k, v in state.items()}, str(partial), metadata=metadata)
+    os.replace(partial, path)
+
+
+def read_checkpoint(path: str | Path) -> tuple[WorldConfig, dict[str, torch.Tensor], dict[str, str]]:
+    """(config, tensors, metadata) of a checkpoint, or CheckpointError saying why not."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{path.name} is not a readable safetensors checkpoint "
+                              f"(truncated or another format): {error}") from error
+    if metadata.get("kind") != MODEL_KIND:
+        raise CheckpointError(f"{path.name} is not an Oyster world-model checkpoint (kind {metadata.get('kind')!r})")
+    if metadata.get("format_version") != str(FORMAT_VERSION):
+        raise CheckpointError(f"{path.name} has format version {metadata.get('format_version')!r}; "
+                              f"this runtime reads version {FORMAT_VERSION}")
+    try:
+        config = WorldConfig.from_dict(json.loads(metadata["config"]))
+    except (KeyError, json.JSONDecodeError, ConfigError, TypeError) as error:
+        raise CheckpointError(f"{path.name} carries no usable config: {error}") from error
+    return config, tensors, metadata
+
+
+def load_weights(module: torch.nn.Module, tensors: dict[str, torch.Tensor], source: str) -> None:
+    """Load into a module built from the checkpoint's config, naming missing, extra or misshapen tensors."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    misshapen = [f"{k} {tuple(tensors[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
+                 if k in tensors and tensors[k].shape != v.shape]
+    if missing or unexpected or misshapen:
+        problems = [f"missing {missing[:5]}" if missing else "", f"unexpected {unexpected[:5]}" if unexpected else "",
+                    f"wrong shapes {misshapen[:5]}" if misshapen else ""]
+        raise CheckpointError(f"{source} does not fit its config: " + "; ".join(p for p in problems if p))
+    module.load_state_dict(tensors)

@@ -1,0 +1,205 @@
+"""The world model as a FrameGenerator: start a shot, step it frame by frame, snapshot and restore.
+
+Per frame: render the 3D cache through the commanded camera, denoise the frame's
+latent tokens with a few Euler steps of the flow conditioned on that render, the
+camera and the notes (attending to earlier frames through the KV cache), decode
+RGB and depth, composite the cache render where it is valid, add what was new to
+the cache, then run the finished frame once more as clean context (its keys and
+values join the sliding window).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from model_runtime.models.interface import FrameGenerator, GeneratorInputError, Session, ShotInput
+from model_runtime.world.cache3d import CacheRender, PointCache, empty_render
+from model_runtime.world.checkpoint import file_sha256, load_weights, read_checkpoint
+from model_runtime.world.conditioning import (camera_action, check_track_steps, native_intrinsics,
+                                              plucker_tokens, token_centres)
+from model_runtime.world.flow import time_grid
+from model_runtime.world.model import WorldModel
+from model_runtime.world.sampler import StepCallback, sample_euler
+from model_runtime.world.text import embed_notes
+from model_runtime.world.transformer import LayerCache
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "oyster-tiny.safetensors"
+
+
+def load_world_model(path: str | Path) -> WorldModel:
+    """Rebuild the model from a checkpoint's own config (optimizer tensors of training checkpoints ignored)."""
+    config, tensors, _ = read_checkpoint(path)
+    model = WorldModel(config)
+    load_weights(model, {k: v for k, v in tensors.items() if not k.startswith("optim.")}, Path(path).name)
+    return model.eval()
+
+
+def feather(valid: np.ndarray, pixels: int) -> np.ndarray:
+    """Weight (H, W) float32: 1 inside the valid area, falling to 0 over `pixels` towards its edges."""
+    weight = valid.astype(np.float32)
+    if pixels > 0:
+        weight = cv2.blur(weight, (2 * pixels + 1, 2 * pixels + 1)) * weight
+    return weight
+
+
+@dataclass
+class _State:
+    index: int
+    kv: list[LayerCache] | None
+    n_past: int
+    cache: tuple[np.ndarray, np.ndarray]
+    rng: torch.Tensor
+
+
+class WorldSession(Session):
+    def __init__(self, model: WorldModel, shot: ShotInput, callback: StepCallback | None = None):
+        self.model, self.shot, self.callback = model, shot, callback
+        cfg = model.config
+        self.width, self.height = cfg.width, cfg.height
+        self.track = shot.track
+        self.scale = float(self.track.get("scale", 1.0))
+        grid_h, grid_w = (s // cfg.dynamics.patch for s in cfg.latent_size)
+        self.centres = token_centres(cfg.width, cfg.padded_height, grid_w, grid_h)
+        self.centres[:, 1] -= (cfg.padded_height - cfg.height) // 2            # pad rows above the image
+        self.cache = PointCache(cfg.cache.max_points)
+        self.kv: list[LayerCache] | None = None
+        self.n_past = 0
+        self._index = 0
+        self.generator = torch.Generator().manual_seed(int(shot.seed))
+        self.times = time_grid(cfg.sampler.steps)
+        self.first = self._native_first_frame()
+
+    # ------------------------------------------------------------------ inputs
+
+    def _native_first_frame(self) -> tuple[np.ndarray, np.ndarray | None] | None:
+        rgb, depth = self.shot.first_rgb, self.shot.first_depth
+        if rgb is None:
+            return None
+        size = (self.track["height"], self.track["width"])
+        if rgb.dtype != np.uint8 or rgb.shape != size + (3,):
+            raise GeneratorInputError(f"first frame must be uint8 RGB of {size[1]}x{size[0]} (the shot's "
+                                      f"resolution), got {rgb.dtype} {rgb.shape}")
+        if depth is not None and depth.shape != size:
+            raise GeneratorInputError(f"first-frame depth must be {size[1]}x{size[0]}, got {depth.shape}")
+        rgb = cv2.resize(rgb, (self.width, self.height), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+        if depth is not None:
+            depth = cv2.resize(depth.astype(np.float32), (self.width, self.height), interpolation=cv2.INTER_NEAREST)
+        return rgb, depth
+
+    def _camera(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        frame = self.track["frames"][i]
+        K = native_intrinsics(frame, self.track["width"], self.track["height"], self.width, self.height)
+        return K, np.asarray(frame["c2w"], dtype=np.float64), np.asarray(frame["rel"], dtype=np.float64)
+
+    def _condition(self, i: int, K: np.ndarray, rel: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(text (1, 384), action (1, 16), plücker (1, N, 6)) of frame i."""
+        notes = self.shot.notes_at(self.track["frames"][i]["frame"])
+        text = torch.from_numpy(embed_notes([notes]))
+        action = torch.from_numpy(camera_action(rel, K, self.width, self.height, self.scale))[None]
+        plucker = torch.from_numpy(plucker_tokens(rel, K, self.centres, self.scale))[None]
+        return text, action, plucker
+
+    # ------------------------------------------------------------------ stepping
+
+    @property
+    def frame_index(self) -> int:
+        return self._index
+
+    def _run(self, tokens: torch.Tensor, cache_tok: torch.Tensor, valid_tok: torch.Tensor, plucker: torch.Tensor,
+             t: float, text: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, list]:
+        dyn = self.model.dynamics
+        cond = dyn.frame_condition(torch.full((1,), t), text, action)                  # (1, d)
+        embedded = dyn.embed_tokens(tokens, cache_tok, valid_tok, plucker)
+        return dyn.step(embedded, cond, self.kv, self.n_past)
+
+    def _push_context(self, new_kv: list) -> None:
+        """Append a finished frame's keys/values and keep only the last `window` frames."""
+        n = self.model.config.tokens_per_frame
+        keep = self.model.config.dynamics.window * n
+        if self.kv is None:
+            self.kv = [LayerCache(k, v) for k, v in new_kv]
+        else:
+            self.kv = [LayerCache(torch.cat([c.k, k], 2)[:, :, -keep:], torch.cat([c.v, v], 2)[:, :, -keep:])
+                       for c, (k, v) in zip(self.kv, new_kv)]
+        self.n_past = min(self.n_past + 1, self.model.config.dynamics.window)
+
+    @torch.no_grad()
+    def step(self) -> np.ndarray:
+        i = self._index
+        if i >= len(self.track["frames"]):
+            raise IndexError("the shot has no more frames")
+        K, c2w, rel = self._camera(i)
+        text, action, plucker = self._condition(i, K, rel)
+        model = self.model
+        if i == 0 and self.first is not None:
+            rgb, depth = self.first
+            render = empty_render(self.width, self.height)
+            known = depth if depth is not None else np.full(rgb.shape[:2], np.inf, np.float32)
+            latent = model.patchify(model.encode_frames(torch.from_numpy(rgb)[None], torch.from_numpy(known)[None]))
+            if depth is not None:
+                self.cache.add(rgb, depth, K, c2w)
+            final = rgb
+        else:
+            render = self.cache.render(K, c2w, self.width, self.height) if len(self.cache) else \
+                empty_render(self.width, self.height)
+            cache_tok, valid_tok = self._render_tokens(render)
+            noise = torch.randn((1, model.config.tokens_per_frame, model.token_dim), generator=self.generator)
+            latent = sample_euler(lambda x, t: self._run(x, cache_tok, valid_tok, plucker, t, text, action)[0],
+                                  noise, self.times, self.callback)
+            gen_rgb, gen_depth = model.decode_frames(model.unpatchify(latent))
+            gen_rgb, gen_depth = gen_rgb[0].numpy(), gen_depth[0].numpy()
+            weight = feather(render.valid, model.config.cache.feather)[..., None]
+            final = weight * render.rgb + (1.0 - weight) * gen_rgb
+            self.cache.add(final, gen_depth, K, c2w, mask=~render.valid)
+        cache_tok, valid_tok = self._render_tokens(render)
+        _, new_kv = self._run(latent, cache_tok, valid_tok, plucker, 1.0, text, action)
+        self._push_context(new_kv)
+        self._index += 1
+        return self._to_output(final)
+
+    def _render_tokens(self, render: CacheRender) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model.cache_tokens(torch.from_numpy(render.rgb)[None], torch.from_numpy(render.depth)[None],
+                                       torch.from_numpy(render.valid)[None])
+
+    def _to_output(self, rgb: np.ndarray) -> np.ndarray:
+        out = (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        size = (self.track["width"], self.track["height"])
+        if size == (self.width, self.height):
+            return out
+        shrink = size[0] < self.width
+        return cv2.resize(out, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+    # ------------------------------------------------------------------ state
+
+    def snapshot(self) -> _State:
+        return _State(self._index, None if self.kv is None else list(self.kv), self.n_past, self.cache.state(),
+                      self.generator.get_state())
+
+    def restore(self, state: _State) -> None:
+        self._index, self.n_past = state.index, state.n_past
+        self.kv = None if state.kv is None else list(state.kv)
+        self.cache.set_state(state.cache)
+        self.generator.set_state(state.rng)
+
+
+class OysterWorldModel(FrameGenerator):
+    """The trained world model behind the FrameGenerator interface."""
+
+    def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT, name: str = "oyster-tiny"):
+        self.name = name
+        self.checkpoint = Path(checkpoint)
+        self.model = load_world_model(self.checkpoint)
+        self.checkpoint_sha256 = file_sha256(self.checkpoint)
+
+    def start(self, shot: ShotInput, callback: StepCallback | None = None) -> WorldSession:
+        if not shot.notes.strip():
+            raise GeneratorInputError("scene notes are empty: the world model needs notes to know what to show")
+        try:
+            check_track_steps(shot.track)
+        except ValueError as error:
+            raise GeneratorInputError(str(error)) from error
+        return WorldSession(self.model, shot, callback)
