@@ -1,0 +1,74 @@
+"""Camera tracks, the action conditioning: a Blender camera over a frame range in the wire format.
+
+The format (version 1) is written down with its JSON Schema in docs/camera_track.md.
+Poses are read from the evaluated depsgraph after `frame_set`, so constraints
+(Follow Path, Track To, Child Of), parenting and animated lens or shift all count.
+"""
+from __future__ import annotations
+
+import bpy
+
+from . import camera_math
+from .errors import CameraError, ShotError
+from .track_schema import MAX_FRAMES, TRACK_VERSION
+
+
+def render_size(scene: bpy.types.Scene) -> tuple[int, int]:
+    """Output width and height in pixels, resolution percentage applied."""
+    pct = scene.render.resolution_percentage / 100.0
+    return max(1, round(scene.render.resolution_x * pct)), max(1, round(scene.render.resolution_y * pct))
+
+
+def check_camera(camera: bpy.types.Object | None) -> bpy.types.Object:
+    """The camera object if the model can follow it, else CameraError saying why."""
+    if camera is None:
+        raise CameraError("the shot has no camera: pick a camera object")
+    try:
+        kind, data = camera.type, camera.data
+    except ReferenceError as error:
+        raise CameraError("the shot's camera was deleted: pick another camera") from error
+    if kind != "CAMERA":
+        raise CameraError(f"'{camera.name}' is a {kind.lower()}, not a camera")
+    if data.type != "PERSP":
+        raise CameraError(f"camera '{camera.name}' is {data.type.lower()}: only perspective cameras "
+                          "can be generated (orthographic and panoramic have no pinhole model)")
+    return camera
+
+
+def check_range(scene: bpy.types.Scene, frame_start: int, frame_end: int) -> None:
+    if frame_end < frame_start:
+        raise ShotError(f"the frame range {frame_start}-{frame_end} is reversed")
+    if frame_start < scene.frame_start or frame_end > scene.frame_end:
+        raise ShotError(f"frames {frame_start}-{frame_end} reach beyond the scene's range "
+                        f"{scene.frame_start}-{scene.frame_end}")
+    if frame_end - frame_start + 1 > MAX_FRAMES:
+        raise ShotError(f"a shot holds at most {MAX_FRAMES} frames, this one {frame_end - frame_start + 1}")
+
+
+def camera_track(scene: bpy.types.Scene, camera: bpy.types.Object | None, frame_start: int, frame_end: int) -> dict:
+    """The camera over frames frame_start..frame_end (inclusive) as a JSON-able wire-format dict."""
+    camera = check_camera(camera)
+    check_range(scene, frame_start, frame_end)
+    width, height = render_size(scene)
+    render = scene.render
+    original = scene.frame_current
+    frames, prev = [], None
+    try:
+        for frame in range(frame_start, frame_end + 1):
+            scene.frame_set(frame)
+            evaluated = camera.evaluated_get(bpy.context.evaluated_depsgraph_get())
+            cam = evaluated.data
+            c2w = camera_math.blender_to_opencv([list(row) for row in evaluated.matrix_world])
+            fx, fy, cx, cy = camera_math.intrinsics(
+                cam.lens, cam.sensor_width, cam.sensor_height, cam.sensor_fit, width, height,
+                render.pixel_aspect_x, render.pixel_aspect_y, cam.shift_x, cam.shift_y)
+            rel = camera_math.relative_pose(prev, c2w) if prev is not None else \
+                [[float(i == j) for j in range(4)] for i in range(4)]
+            frames.append({"frame": frame, "c2w": c2w, "fx": fx, "fy": fy, "cx": cx, "cy": cy, "rel": rel})
+            prev = c2w
+    finally:
+        scene.frame_set(original)
+    return {"version": TRACK_VERSION, "width": width, "height": height, "fps": render.fps / render.fps_base,
+            "frame_start": frame_start, "frame_end": frame_end,
+            # Blender units to metres: the model works in metres whatever unit the scene was built in
+            "scale": scene.unit_settings.scale_length, "frames": frames}
