@@ -1,0 +1,209 @@
+"""World model: shapes, causality, KV-cache equivalence, sessions, checkpoints and bad input (micro config)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from model_runtime.models.interface import GeneratorInputError, ShotInput
+from model_runtime.world.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
+from model_runtime.world.config import ConfigError, WorldConfig, preset
+from model_runtime.world.generator import OysterWorldModel, WorldSession, load_world_model
+from model_runtime.world.model import WorldModel
+from model_runtime.world.transformer import LayerCache
+
+
+def micro_model(seed: int = 0) -> WorldModel:
+    torch.manual_seed(seed)
+    model = WorldModel(preset("micro")).eval()
+    for p in model.dynamics.parameters():  # adaLN-Zero starts as identity: give every path some signal
+        torch.nn.init.normal_(p, std=0.05)
+    return model
+
+
+def orbit_track(n: int = 10, width: int = 64, height: int = 36, step_deg: float = 2.0) -> dict:
+    frames, prev = [], None
+    for i in range(n):
+        a = np.radians(step_deg * i)
+        R = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+        c2w = np.eye(4)
+        c2w[:3, :3] = R
+        c2w[:3, 3] = [0.05 * i, 0, 0]
+        rel = np.eye(4) if prev is None else np.linalg.inv(prev) @ c2w
+        frames.append({"frame": 1 + i, "c2w": c2w.tolist(), "fx": 50.0, "fy": 50.0, "cx": width / 2,
+                       "cy": height / 2, "rel": rel.tolist()})
+        prev = c2w
+    return {"version": 1, "width": width, "height": height, "fps": 24.0, "frame_start": 1, "frame_end": n,
+            "scale": 1.0, "frames": frames}
+
+
+def first_frame(width: int = 64, height: int = 36) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+    depth = np.full((height, width), 5.0, np.float32)
+    depth[:8] = np.inf  # sky
+    return rgb, depth
+
+
+def test_shapes_and_round_trip_of_tokens():
+    model = micro_model()
+    cfg = model.config
+    rgb, depth = torch.rand(2, cfg.height, cfg.width, 3), torch.full((2, cfg.height, cfg.width), 4.0)
+    z = model.encode_frames(rgb, depth)
+    assert z.shape == (2, cfg.autoencoder.latent_channels, *cfg.latent_size)
+    tokens = model.patchify(z)
+    assert tokens.shape == (2, cfg.tokens_per_frame, model.token_dim)
+    assert torch.equal(model.unpatchify(tokens), z)
+    out_rgb, out_depth = model.decode_frames(z)
+    assert out_rgb.shape == (2, cfg.height, cfg.width, 3) and out_depth.shape == (2, cfg.height, cfg.width)
+
+
+def _sequence(model: WorldModel, T: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    n, d = model.config.tokens_per_frame, model.config.dynamics.d_model
+    tokens = torch.randn((1, T, n, d), generator=g)
+    cond = torch.randn((1, T, d), generator=g)
+    return tokens, cond
+
+
+def test_changing_frame_t_never_changes_earlier_frames():
+    model = micro_model()
+    tokens, cond = _sequence(model, 5)
+    with torch.no_grad():
+        base = model.dynamics(tokens, cond)
+        changed = tokens.clone()
+        changed[:, 3] += 1.0
+        cond2 = cond.clone()
+        cond2[:, 3] += 1.0
+        out = model.dynamics(changed, cond2)
+    assert torch.allclose(out[:, :3], base[:, :3], atol=1e-6)
+    assert not torch.allclose(out[:, 3:], base[:, 3:], atol=1e-3)
+
+
+def test_kv_cached_steps_equal_the_parallel_forward():
+    model = micro_model()
+    T = model.config.dynamics.window + 1
+    tokens, cond = _sequence(model, T)
+    with torch.no_grad():
+        parallel = model.dynamics(tokens, cond)
+        past, n_past = None, 0
+        for t in range(T):
+            out, kv = model.dynamics.step(tokens[:, t], cond[:, t], past, n_past)
+            assert torch.allclose(out, parallel[:, t], atol=1e-5), t
+            past = [LayerCache(k, v) for k, v in kv] if past is None else \
+                [LayerCache(torch.cat([c.k, k], 2), torch.cat([c.v, v], 2)) for c, (k, v) in zip(past, kv)]
+            n_past += 1
+
+
+@pytest.fixture(scope="module")
+def micro_checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "micro.safetensors"
+    model = micro_model()
+    save_checkpoint(path, model.config, model.state_dict())
+    return path
+
+
+def test_checkpoint_round_trip(micro_checkpoint):
+    loaded = load_world_model(micro_checkpoint)
+    reference = micro_model()
+    for key, value in reference.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+
+
+def test_bad_checkpoints_say_what_is_wrong(micro_checkpoint, tmp_path):
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(micro_checkpoint.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_world_model(truncated)
+    pickle_like = tmp_path / "model.pt"
+    pickle_like.write_bytes(b"\x80\x04\x95 not a safetensors file")
+    with pytest.raises(CheckpointError, match="not a readable safetensors"):
+        load_world_model(pickle_like)
+    config, tensors, _ = read_checkpoint(micro_checkpoint)
+    other_version = tmp_path / "v99.safetensors"
+    save_checkpoint(other_version, config, tensors, {"format_version": "99"})
+    with pytest.raises(CheckpointError, match="format version '99'"):
+        load_world_model(other_version)
+    other_config = tmp_path / "other.safetensors"
+    bigger = WorldConfig.from_dict({**config.to_dict(), "dynamics": {**config.to_dict()["dynamics"], "d_model": 64}})
+    save_checkpoint(other_config, bigger, tensors)
+    with pytest.raises(CheckpointError, match="does not fit its config"):
+        load_world_model(other_config)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_world_model(tmp_path / "missing.safetensors")
+
+
+def test_config_rejects_unknown_keys():
+    with pytest.raises(ConfigError, match="unknown DynamicsConfig keys: depth"):
+        WorldConfig.from_dict({"dynamics": {"depth": 3}})
+    with pytest.raises(ConfigError, match="unknown config"):
+        preset("huge")
+
+
+@pytest.fixture(scope="module")
+def generator(micro_checkpoint):
+    return OysterWorldModel(micro_checkpoint, name="micro")
+
+
+def shot(**overrides) -> ShotInput:
+    rgb, depth = first_frame()
+    values = dict(notes="foggy street at dusk", track=orbit_track(), seed=3, first_rgb=rgb, first_depth=depth)
+    values.update(overrides)
+    return ShotInput(**values)
+
+
+def test_same_seed_same_frames_and_first_frame_kept(generator):
+    a = [generator.start(shot()).step() for _ in range(1)]
+    s1, s2 = generator.start(shot()), generator.start(shot())
+    frames1 = [s1.step() for _ in range(6)]
+    frames2 = [s2.step() for _ in range(6)]
+    assert all(np.array_equal(x, y) for x, y in zip(frames1, frames2))
+    assert np.array_equal(a[0], shot().first_rgb)  # the artist's first frame comes back untouched
+    assert frames1[1].shape == (36, 64, 3) and frames1[1].dtype == np.uint8
+    other = generator.start(shot(seed=4))
+    others = [other.step() for _ in range(6)]
+    assert not all(np.array_equal(x, y) for x, y in zip(frames1, others))
+
+
+def test_snapshot_and_restore_reproduce_the_continuation(generator):
+    session = generator.start(shot(first_rgb=None, first_depth=None))
+    for _ in range(3):
+        session.step()
+    state = session.snapshot()
+    after = [session.step() for _ in range(4)]
+    session.restore(state)
+    assert session.frame_index == 3
+    again = [session.step() for _ in range(4)]
+    assert all(np.array_equal(x, y) for x, y in zip(after, again))
+
+
+def test_notes_event_changes_only_later_frames(generator):
+    plain = generator.start(shot())
+    evented = generator.start(shot(notes_events=[(5, "night, heavy rain, lightning")]))
+    a = [plain.step() for _ in range(7)]
+    b = [evented.step() for _ in range(7)]
+    assert all(np.array_equal(x, y) for x, y in zip(a[:4], b[:4]))  # frames 1-4
+    assert not np.array_equal(a[5], b[5])
+
+
+def test_bad_input_is_refused_clearly(generator):
+    with pytest.raises(GeneratorInputError, match="notes are empty"):
+        generator.start(shot(notes="   "))
+    jump = orbit_track()
+    jump["frames"][4]["rel"][0][3] = 100.0
+    with pytest.raises(GeneratorInputError, match="camera jumps 100.0 m between frames 4 and 5"):
+        generator.start(shot(track=jump))
+    with pytest.raises(GeneratorInputError, match="uint8 RGB of 64x36"):
+        generator.start(shot(first_rgb=np.zeros((36, 64, 4), np.uint8)))
+    with pytest.raises(GeneratorInputError, match="uint8 RGB"):
+        generator.start(shot(first_rgb=np.zeros((36, 64, 3), np.float32)))
+    with pytest.raises(GeneratorInputError, match="depth must be 64x36"):
+        generator.start(shot(first_depth=np.ones((10, 10), np.float32)))
+
+
+def test_output_resized_to_the_shot_resolution(generator):
+    big = orbit_track(n=3, width=128, height=72)
+    session = generator.start(ShotInput("a quiet room", big, 0))
+    assert session.step().shape == (72, 128, 3)
