@@ -1,0 +1,111 @@
+"""Run one take: read its request from take.json, drive a generator frame by frame, write the frames.
+
+The server's worker and `python -m model_runtime generate` both call `run_take`,
+so a take made through the server and one made from a script are made the same
+way. Failures never raise: they end the take with status `failed` and a reason
+that names what went wrong (bad input, the disk, the model), and the frames
+written so far stay.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from model_runtime.models.interface import FrameGenerator, GeneratorInputError, ShotInput
+from model_runtime.request import RequestError, ShotRequest, load_first_frame
+from model_runtime.takes import now_iso, read_take, update_take, write_frame
+
+
+@dataclass
+class FrameWritten:
+    """One frame on disk; `index` counts from 0 within the take, `frame` is the scene frame."""
+
+    frame: int
+    path: Path
+    index: int
+    total: int
+    seconds: float
+    """Time the generator took for this frame (writing excluded)."""
+    write_seconds: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {"frame": self.frame, "file": self.path.name, "seconds": round(self.seconds, 6),
+                "write_seconds": round(self.write_seconds, 6)}
+
+
+@dataclass
+class TakeResult:
+    status: str
+    """done, failed or cancelled."""
+    error: str | None = None
+    frames: list[FrameWritten] = field(default_factory=list)
+
+
+def generator_device(generator: FrameGenerator) -> str:
+    """Where the generator runs: its `device` attribute when it has one (torch models), else the CPU."""
+    return str(getattr(generator, "device", "cpu"))
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, (GeneratorInputError, RequestError)):
+        return str(error)
+    if isinstance(error, OSError):
+        where = f" ({error.filename})" if error.filename else ""
+        return f"could not write the take: {error.strerror or error}{where}"
+    return f"the generator failed: {type(error).__name__}: {error}"
+
+
+def run_take(generator: FrameGenerator, take_dir: Path,
+             on_frame: Callable[[FrameWritten], None] = lambda written: None,
+             cancelled: Callable[[], bool] = lambda: False,
+             model_load_seconds: float | None = None) -> TakeResult:
+    """Generate the take described by `take_dir/take.json` into that folder."""
+    result = TakeResult("failed")
+    started = time.perf_counter()
+    first_frame_seconds = None  # from the start of the take to its first frame on disk
+    try:
+        request = ShotRequest.model_validate(read_take(take_dir)["request"])
+        update_take(take_dir, status="running", device=generator_device(generator),
+                    checkpoint_sha256=generator.checkpoint_sha256,
+                    timings={"started": now_iso(), "model_load_seconds": model_load_seconds})
+        _, _, first_rgb, first_depth = load_first_frame(request, take_dir)
+        shot = ShotInput(notes=request.notes, track=request.track, seed=request.seed,
+                         first_rgb=first_rgb, first_depth=first_depth,
+                         notes_events=[(e.frame, e.notes) for e in request.notes_events])
+        session = generator.start(shot)
+        frames = request.track["frames"]
+        size = (request.track["height"], request.track["width"], 3)
+        for index, track_frame in enumerate(frames):
+            if cancelled():
+                result.status = "cancelled"
+                break
+            tick = time.perf_counter()
+            rgb = session.step()
+            if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.shape != size:
+                raise TypeError(f"frame {track_frame['frame']} is not uint8 {size}")
+            written = time.perf_counter()
+            path = write_frame(take_dir, track_frame["frame"], rgb)
+            frame = FrameWritten(track_frame["frame"], path, index, len(frames),
+                                 written - tick, time.perf_counter() - written)
+            result.frames.append(frame)
+            if first_frame_seconds is None:
+                first_frame_seconds = round(time.perf_counter() - started, 6)
+            on_frame(frame)
+        else:
+            result.status = "done"
+    except Exception as error:  # noqa: BLE001 - any failure ends this take, never the caller
+        result.status, result.error = "failed", _describe(error)
+    total = time.perf_counter() - started
+    try:
+        update_take(take_dir, status=result.status, error=result.error,
+                    frames=[f.as_json() for f in result.frames],
+                    timings={"finished": now_iso(), "total_seconds": round(total, 6),
+                             "first_frame_seconds": first_frame_seconds})
+    except (OSError, ValueError) as error:  # a full disk may refuse take.json too; the caller still gets the outcome
+        if result.status != "failed":
+            result.status, result.error = "failed", _describe(error)
+    return result
