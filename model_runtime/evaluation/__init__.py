@@ -1,0 +1,1 @@
+"""Evaluation: every model and baseline against Blender's ground truth, through one harness."""

@@ -1,0 +1,94 @@
+"""The two baselines every model is measured against (they stay in the evaluation harness).
+
+- copy-first-frame: the given first frame, repeated; what a still would give.
+- depth-warp: the first frame reprojected with its depth through each commanded camera,
+  holes filled from the nearest valid pixel; pure geometry with no imagination.
+Both need the first frame; depth-warp also its depth.
+"""
+from __future__ import annotations
+
+from abc import abstractmethod
+
+import numpy as np
+
+from model_runtime.geometry import fill_nearest, intrinsics_matrix, splat, unproject
+from model_runtime.models.interface import FrameGenerator, GeneratorInputError, Session, ShotInput
+
+
+def _check_first_frame(shot: ShotInput, name: str, need_depth: bool) -> None:
+    size = (shot.track["height"], shot.track["width"])
+    if shot.first_rgb is None:
+        raise GeneratorInputError(f"{name} needs the shot's first frame (render it from the blockout)")
+    if shot.first_rgb.dtype != np.uint8 or shot.first_rgb.shape != size + (3,):
+        raise GeneratorInputError(f"first frame must be uint8 RGB of {size[1]}x{size[0]}, "
+                                  f"got {shot.first_rgb.dtype} {shot.first_rgb.shape}")
+    if need_depth and (shot.first_depth is None or shot.first_depth.shape != size):
+        raise GeneratorInputError(f"{name} needs the first frame's depth at {size[1]}x{size[0]}")
+
+
+class _IndexedSession(Session):
+    """A session whose whole state is the index of the next frame."""
+
+    def __init__(self, shot: ShotInput):
+        self.shot = shot
+        self._index = 0
+
+    @property
+    def frame_index(self) -> int:
+        return self._index
+
+    def step(self) -> np.ndarray:
+        if self._index >= len(self.shot.track["frames"]):
+            raise IndexError("the shot has no more frames")
+        frame = self.render(self._index)
+        self._index += 1
+        return frame
+
+    @abstractmethod
+    def render(self, index: int) -> np.ndarray:
+        """Frame `index` of the track."""
+
+    def snapshot(self) -> int:
+        return self._index
+
+    def restore(self, state: int) -> None:
+        self._index = state
+
+
+class _CopySession(_IndexedSession):
+    def render(self, index: int) -> np.ndarray:
+        return self.shot.first_rgb.copy()
+
+
+class _WarpSession(_IndexedSession):
+    def __init__(self, shot: ShotInput):
+        super().__init__(shot)
+        first = shot.track["frames"][0]
+        K = intrinsics_matrix(first["fx"], first["fy"], first["cx"], first["cy"])
+        self.points, self.colors = unproject(shot.first_depth.astype(np.float32), shot.first_rgb, K,
+                                             np.asarray(first["c2w"], dtype=np.float64))
+
+    def render(self, index: int) -> np.ndarray:
+        if index == 0:
+            return self.shot.first_rgb.copy()
+        frame = self.shot.track["frames"][index]
+        K = intrinsics_matrix(frame["fx"], frame["fy"], frame["cx"], frame["cy"])
+        image, _, valid = splat(self.points, self.colors, K, np.asarray(frame["c2w"], dtype=np.float64),
+                                self.shot.track["width"], self.shot.track["height"])
+        return fill_nearest(image, valid) if valid.any() else self.shot.first_rgb.copy()
+
+
+class CopyFirstFrame(FrameGenerator):
+    name = "copy-first-frame"
+
+    def start(self, shot: ShotInput) -> Session:
+        _check_first_frame(shot, self.name, need_depth=False)
+        return _CopySession(shot)
+
+
+class DepthWarp(FrameGenerator):
+    name = "depth-warp"
+
+    def start(self, shot: ShotInput) -> Session:
+        _check_first_frame(shot, self.name, need_depth=True)
+        return _WarpSession(shot)

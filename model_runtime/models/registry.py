@@ -1,0 +1,45 @@
+"""Which generators the runtime can run, by name; each is built on first use and then kept warm."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+from model_runtime.models.baselines import CopyFirstFrame, DepthWarp
+from model_runtime.models.interface import FrameGenerator
+
+DEFAULT_MODEL = "oyster-tiny"
+
+
+def _world_model() -> FrameGenerator:
+    from model_runtime.world.generator import OysterWorldModel  # torch and the text encoder load only when asked
+
+    return OysterWorldModel()
+
+
+FACTORIES: dict[str, Callable[[], FrameGenerator]] = {
+    "oyster-tiny": _world_model,
+    "copy-first-frame": CopyFirstFrame,
+    "depth-warp": DepthWarp,
+}
+
+
+class UnknownModelError(KeyError):
+    def __str__(self) -> str:
+        return f"unknown model {self.args[0]!r}; available: {', '.join(FACTORIES)}"
+
+
+@lru_cache(maxsize=None)
+def get_generator(name: str) -> FrameGenerator:
+    """The named generator, or a checkpoint path (`*.safetensors`) of the world model."""
+    if name.endswith(".safetensors"):
+        from model_runtime.world.generator import OysterWorldModel
+
+        return OysterWorldModel(Path(name), name=Path(name).stem)
+    if name not in FACTORIES:
+        raise UnknownModelError(name)
+    return FACTORIES[name]()
+
+
+def available_models() -> list[str]:
+    return list(FACTORIES)
