@@ -226,9 +226,13 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
-        errors = error.errors()
-        status = 400 if any(e.get("type") == "json_invalid" for e in errors) else 422
-        return JSONResponse({"detail": field_errors(list(errors))}, status)
+        errors = list(error.errors())
+        malformed = [e for e in errors if e.get("type") == "json_invalid"]
+        if malformed:
+            where = malformed[0]["loc"][-1]
+            message = f"malformed JSON at character {where}: {malformed[0].get('ctx', {}).get('error', 'invalid')}"
+            return JSONResponse({"detail": [{"field": "body", "message": message}]}, 400)
+        return JSONResponse({"detail": field_errors(errors)}, 422)
 
     secured = [Depends(require_token)]
 

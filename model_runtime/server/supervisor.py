@@ -181,15 +181,16 @@ class WorkerSupervisor:
             self.info.restarts += 1
             self.info.state = "starting"
         log.error("take %s %s: %s", take["id"], status, reason)
-        if self.queue.finish(take["id"], status, reason) is not None:
-            mirror_status(self.queue, take, status, reason)
+        # take.json first: once the queue says failed, a client may read it. Only this thread ends running takes.
+        mirror_status(self.queue, take, status, reason)
+        self.queue.finish(take["id"], status, reason)
 
 
 def recover_interrupted(queue: TakeQueue, reason: str = "the runtime stopped while this take was running") -> int:
     """At startup: takes left `running` by a previous server become `interrupted` (queued ones stay queued)."""
     takes = queue.running()
     for take in takes:
-        if queue.finish(take["id"], "interrupted", reason) is not None:
-            mirror_status(queue, take, "interrupted", reason)
+        mirror_status(queue, take, "interrupted", reason)
+        queue.finish(take["id"], "interrupted", reason)
     return len(takes)
 
