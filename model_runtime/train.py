@@ -43,9 +43,10 @@ class TrainConfig:
     ae_steps: int = 800
     steps: int = 20000          # dynamics steps
     ae_batch: int = 8
-    batch: int = 4              # clips per dynamics step
-    seq_frames: int = 6         # frames per clip window
+    batch: int = 4              # clips per dynamics step (windows of dynamics.window + 1 frames)
     clean_context: float = 0.5  # share of windows whose context frames are clean, as at inference
+    from_start: float = 0.25    # share of windows starting at frame 0, so frame 0 from notes alone is learned
+    hole_weight: float = 2.0    # extra loss weight of tokens the cache render does not cover
     ae_lr: float = 1e-3
     lr: float = 5e-4
     checkpoint_every: int = 100
@@ -126,12 +127,19 @@ def autoencoder_step_loss(model: WorldModel, autoencoder: torch.nn.Module, clips
 
 def dynamics_step_loss(model: WorldModel, dynamics: torch.nn.Module, features: list[ClipFeatures],
                        rng: np.random.Generator, gen: torch.Generator, cfg: TrainConfig) -> torch.Tensor:
-    T = cfg.seq_frames
+    """Flow-matching loss of a batch of clip windows with an independent noise level per frame
+    (diffusion forcing, Chen et al. 2024), or clean context and one noisy last frame as at inference.
+
+    Windows starting at frame 0 with frame 0 noisy teach the no-first-frame mode (empty cache render);
+    tokens the cache render leaves uncovered weigh more, since only there the output is not replaced by
+    the render at inference.
+    """
+    T = model.config.dynamics.window + 1
     picks = rng.integers(len(features), size=cfg.batch)
     windows = []
     for c in picks:
         f = features[int(c)]
-        s = int(rng.integers(len(f.latent) - T + 1))
+        s = 0 if rng.random() < cfg.from_start else int(rng.integers(len(f.latent) - T + 1))
         windows.append((f, s))
 
     def stack(name: str) -> torch.Tensor:
@@ -142,11 +150,12 @@ def dynamics_step_loss(model: WorldModel, dynamics: torch.nn.Module, features: l
     t = torch.rand((cfg.batch, T), generator=gen)
     clean = torch.from_numpy(rng.random(cfg.batch) < cfg.clean_context)
     t[clean, :-1] = 1.0                                                   # context as at inference: finished frames
-    weight = torch.ones_like(t)
+    valid = stack("valid")                                                # (B, T, N, p*p) covered share
+    weight = 1.0 + cfg.hole_weight * (1.0 - valid.mean(-1))               # (B, T, N)
     weight[clean, :-1] = 0.0                                              # nothing to learn on a given frame
     text = torch.stack([f.text for f, _ in windows])[:, None, :].expand(-1, T, -1)
     core = model.dynamics
-    tokens = core.embed_tokens(interpolate(x1, x0, t), stack("cache"), stack("valid"), stack("plucker"))
+    tokens = core.embed_tokens(interpolate(x1, x0, t), stack("cache"), valid, stack("plucker"))
     velocity = dynamics(tokens, core.frame_condition(t, text, stack("action")))
     return flow_matching_loss(velocity, x1, x0, weight)
 
@@ -179,12 +188,14 @@ def step_generators(seed: int, stage: str, step: int, rank: int) -> tuple[np.ran
 # ---------------------------------------------------------------------------- the run
 
 class Trainer:
-    def __init__(self, config: WorldConfig, train_cfg: TrainConfig, data: Path, out: Path, resume: bool):
+    def __init__(self, config: WorldConfig, train_cfg: TrainConfig, data: Path, out: Path, resume: bool,
+                 init: Path | None = None):
         self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
         if self.distributed:
             dist.init_process_group("gloo")
         self.rank = dist.get_rank() if self.distributed else 0
         self.cfg, self.out = train_cfg, out
+        torch.manual_seed(train_cfg.seed)  # the fresh initialisation is part of what a seed reproduces
         self.model = WorldModel(config)
         self.stage, self.step = STAGES[0], 0
         self.optimizer_state: dict[str, torch.Tensor] = {}
@@ -199,18 +210,34 @@ class Trainer:
             saved = TrainConfig(**json.loads(metadata["train_config"]))
             self.cfg = TrainConfig(**{**asdict(saved), "ae_steps": train_cfg.ae_steps, "steps": train_cfg.steps})
             self.optimizer_state = tensors
-        elif self.rank == 0:
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "train_config.json").write_text(json.dumps(asdict(self.cfg), indent=2))
+        else:
+            if init is not None:
+                self._initialise_from(init)
+            if self.rank == 0:
+                out.mkdir(parents=True, exist_ok=True)
+                (out / "train_config.json").write_text(json.dumps(asdict(self.cfg), indent=2))
         source = load_clips(data)
         if not source:
             raise ValueError(f"{data} holds no clips")
         self.sample_clip = source[0]  # at its own resolution, as a shot would come
         clips = [resize_clip(c, config.width, config.height) for c in source]
-        if min(len(c.rgb) for c in clips) < self.cfg.seq_frames:
-            raise ValueError(f"clips in {data} are shorter than seq_frames={self.cfg.seq_frames}")
+        if min(len(c.rgb) for c in clips) < config.dynamics.window + 1:
+            raise ValueError(f"clips in {data} are shorter than the training window "
+                             f"(dynamics.window + 1 = {config.dynamics.window + 1} frames)")
         self.clips = clips
         self.log = (out / "log.jsonl").open("a") if self.rank == 0 else None
+
+    def _initialise_from(self, path: Path) -> None:
+        """Start from another run's weights (e.g. its trained autoencoder): every tensor whose name and
+        shape fit this config is taken, the rest keep their fresh initialisation and are named."""
+        _, tensors, _ = read_checkpoint(path)
+        own = self.model.state_dict()
+        taken = {k: v for k, v in tensors.items() if k in own and own[k].shape == v.shape}
+        self.model.load_state_dict(taken, strict=False)
+        fresh = sorted(set(own) - set(taken))
+        if self.rank == 0:
+            print(f"initialised {len(taken)}/{len(own)} tensors from {path}"
+                  + (f"; fresh: {', '.join(fresh[:8])}{' ...' if len(fresh) > 8 else ''}" if fresh else ""))
 
     def _module(self, stage: str) -> torch.nn.Module:
         return self.model.autoencoder if stage == "autoencoder" else self.model.dynamics
@@ -236,7 +263,6 @@ class Trainer:
             self.log.flush()
 
     def run(self) -> None:
-        torch.manual_seed(self.cfg.seed)
         if self.stage == "autoencoder":
             self._train_stage("autoencoder", self.cfg.ae_steps)
             self._measure_latents()
@@ -307,10 +333,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, type=Path, help="training dataset folder (never the val split)")
     parser.add_argument("--out", required=True, type=Path, help="run folder: checkpoints, log.jsonl, samples")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/last.safetensors")
+    parser.add_argument("--init", type=Path, help="start from the fitting weights of this checkpoint "
+                                                  "(e.g. another run's autoencoder; ignored with --resume)")
     parser.add_argument("--ae-steps", type=int, default=TrainConfig.ae_steps)
     parser.add_argument("--steps", type=int, default=TrainConfig.steps, help="dynamics steps")
     parser.add_argument("--batch", type=int, default=TrainConfig.batch)
-    parser.add_argument("--seq-frames", type=int, default=TrainConfig.seq_frames)
     parser.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)
     parser.add_argument("--sample-every", type=int, default=TrainConfig.sample_every)
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
@@ -320,9 +347,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = TrainConfig(ae_steps=args.ae_steps, steps=args.steps, batch=args.batch, seq_frames=args.seq_frames,
+    cfg = TrainConfig(ae_steps=args.ae_steps, steps=args.steps, batch=args.batch,
                       checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed)
-    trainer = Trainer(preset(args.config), cfg, args.data, args.out, args.resume)
+    trainer = Trainer(preset(args.config), cfg, args.data, args.out, args.resume, args.init)
     trainer.run()
     if trainer.distributed:
         dist.destroy_process_group()

@@ -26,7 +26,8 @@ class DynamicsConfig:
     n_heads: int = 4
     mlp_ratio: int = 4
     patch: int = 2            # latent patch side: 24x14 latent -> 12x7 = 84 tokens a frame
-    window: int = 8           # frames of context each frame attends to (sliding KV window)
+    window: int = 6           # context frames each frame attends to (sliding KV window); training
+                              # windows hold window + 1 frames so every age the cache reaches is trained
     text_dim: int = 384       # all-MiniLM-L6-v2 sentence embedding
 
 

@@ -137,7 +137,7 @@ class WorldSession(Session):
         model = self.model
         if i == 0 and self.first is not None:
             rgb, depth = self.first
-            render = empty_render(self.width, self.height)
+            cache_tok, valid_tok = self._render_tokens(empty_render(self.width, self.height))
             known = depth if depth is not None else np.full(rgb.shape[:2], np.inf, np.float32)
             latent = model.patchify(model.encode_frames(torch.from_numpy(rgb)[None], torch.from_numpy(known)[None]))
             if depth is not None:
@@ -155,7 +155,6 @@ class WorldSession(Session):
             weight = feather(render.valid, model.config.cache.feather)[..., None]
             final = weight * render.rgb + (1.0 - weight) * gen_rgb
             self.cache.add(final, gen_depth, K, c2w, mask=~render.valid)
-        cache_tok, valid_tok = self._render_tokens(render)
         _, new_kv = self._run(latent, cache_tok, valid_tok, plucker, 1.0, text, action)
         self._push_context(new_kv)
         self._index += 1

@@ -119,20 +119,24 @@ class LatentDynamics(nn.Module):
         """Each (B, T, N, *) -> (B, T, N, d)."""
         return self.token_in(torch.cat([noisy, cache, valid, plucker], dim=-1)) + self.position
 
-    def _age_bias(self, layer: int, query_frames: torch.Tensor, key_frames: torch.Tensor) -> torch.Tensor:
-        """(H, Lq, Lk) learned bias by frame age, -inf outside [0, window] (future or too old)."""
+    def _age_bias(self, query_frames: torch.Tensor, key_frames: torch.Tensor) -> torch.Tensor:
+        """(layers, H, Lq, Lk) learned bias by frame age, -inf outside [0, window] (future or too old).
+
+        One gather for all layers per call: indexing the table per layer cost as much as the attention.
+        """
         age = query_frames[:, None] - key_frames[None, :]                       # (Lq, Lk)
         allowed = (age >= 0) & (age <= self.config.window)
-        bias = self.age_bias[layer][:, age.clamp(0, self.config.window)]         # (H, Lq, Lk)
+        bias = self.age_bias[:, :, age.clamp(0, self.config.window)]             # (layers, H, Lq, Lk)
         return bias.masked_fill(~allowed, float("-inf"))
 
     def _run(self, x: torch.Tensor, cond: torch.Tensor, query_frames: torch.Tensor,
              past: list[LayerCache] | None, past_frames: torch.Tensor | None
              ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
         key_frames = query_frames if past_frames is None else torch.cat([past_frames, query_frames])
+        bias = self._age_bias(query_frames, key_frames)
         new_kv = []
         for i, block in enumerate(self.blocks):
-            x, k, v = block(x, cond, self._age_bias(i, query_frames, key_frames), None if past is None else past[i])
+            x, k, v = block(x, cond, bias[i], None if past is None else past[i])
             new_kv.append((k, v))
         s, g = self.out_modulation(F.silu(cond)).chunk(2, dim=-1)
         return self.out(modulate(self.norm_out(x), s, g)), new_kv
