@@ -37,6 +37,12 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
     return x * (1.0 + scale) + shift
 
 
+def per_token(frame_values: torch.Tensor, n_tokens: int) -> torch.Tensor:
+    """(B, T, C) per frame -> (B, T*N, C), each frame's value for each of its N tokens (frames in order)."""
+    B, T, C = frame_values.shape
+    return frame_values[:, :, None, :].expand(B, T, n_tokens, C).reshape(B, T * n_tokens, C)
+
+
 @dataclass
 class LayerCache:
     """Keys and values of the context frames for one layer: (B, H, frames * N, hd) each, oldest first."""
@@ -78,8 +84,12 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, cond: torch.Tensor, bias: torch.Tensor, past: LayerCache | None
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """x (B, L, d), cond (B, L, d) per token (its frame's conditioning)."""
-        s1, g1, a1, s2, g2, a2 = self.modulation(F.silu(cond)).chunk(6, dim=-1)
+        """x (B, T*N, d) tokens of T frames, cond (B, T, d) per frame.
+
+        The modulation is computed per frame and broadcast to its tokens: per token it cost as much as the MLP.
+        """
+        n_tokens = x.shape[1] // cond.shape[1]
+        s1, g1, a1, s2, g2, a2 = per_token(self.modulation(F.silu(cond)), n_tokens).chunk(6, dim=-1)
         h, k, v = self.attn(modulate(self.norm1(x), s1, g1), bias, past)
         x = x + a1 * h
         x = x + a2 * self.mlp(modulate(self.norm2(x), s2, g2))
@@ -132,23 +142,23 @@ class LatentDynamics(nn.Module):
     def _run(self, x: torch.Tensor, cond: torch.Tensor, query_frames: torch.Tensor,
              past: list[LayerCache] | None, past_frames: torch.Tensor | None
              ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """x (B, T*N, d) query tokens of T frames, cond (B, T, d) per frame, query_frames (T*N,) frame indices."""
         key_frames = query_frames if past_frames is None else torch.cat([past_frames, query_frames])
         bias = self._age_bias(query_frames, key_frames)
         new_kv = []
         for i, block in enumerate(self.blocks):
             x, k, v = block(x, cond, bias[i], None if past is None else past[i])
             new_kv.append((k, v))
-        s, g = self.out_modulation(F.silu(cond)).chunk(2, dim=-1)
+        s, g = per_token(self.out_modulation(F.silu(cond)), x.shape[1] // cond.shape[1]).chunk(2, dim=-1)
         return self.out(modulate(self.norm_out(x), s, g)), new_kv
 
     def forward(self, tokens: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Training: tokens (B, T, N, d) embedded, cond (B, T, d) -> velocity (B, T, N, token_dim)."""
         B, T, N, d = tokens.shape
         frames = torch.arange(T).repeat_interleave(N)                            # (T*N,)
-        x = tokens.reshape(B, T * N, d)
-        cond_tokens = cond.repeat_interleave(N, dim=1)                           # (B, T*N, d)
-        out, _ = self._run(x, cond_tokens, frames, None, None)
-        return out.view(B, T, N, -1)
+        x = tokens.reshape(B, T * N, d)                                          # (B, T*N, d)
+        out, _ = self._run(x, cond, frames, None, None)
+        return out.view(B, T, N, -1)                                             # (B, T*N, P) -> (B, T, N, P)
 
     def step(self, tokens: torch.Tensor, cond: torch.Tensor, past: list[LayerCache] | None, n_past: int
              ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
@@ -160,5 +170,4 @@ class LatentDynamics(nn.Module):
         B, N, _ = tokens.shape
         query = torch.full((N,), n_past, dtype=torch.long)
         past_frames = torch.arange(n_past).repeat_interleave(N) if n_past else None
-        cond_tokens = cond[:, None, :].expand(B, N, cond.shape[-1])
-        return self._run(tokens, cond_tokens, query, past if n_past else None, past_frames)
+        return self._run(tokens, cond[:, None, :], query, past if n_past else None, past_frames)
