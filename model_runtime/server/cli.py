@@ -147,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = ServerConfig(state_dir=args.state_dir, output_root=args.output_root, token=token,
                           preload=args.preload, on_ready=ready)
-    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level=args.log_level,
+    # log_config=None: uvicorn's own config would print access logs on stdout, which carries only the ready line.
+    server = uvicorn.Server(uvicorn.Config(create_app(config), log_level=args.log_level, log_config=None,
                                            timeout_graceful_shutdown=2, lifespan="on"))
     if args.parent_pid is not None:
         threading.Thread(target=watch_parent, args=(args.parent_pid, server), daemon=True,
