@@ -42,8 +42,8 @@ def token_centres(width: int, height: int, grid_w: int, grid_h: int) -> np.ndarr
 
 def plucker_tokens(rel: np.ndarray, K: np.ndarray, centres: np.ndarray, scale: float) -> np.ndarray:
     """(N, 6) float32 Plücker rays (o x d, d) of the token centres, in the previous camera's frame."""
-    pix = np.concatenate([centres, np.ones((len(centres), 1))], axis=1)        # (N, 3)
-    dirs_cam = pix @ np.linalg.inv(K).T                                         # (N, 3) rays in camera t
+    dirs_cam = np.stack([(centres[:, 0] - K[0, 2]) / K[0, 0], (centres[:, 1] - K[1, 2]) / K[1, 1],
+                         np.ones(len(centres))], axis=1)                        # (N, 3) rays in camera t
     dirs = dirs_cam @ rel[:3, :3].T                                             # rotate into camera t-1
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
     origin = np.broadcast_to(rel[:3, 3] * scale, dirs.shape)

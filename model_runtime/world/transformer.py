@@ -129,35 +129,44 @@ class LatentDynamics(nn.Module):
         """Each (B, T, N, *) -> (B, T, N, d)."""
         return self.token_in(torch.cat([noisy, cache, valid, plucker], dim=-1)) + self.position
 
-    def _age_bias(self, query_frames: torch.Tensor, key_frames: torch.Tensor) -> torch.Tensor:
-        """(layers, H, Lq, Lk) learned bias by frame age, -inf outside [0, window] (future or too old).
+    def _age_bias(self, query_frames: torch.Tensor, key_frames: torch.Tensor, n_tokens: int) -> torch.Tensor:
+        """Learned bias by frame age, -inf outside [0, window] (future or too old).
 
-        One gather for all layers per call: indexing the table per layer cost as much as the attention.
+        query_frames (Tq,) and key_frames (Tk,) are frame indices; the table is gathered per frame pair and
+        broadcast to tokens (a per-token gather cost as much as the attention). Returns
+        (layers, H, Tq*N, Tk*N), or (layers, H, 1, Tk*N) for one query frame (broadcast over its tokens).
         """
-        age = query_frames[:, None] - key_frames[None, :]                       # (Lq, Lk)
+        age = query_frames[:, None] - key_frames[None, :]                       # (Tq, Tk)
         allowed = (age >= 0) & (age <= self.config.window)
-        bias = self.age_bias[:, :, age.clamp(0, self.config.window)]             # (layers, H, Lq, Lk)
-        return bias.masked_fill(~allowed, float("-inf"))
+        bias = self.age_bias[:, :, age.clamp(0, self.config.window)]             # (layers, H, Tq, Tk)
+        bias = bias.masked_fill(~allowed, float("-inf"))
+        L, H, Tq, Tk = bias.shape
+        bias = bias[..., None].expand(L, H, Tq, Tk, n_tokens).reshape(L, H, Tq, Tk * n_tokens)
+        if Tq == 1:
+            return bias
+        return bias[:, :, :, None, :].expand(L, H, Tq, n_tokens, Tk * n_tokens).reshape(
+            L, H, Tq * n_tokens, Tk * n_tokens)                                 # (layers, H, Tq*N, Tk*N)
 
     def _run(self, x: torch.Tensor, cond: torch.Tensor, query_frames: torch.Tensor,
              past: list[LayerCache] | None, past_frames: torch.Tensor | None
              ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
-        """x (B, T*N, d) query tokens of T frames, cond (B, T, d) per frame, query_frames (T*N,) frame indices."""
+        """x (B, T*N, d) query tokens of T frames, cond (B, T, d) per frame, query_frames (T,) frame indices,
+        past_frames (T_past,) the frame indices of the cached keys."""
+        n_tokens = x.shape[1] // cond.shape[1]
         key_frames = query_frames if past_frames is None else torch.cat([past_frames, query_frames])
-        bias = self._age_bias(query_frames, key_frames)
+        bias = self._age_bias(query_frames, key_frames, n_tokens)
         new_kv = []
         for i, block in enumerate(self.blocks):
             x, k, v = block(x, cond, bias[i], None if past is None else past[i])
             new_kv.append((k, v))
-        s, g = per_token(self.out_modulation(F.silu(cond)), x.shape[1] // cond.shape[1]).chunk(2, dim=-1)
+        s, g = per_token(self.out_modulation(F.silu(cond)), n_tokens).chunk(2, dim=-1)
         return self.out(modulate(self.norm_out(x), s, g)), new_kv
 
     def forward(self, tokens: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Training: tokens (B, T, N, d) embedded, cond (B, T, d) -> velocity (B, T, N, token_dim)."""
         B, T, N, d = tokens.shape
-        frames = torch.arange(T).repeat_interleave(N)                            # (T*N,)
         x = tokens.reshape(B, T * N, d)                                          # (B, T*N, d)
-        out, _ = self._run(x, cond, frames, None, None)
+        out, _ = self._run(x, cond, torch.arange(T), None, None)
         return out.view(B, T, N, -1)                                             # (B, T*N, P) -> (B, T, N, P)
 
     def step(self, tokens: torch.Tensor, cond: torch.Tensor, past: list[LayerCache] | None, n_past: int
@@ -167,7 +176,6 @@ class LatentDynamics(nn.Module):
         Returns the velocity (B, N, token_dim) and this frame's (k, v) per layer, which the caller
         appends to the cache when the frame is final (clean pass).
         """
-        B, N, _ = tokens.shape
-        query = torch.full((N,), n_past, dtype=torch.long)
-        past_frames = torch.arange(n_past).repeat_interleave(N) if n_past else None
+        query = torch.tensor([n_past])
+        past_frames = torch.arange(n_past) if n_past else None
         return self._run(tokens, cond[:, None, :], query, past if n_past else None, past_frames)

@@ -1,0 +1,167 @@
+"""`python -m model_runtime bench`: how fast the world model runs on this machine.
+
+Reports, for one config at its native resolution:
+- time to first frame, cold (checkpoint and text encoder loaded in this call; torch already imported)
+  and warm (a new shot on the loaded model),
+- frames per second over a long notes-only rollout, and the per-frame time at frames 10-20 against
+  frames 290-300 (the sliding KV window and the bounded point cache keep it flat),
+- the dynamics cost of one frame with the KV cache against naive recomputation of the whole window,
+- the dynamics pass's achieved FLOP/s against a plain matmul measured in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model_runtime.models.interface import ShotInput
+from model_runtime.world.config import DynamicsConfig, preset
+from model_runtime.world.generator import DEFAULT_CHECKPOINT, OysterWorldModel, WorldSession
+from model_runtime.world.model import WorldModel
+from model_runtime.world.text import embed_notes
+from model_runtime.world.transformer import LayerCache
+
+
+def bench_track(frames: int, width: int, height: int) -> dict:
+    """A slow dolly with a pan (wire format), the kind of move a long previs shot makes."""
+    fx = width / 2 / np.tan(np.radians(30.0))                          # 60 degree horizontal field of view
+    out, prev = [], None
+    for i in range(frames):
+        a = np.radians(0.3 * i)
+        c2w = np.eye(4)
+        c2w[:3, :3] = [[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]]
+        c2w[:3, 3] = [0.0, 0.0, 0.03 * i]
+        rel = np.eye(4) if prev is None else np.linalg.inv(prev) @ c2w
+        out.append({"frame": 1 + i, "c2w": c2w.tolist(), "fx": fx, "fy": fx, "cx": width / 2, "cy": height / 2,
+                    "rel": rel.tolist()})
+        prev = c2w
+    return {"version": 1, "width": width, "height": height, "fps": 24.0, "frame_start": 1, "frame_end": frames,
+            "scale": 1.0, "frames": out}
+
+
+def dynamics_flops(config: DynamicsConfig, n_query: int, n_keys: int, n_frames: int, token_in: int,
+                   token_out: int) -> float:
+    """Multiply-adds x 2 of one dynamics pass: n_query tokens of n_frames frames attending to n_keys keys."""
+    d = config.d_model
+    per_layer = 2 * n_query * d * (3 * d + d + 2 * config.mlp_ratio * d) + 4 * n_query * n_keys * d
+    modulation = 2 * n_frames * d * 6 * d * config.n_layers + 2 * n_frames * d * 2 * d
+    return config.n_layers * per_layer + modulation + 2 * n_query * (token_in * d + d * token_out)
+
+
+def _timed(fn, repeats: int) -> float:
+    """Median seconds of `fn()` over `repeats` calls after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def matmul_gflops(n: int = 1024, repeats: int = 10) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return 2 * n ** 3 / _timed(lambda: torch.mm(a, b), repeats) / 1e9
+
+
+@torch.no_grad()
+def kv_against_naive(model: WorldModel, repeats: int) -> dict:
+    """Dynamics time of one frame (sampler steps + the clean pass) at a full window, cached vs recomputed."""
+    cfg, dyn = model.config, model.dynamics
+    n, d, window = cfg.tokens_per_frame, cfg.dynamics.d_model, cfg.dynamics.window
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randn((1, window + 1, n, d), generator=g)                      # embedded tokens
+    cond = torch.randn((1, window + 1, d), generator=g)
+    past = None
+    for t in range(window):                                                       # fill the KV window
+        _, kv = dyn.step(tokens[:, t], cond[:, t], past, t)
+        past = [LayerCache(k, v) for k, v in kv] if past is None else \
+            [LayerCache(torch.cat([c.k, k], 2), torch.cat([c.v, v], 2)) for c, (k, v) in zip(past, kv)]
+    passes = cfg.sampler.steps + 1
+    cached_out = dyn.step(tokens[:, -1], cond[:, -1], past, window)[0]
+    naive_out = dyn(tokens, cond)[:, -1]
+    cached = _timed(lambda: [dyn.step(tokens[:, -1], cond[:, -1], past, window) for _ in range(passes)], repeats)
+    naive = _timed(lambda: [dyn(tokens, cond) for _ in range(passes)], repeats)
+    flops = passes * dynamics_flops(cfg.dynamics, n, (window + 1) * n, 1, dyn.token_in.in_features,
+                                    dyn.out.out_features)
+    return {"passes_per_frame": passes, "cached_ms": cached * 1e3, "naive_ms": naive * 1e3,
+            "naive_over_cached": naive / cached, "max_abs_difference": float((cached_out - naive_out).abs().max()),
+            "dynamics_gflops": flops / cached / 1e9, "dynamics_gflop_per_frame": flops / 1e9}
+
+
+def rollout(generator_model: WorldModel, frames: int, seed: int) -> list[float]:
+    """Seconds per frame of a notes-only shot."""
+    cfg = generator_model.config
+    session = WorldSession(generator_model, ShotInput("a quiet street at dusk, light fog", bench_track(
+        frames, cfg.width, cfg.height), seed))
+    times = []
+    for _ in range(frames):
+        start = time.perf_counter()
+        session.step()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT,
+                        help="world-model checkpoint (default: the shipped oyster-tiny)")
+    parser.add_argument("--config", default="tiny",
+                        help="config to time with untrained weights when the checkpoint does not exist")
+    parser.add_argument("--frames", type=int, default=300, help="rollout length (at least 300)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--repeats", type=int, default=20, help="repeats of the micro-benchmarks")
+    parser.add_argument("--out", type=Path, help="also write the figures to this JSON file")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.frames < 300:
+        raise SystemExit("bench: --frames must be at least 300 (frames 290-300 are compared with 10-20)")
+    report: dict = {"threads": torch.get_num_threads(), "torch": torch.__version__}
+    start = time.perf_counter()
+    if args.checkpoint.is_file():
+        generator = OysterWorldModel(args.checkpoint)
+        model = generator.model
+        report["checkpoint"] = str(args.checkpoint)
+    else:
+        model = WorldModel(preset(args.config)).eval()
+        report["checkpoint"] = f"none ({args.checkpoint} missing): untrained {args.config}, timings only"
+    cfg = model.config
+    track = bench_track(2, cfg.width, cfg.height)
+    WorldSession(model, ShotInput("a quiet street at dusk", track, 0)).step()     # loads the text encoder
+    report["first_frame_cold_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    embed_notes(["an empty beach at noon"])
+    WorldSession(model, ShotInput("an empty beach at noon", track, 1)).step()
+    report["first_frame_warm_s"] = time.perf_counter() - start
+    times = rollout(model, args.frames, seed=0)
+    report.update({
+        "config": cfg.name, "resolution": f"{cfg.width}x{cfg.height}", "sampler_steps": cfg.sampler.steps,
+        "frames": args.frames, "fps": len(times) / sum(times),
+        "ms_frames_10_20": 1e3 * float(np.mean(times[10:20])),
+        "ms_frames_290_300": 1e3 * float(np.mean(times[290:300])),
+    })
+    report["late_over_early"] = report["ms_frames_290_300"] / report["ms_frames_10_20"]
+    report["kv_cache"] = kv_against_naive(model, args.repeats)
+    report["matmul_1024_gflops"] = matmul_gflops(repeats=args.repeats)
+    report["dynamics_share_of_matmul"] = report["kv_cache"]["dynamics_gflops"] / report["matmul_1024_gflops"]
+    print(json.dumps(report, indent=2))
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m model_runtime bench", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
