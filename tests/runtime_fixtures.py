@@ -55,6 +55,18 @@ def shot_request(first: tuple[Path, Path] | Path, frames: int = 4, shot: str = "
     return request
 
 
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is gone, only not yet reaped
+    except (OSError, IndexError):
+        return False
+
+
 class Runtime:
     """`python -m model_runtime serve` as a child process, with its ready line read and logs in a file."""
 

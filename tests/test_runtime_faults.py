@@ -11,19 +11,7 @@ from pathlib import Path
 
 import cv2
 
-from runtime_fixtures import ROOT, Runtime, shot_request, write_first_frame
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is gone, only not yet reaped
-    except (OSError, IndexError):
-        return False
+from runtime_fixtures import ROOT, Runtime, alive, shot_request, write_first_frame
 
 
 def wait_first_frame(runtime: Runtime, take_id: str) -> None:
