@@ -3,8 +3,8 @@
 Per frame: render the 3D cache through the commanded camera, denoise the frame's
 latent tokens with a few Euler steps of the flow conditioned on that render, the
 camera and the notes (attending to earlier frames through the KV cache), decode
-RGB and depth, composite the cache render where it is valid, add what was new to
-the cache, then run the finished frame once more as clean context (its keys and
+RGB and depth, composite the cache render where it is valid (its splat cracks
+closed from the nearest point, as depth-warp does), add what was new to the cache, then run the finished frame once more as clean context (its keys and
 values join the sliding window).
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import torch
 
+from model_runtime.geometry import fill_nearest
 from model_runtime.models.interface import FrameGenerator, GeneratorInputError, Session, ShotInput
 from model_runtime.world.cache3d import CacheRender, PointCache, empty_render
 from model_runtime.world.checkpoint import file_sha256, load_weights, read_checkpoint
@@ -36,6 +37,17 @@ def load_world_model(path: str | Path) -> WorldModel:
     model = WorldModel(config)
     load_weights(model, {k: v for k, v in tensors.items() if not k.startswith("optim.")}, Path(path).name)
     return model.eval()
+
+
+def close_cracks(render: CacheRender, pixels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rgb, depth, covered): holes within `pixels` of a rendered point (the cracks a splat leaves when the
+    camera moves closer) take the nearest point's colour and depth; `covered` marks rendered and closed pixels."""
+    if pixels <= 0 or not render.valid.any():
+        return render.rgb, render.depth, render.valid
+    kernel = np.ones((2 * pixels + 1, 2 * pixels + 1), np.uint8)
+    covered = cv2.dilate(render.valid.astype(np.uint8), kernel).astype(bool)
+    filled = fill_nearest(np.concatenate([render.rgb, render.depth[..., None]], axis=2), render.valid)
+    return filled[..., :3], filled[..., 3], covered
 
 
 def feather(valid: np.ndarray, pixels: int) -> np.ndarray:
@@ -152,9 +164,10 @@ class WorldSession(Session):
                                   noise, self.times, self.callback)
             gen_rgb, gen_depth = model.decode_frames(model.unpatchify(latent))
             gen_rgb, gen_depth = gen_rgb[0].numpy(), gen_depth[0].numpy()
-            weight = feather(render.valid, model.config.cache.feather)[..., None]
-            final = weight * render.rgb + (1.0 - weight) * gen_rgb
-            self.cache.add(final, gen_depth, K, c2w, mask=~render.valid)
+            seen_rgb, seen_depth, covered = close_cracks(render, model.config.cache.crack)
+            weight = feather(covered, model.config.cache.feather)[..., None]
+            final = weight * seen_rgb + (1.0 - weight) * gen_rgb
+            self.cache.add(final, np.where(covered, seen_depth, gen_depth), K, c2w, mask=~render.valid)
         _, new_kv = self._run(latent, cache_tok, valid_tok, plucker, 1.0, text, action)
         self._push_context(new_kv)
         self._index += 1
