@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from model_runtime.models.interface import GeneratorInputError, ShotInput
-from model_runtime.world.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
+from model_runtime.world.checkpoint import CheckpointError, export_weights, read_checkpoint, save_checkpoint
 from model_runtime.world.config import ConfigError, WorldConfig, preset
 from model_runtime.world.generator import OysterWorldModel, WorldSession, load_world_model
 from model_runtime.world.model import WorldModel
@@ -207,3 +207,19 @@ def test_output_resized_to_the_shot_resolution(generator):
     big = orbit_track(n=3, width=128, height=72)
     session = generator.start(ShotInput("a quiet room", big, 0))
     assert session.step().shape == (72, 128, 3)
+
+
+def test_export_keeps_weights_drops_optimizer_and_may_change_inference_settings(micro_checkpoint, tmp_path):
+    config, tensors, _ = read_checkpoint(micro_checkpoint)
+    training = tmp_path / "last.safetensors"
+    save_checkpoint(training, config, {**tensors, "optim.out.weight.exp_avg": torch.zeros(3)},
+                    {"stage": "dynamics", "step": "7"})
+    one_step = WorldConfig.from_dict({**config.to_dict(), "sampler": {"steps": 1}})
+    shipped = tmp_path / "shipped.safetensors"
+    export_weights(training, shipped, one_step, {"note": "test"})
+    loaded_config, loaded, metadata = read_checkpoint(shipped)
+    assert loaded_config.sampler.steps == 1 and metadata["step"] == "7" and metadata["note"] == "test"
+    assert loaded.keys() == tensors.keys()
+    bigger = WorldConfig.from_dict({**config.to_dict(), "dynamics": {**config.to_dict()["dynamics"], "d_model": 64}})
+    with pytest.raises(CheckpointError, match="does not fit its config"):
+        export_weights(training, tmp_path / "bad.safetensors", bigger)

@@ -17,6 +17,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from model_runtime.world.config import ConfigError, WorldConfig
+from model_runtime.world.model import WorldModel
 
 FORMAT_VERSION = 1
 MODEL_KIND = "oyster-world"
@@ -81,3 +82,17 @@ def load_weights(module: torch.nn.Module, tensors: dict[str, torch.Tensor], sour
                     f"wrong shapes {misshapen[:5]}" if misshapen else ""]
         raise CheckpointError(f"{source} does not fit its config: " + "; ".join(p for p in problems if p))
     module.load_state_dict(tensors)
+
+
+def export_weights(source: str | Path, target: str | Path, config: WorldConfig | None = None,
+                   extra_metadata: dict[str, str] | None = None) -> None:
+    """Write the model weights of a training checkpoint (no optimizer state) as a shippable checkpoint.
+
+    `config` may change inference-only settings (sampler steps, cache sizes); the tensors must still fit it.
+    """
+    saved_config, tensors, metadata = read_checkpoint(source)
+    config = config or saved_config
+    weights = {k: v for k, v in tensors.items() if not k.startswith("optim.")}
+    load_weights(WorldModel(config), weights, Path(source).name)
+    kept = {k: v for k, v in metadata.items() if k in ("stage", "step", "train_config")}
+    save_checkpoint(target, config, weights, {**kept, **(extra_metadata or {})})
