@@ -24,9 +24,15 @@ FRAMES, FPS = 48, 24
 WIDTH, HEIGHT = 192, 108
 
 
+def example_render_args() -> dict:
+    """The look of the example scene, as keyword arguments of the data renderer's render_clip."""
+    return {"fps": FPS, "setting": "street", "time_of_day": "dusk", "weather": "clear"}
+
+
 def build_example_scene(blend_path: str | Path) -> None:
     """Build the example scene and save it to `blend_path` (folders are created)."""
-    layout = sample_layout(EXAMPLE_SEED, setting="street", time_of_day="dusk", weather="clear")
+    look = example_render_args()
+    layout = sample_layout(EXAMPLE_SEED, look["setting"], look["time_of_day"], look["weather"])
     move = sample_move(np.random.default_rng([EXAMPLE_SEED, 0xCA3]), EXAMPLE_MOVE, layout.stage, False)
     built = build_scene(layout, move, FRAMES, FPS, WIDTH, HEIGHT)
     notes, _ = caption_for(layout, move, np.random.default_rng([EXAMPLE_SEED, 0xCAF]))

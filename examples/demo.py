@@ -1,0 +1,76 @@
+"""The main job: generate a previs shot of the bundled example scene with the bundled model.
+
+    python -m examples.demo --out DIR      (what `python3 build.py demo` runs)
+
+1. builds the example scene (examples/example_scene.py) and saves it as DIR/example.blend;
+2. opens it and extracts the shot the way the extension does: the camera track through
+   `oyster_blender.camera.camera_track` and the scene notes;
+3. renders the shot's first frame from the blockout (RGB and z-depth, as the data
+   renderer sees it) so the world starts from the layout;
+4. writes the shot request (DIR/request.json, DIR/camera_track.json) and generates the take
+   through the runtime's own `generate` path: DIR/oyster/example/take_NNN/NNNN.png + take.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")  # before cv2: the depth travels as EXR
+import bpy  # noqa: E402
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from examples.example_scene import EXAMPLE_MOVE, EXAMPLE_SEED, build_example_scene, example_render_args  # noqa: E402
+from model_runtime.__main__ import main as runtime_main  # noqa: E402
+from model_runtime.data.render import render_clip  # noqa: E402
+from model_runtime.models.registry import DEFAULT_MODEL  # noqa: E402
+from oyster_blender.camera import camera_track  # noqa: E402
+
+SHOT = "example"
+
+
+def extract_shot(blend: Path) -> tuple[dict, str]:
+    """(camera track, notes) of the example shot, read from the saved .blend."""
+    bpy.ops.wm.open_mainfile(filepath=str(blend))
+    scene = bpy.context.scene
+    return camera_track(scene, scene.camera, scene.frame_start, scene.frame_end), scene["oyster_notes"]
+
+
+def render_first_frame(track: dict, inputs: Path) -> tuple[Path, Path]:
+    """Frame 1 of the example shot as PNG (RGB) and EXR (z-depth in metres, inf for sky)."""
+    clip = render_clip(EXAMPLE_SEED, EXAMPLE_MOVE, 1, track["width"], track["height"], **example_render_args())
+    if not np.allclose(clip.meta["track"]["frames"][0]["c2w"], track["frames"][0]["c2w"], atol=1e-4):
+        raise RuntimeError("the first-frame render does not match the example shot's camera")
+    inputs.mkdir(parents=True, exist_ok=True)
+    rgb_path, depth_path = inputs / "first_rgb.png", inputs / "first_depth.exr"
+    if not cv2.imwrite(str(rgb_path), clip.rgb[0][..., ::-1]) or \
+            not cv2.imwrite(str(depth_path), clip.depth[0].astype(np.float32)):
+        raise OSError(f"cannot write the first frame into {inputs}")
+    return rgb_path, depth_path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("oyster_demo"), help="output folder")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="registry name or checkpoint (default: the bundled model)")
+    args = parser.parse_args(argv)
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    blend = out / "example.blend"
+    build_example_scene(blend)
+    track, notes = extract_shot(blend)
+    rgb_path, depth_path = render_first_frame(track, out / "inputs")
+    request = {"shot": SHOT, "notes": notes, "track": track, "seed": 0, "model": args.model,
+               "first_frame": {"rgb": str(rgb_path), "depth": str(depth_path)}}
+    (out / "camera_track.json").write_text(json.dumps(track, indent=1))
+    (out / "request.json").write_text(json.dumps(request, indent=1))
+    print(f"shot '{SHOT}': {len(track['frames'])} frames at {track['width']}x{track['height']}, notes: {notes}",
+          flush=True)
+    return runtime_main(["generate", "--shot-json", str(out / "request.json"), "--out", str(out)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
