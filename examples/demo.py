@@ -8,7 +8,10 @@
 3. renders the shot's first frame from the blockout (RGB and z-depth, as the data
    renderer sees it) so the world starts from the layout;
 4. writes the shot request (DIR/request.json, DIR/camera_track.json) and generates the take
-   through the runtime's own `generate` path: DIR/oyster/example/take_NNN/NNNN.png + take.json.
+   through the runtime's own `generate` path: DIR/oyster/example/take_NNN/NNNN.png + take.json;
+5. puts the take on the sequencer of DIR/example.blend (saved) and exports the previs to
+   DIR/export: previs.mp4 with burn-ins, previs.otio, previs.edl, the frames and the camera
+   (track JSON and USD).
 """
 from __future__ import annotations
 
@@ -23,11 +26,14 @@ import bpy  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from examples.example_scene import EXAMPLE_MOVE, EXAMPLE_SEED, build_example_scene, example_render_args  # noqa: E402
+from examples.example_scene import (EXAMPLE_MOVE, EXAMPLE_SEED, HEIGHT, WIDTH, build_example_scene,  # noqa: E402
+                                    example_render_args)
 from model_runtime.__main__ import main as runtime_main  # noqa: E402
 from model_runtime.data.render import render_clip  # noqa: E402
 from model_runtime.models.registry import DEFAULT_MODEL  # noqa: E402
 from oyster_blender.camera import camera_track  # noqa: E402
+from oyster_blender.export import ShotExport, export_previs  # noqa: E402
+from oyster_blender.timeline import sync_take  # noqa: E402
 
 SHOT = "example"
 
@@ -39,17 +45,19 @@ def extract_shot(blend: Path) -> tuple[dict, str]:
     return camera_track(scene, scene.camera, scene.frame_start, scene.frame_end), scene["oyster_notes"]
 
 
-def render_first_frame(track: dict, inputs: Path) -> tuple[Path, Path]:
-    """Frame 1 of the example shot as PNG (RGB) and EXR (z-depth in metres, inf for sky)."""
-    clip = render_clip(EXAMPLE_SEED, EXAMPLE_MOVE, 1, track["width"], track["height"], **example_render_args())
-    if not np.allclose(clip.meta["track"]["frames"][0]["c2w"], track["frames"][0]["c2w"], atol=1e-4):
-        raise RuntimeError("the first-frame render does not match the example shot's camera")
+def render_first_frame(inputs: Path) -> tuple[Path, Path, dict]:
+    """Frame 1 of the example shot as PNG (RGB) and EXR (z-depth in metres, inf for sky), and its camera.
+
+    The data renderer builds the scene anew for this (replacing the open file), so it runs before the
+    saved .blend is opened; the caller checks the camera against the shot's.
+    """
+    clip = render_clip(EXAMPLE_SEED, EXAMPLE_MOVE, 1, WIDTH, HEIGHT, **example_render_args())
     inputs.mkdir(parents=True, exist_ok=True)
     rgb_path, depth_path = inputs / "first_rgb.png", inputs / "first_depth.exr"
     if not cv2.imwrite(str(rgb_path), clip.rgb[0][..., ::-1]) or \
             not cv2.imwrite(str(depth_path), clip.depth[0].astype(np.float32)):
         raise OSError(f"cannot write the first frame into {inputs}")
-    return rgb_path, depth_path
+    return rgb_path, depth_path, clip.meta["track"]["frames"][0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,15 +69,28 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     blend = out / "example.blend"
     build_example_scene(blend)
+    rgb_path, depth_path, rendered_camera = render_first_frame(out / "inputs")
     track, notes = extract_shot(blend)
-    rgb_path, depth_path = render_first_frame(track, out / "inputs")
+    if not np.allclose(rendered_camera["c2w"], track["frames"][0]["c2w"], atol=1e-4):
+        raise RuntimeError("the first-frame render does not match the example shot's camera")
     request = {"shot": SHOT, "notes": notes, "track": track, "seed": 0, "model": args.model,
                "first_frame": {"rgb": str(rgb_path), "depth": str(depth_path)}}
     (out / "camera_track.json").write_text(json.dumps(track, indent=1))
     (out / "request.json").write_text(json.dumps(request, indent=1))
     print(f"shot '{SHOT}': {len(track['frames'])} frames at {track['width']}x{track['height']}, notes: {notes}",
           flush=True)
-    return runtime_main(["generate", "--shot-json", str(out / "request.json"), "--out", str(out)])
+    status = runtime_main(["generate", "--shot-json", str(out / "request.json"), "--out", str(out)])
+    if status != 0:
+        return status
+    take_dir = max((out / "oyster" / SHOT).glob("take_*"))
+    scene = bpy.context.scene
+    sync_take(scene, SHOT, take_dir, track["frame_start"], track["frame_end"])
+    bpy.ops.wm.save_mainfile()
+    shot = ShotExport(SHOT, track["frame_start"], track["frame_end"], scene.camera, notes, take_dir)
+    written = export_previs(scene, [shot], out / "export", sys.executable)
+    print(f"take {take_dir}\nexport {out / 'export'}: {written['mp4'].name}, {written['otio'].name}, "
+          f"{written['edl'].name}, frames and cameras", flush=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -31,3 +31,8 @@ def test_demo_generates_the_example_shot(tmp_path):
     first = cv2.imread(str(frames[0]))
     assert first.shape == (track["height"], track["width"], 3) and first.std() > 10  # a picture, not a flat frame
     assert (out / "example.blend").stat().st_size > 10_000
+    export = out / "export"
+    for name in ("previs.mp4", "previs.otio", "previs.edl", "cameras/example.json", "cameras/example.usda"):
+        assert (export / name).is_file(), name
+    video = cv2.VideoCapture(str(export / "previs.mp4"))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == len(frames)
