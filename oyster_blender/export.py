@@ -152,12 +152,44 @@ def write_edit(scene: bpy.types.Scene, shots: list[ShotExport], out: Path, runti
     return out / "previs.otio", out / "previs.edl"
 
 
+class ExportJob:
+    """The export as small steps, so an operator can show progress and cancel between them.
+
+    Every step writes whole files (temporary name, then rename): cancelling between steps
+    leaves only finished files behind.
+    """
+
+    def __init__(self, scene: bpy.types.Scene, shots: list[ShotExport], out: Path, runtime_python: str):
+        self.scene, self.shots, self.out, self.runtime_python = scene, shots, Path(out), runtime_python
+        _check(shots, self.out)
+        self.written: dict = {"frames": [], "cameras": []}
+        self._steps = [lambda s=s: self.written["frames"].append(copy_frames(s, self.out)) for s in shots]
+        self._steps += [lambda s=s: self.written["cameras"].append(export_camera(scene, s, self.out)) for s in shots]
+        self._steps += [self._edit, self._mp4]
+        self.done_steps = 0
+
+    def _edit(self) -> None:
+        self.written["otio"], self.written["edl"] = write_edit(self.scene, self.shots, self.out, self.runtime_python)
+
+    def _mp4(self) -> None:
+        self.written["mp4"] = render_mp4(self.scene, self.shots, self.out)
+
+    @property
+    def finished(self) -> bool:
+        return self.done_steps == len(self._steps)
+
+    @property
+    def progress(self) -> float:
+        return self.done_steps / len(self._steps)
+
+    def step(self) -> None:
+        self._steps[self.done_steps]()
+        self.done_steps += 1
+
+
 def export_previs(scene: bpy.types.Scene, shots: list[ShotExport], out: Path, runtime_python: str) -> dict:
-    """The whole export; returns the paths written, by kind."""
-    out = Path(out)
-    _check(shots, out)
-    written: dict = {"frames": [copy_frames(s, out) for s in shots],
-                     "cameras": [export_camera(scene, s, out) for s in shots]}
-    written["otio"], written["edl"] = write_edit(scene, shots, out, runtime_python)
-    written["mp4"] = render_mp4(scene, shots, out)
-    return written
+    """The whole export at once; returns the paths written, by kind."""
+    job = ExportJob(scene, shots, out, runtime_python)
+    while not job.finished:
+        job.step()
+    return job.written

@@ -13,7 +13,7 @@ bpy = pytest.importorskip("bpy")
 import cv2  # noqa: E402
 import opentimelineio as otio  # noqa: E402
 
-from oyster_blender.export import ExportError, ShotExport, export_previs  # noqa: E402
+from oyster_blender.export import ExportError, ExportJob, ShotExport, export_previs  # noqa: E402
 from oyster_blender.timeline import sync_take  # noqa: E402
 
 W, H = 320, 180
@@ -77,3 +77,17 @@ def test_export_refuses_missing_takes_and_empty_sequences(empty_scene, tmp_path)
     blocked.write_text("x")
     with pytest.raises(ExportError, match="cannot write to the export folder"):
         export_previs(empty_scene, shots[:1], blocked, sys.executable)
+
+
+def test_cancelled_export_leaves_only_finished_files(empty_scene, tmp_path):
+    shots = setup_shots(empty_scene, tmp_path)
+    job = ExportJob(empty_scene, shots, tmp_path / "export", sys.executable)
+    progress = []
+    for _ in range(3):  # both shots' frames and the first camera, then the artist cancels
+        job.step()
+        progress.append(job.progress)
+    assert progress == sorted(progress) and 0 < progress[-1] < 1 and not job.finished
+    out = tmp_path / "export"
+    assert not (out / "previs.mp4").exists() and not (out / "previs.otio").exists()
+    assert len(list((out / "frames" / "sh010_take_001").iterdir())) == 6
+    assert not list(out.rglob("*partial*"))
