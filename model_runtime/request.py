@@ -60,6 +60,16 @@ class FirstFrame(_Strict):
     """OpenEXR, float32 z-depth in metres in the first channel; 0 or inf is sky."""
 
 
+class ContinueFrom(_Strict):
+    """Continue an earlier take: its frames before `frame` are reused bit for bit and the model resumes
+    from its state there (kept by the warm worker), so only `frame` onwards is generated."""
+
+    take: str = Field(min_length=1, max_length=4096)
+    """The parent take's folder (absolute, or relative to the output folder)."""
+    frame: int
+    """Scene frame from which the new camera path or notes apply."""
+
+
 class ShotRequest(_Strict):
     """One take to generate. Resolution and fps are the camera track's `width`, `height`, `fps`."""
 
@@ -74,6 +84,7 @@ class ShotRequest(_Strict):
     first_frame: FirstFrame | None = None
     output: str | None = Field(default=None, min_length=1, max_length=4096)
     """Project output folder; relative paths are below the runtime's output root, which is the default."""
+    continue_from: ContinueFrom | None = None
 
     @field_validator("track")
     @classmethod

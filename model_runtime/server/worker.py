@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from model_runtime.continuation import StateStore
 from model_runtime.generation import FrameWritten, generator_device, run_take
 from model_runtime.models.interface import FrameGenerator
 from model_runtime.models.registry import get_generator
@@ -38,6 +39,7 @@ class Worker:
         self._cancelled: set[str] = set()
         self._jobs: queue.Queue[dict[str, Any]] = queue.Queue()
         self._load_seconds: dict[str, float] = {}
+        self._states = StateStore()  # session snapshots of recent takes, for continuations while warm
 
     def send(self, message: dict[str, Any]) -> None:
         with self._out_lock:
@@ -93,7 +95,7 @@ class Worker:
 
             result = run_take(generator, Path(job["take_dir"]), on_frame=on_frame,
                               cancelled=lambda: take_id in self._cancelled,
-                              model_load_seconds=self._load_seconds.get(job["model"]))
+                              model_load_seconds=self._load_seconds.get(job["model"]), states=self._states)
             self._cancelled.discard(take_id)
             self.send({"type": "result", "take_id": take_id, "status": result.status, "error": result.error})
 
