@@ -66,7 +66,7 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def contact_sheet(results: list[ClipResult], clips: list[Clip], path: Path, rows: int = 6) -> None:
+def contact_sheet(results: list[ClipResult], clips: list[Clip], path: Path, rows: int = 4) -> None:
     """Pairs of rows, ground truth above generated, at SHEET_FRAMES, for the first clips."""
     strips = []
     for r, clip in list(zip(results, clips))[:rows]:

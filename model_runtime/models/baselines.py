@@ -2,7 +2,9 @@
 
 - copy-first-frame: the given first frame, repeated; what a still would give.
 - depth-warp: the first frame reprojected with its depth through each commanded camera,
-  holes filled from the nearest valid pixel; pure geometry with no imagination.
+  holes filled from the nearest valid pixel; pure geometry with no imagination. Sky
+  (infinite depth) is reprojected as points SKY_DISTANCE away, i.e. by the camera's
+  rotation alone, as a point at infinity moves.
 Both need the first frame; depth-warp also its depth.
 """
 from __future__ import annotations
@@ -13,6 +15,8 @@ import numpy as np
 
 from model_runtime.geometry import fill_nearest, intrinsics_matrix, splat, unproject
 from model_runtime.models.interface import FrameGenerator, GeneratorInputError, Session, ShotInput
+
+SKY_DISTANCE = 1e5  # metres: far enough that previs camera translations do not move it by a pixel
 
 
 def _check_first_frame(shot: ShotInput, name: str, need_depth: bool) -> None:
@@ -65,7 +69,9 @@ class _WarpSession(_IndexedSession):
         super().__init__(shot)
         first = shot.track["frames"][0]
         K = intrinsics_matrix(first["fx"], first["fy"], first["cx"], first["cy"])
-        self.points, self.colors = unproject(shot.first_depth.astype(np.float32), shot.first_rgb, K,
+        depth = shot.first_depth.astype(np.float32)
+        depth = np.where(np.isfinite(depth) & (depth > 0), depth, SKY_DISTANCE).astype(np.float32)
+        self.points, self.colors = unproject(depth, shot.first_rgb, K,
                                              np.asarray(first["c2w"], dtype=np.float64))
 
     def render(self, index: int) -> np.ndarray:
