@@ -87,6 +87,8 @@ class Info(BaseModel):
     default_model: str
     models: list[ModelInfo]
     queue_length: int
+    event_cursor: int
+    """seq of the latest event: a client that wants only what happens from now on follows from here."""
     output_root: str
     worker: WorkerInfo
 
@@ -254,7 +256,7 @@ def create_app(config: ServerConfig) -> FastAPI:
                    "error": worker.models.get(name, {}).get("error")} for name in available_models()]
         return {"version": __version__, "api_version": API_VERSION, "device": worker.device,
                 "default_model": DEFAULT_MODEL, "models": models, "queue_length": queue.queue_length(),
-                "output_root": str(output_root),
+                "event_cursor": queue.latest_seq(), "output_root": str(output_root),
                 "worker": {"state": worker.state, "pid": worker.pid, "restarts": worker.restarts,
                            "error": worker.error}}
 
