@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validat
 
 from model_runtime.models.registry import DEFAULT_MODEL, available_models
 from oyster_blender.errors import TrackError
+from oyster_blender.naming import inside
 from oyster_blender.track_schema import SCHEMA as TRACK_SCHEMA
 from oyster_blender.track_schema import validate_track
 
@@ -135,7 +136,7 @@ def resolve_path(text: str, base: Path, field: str, root: Path | None = None) ->
         raise RequestError(field, str(error)) from None
     path = Path(text).expanduser()
     path = (path if path.is_absolute() else base / path).resolve()
-    if root is not None and not (path == root.resolve() or root.resolve() in path.parents):
+    if root is not None and not inside(root, path):
         raise RequestError(field, f"{text!r} is outside the runtime's output root {str(root)!r}")
     return path
 
@@ -191,7 +192,6 @@ def load_first_frame(request: ShotRequest, base: Path,
 
 def frame_count(request: ShotRequest) -> int:
     return len(request.track["frames"])
-
 
 
 def field_errors(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
