@@ -210,6 +210,8 @@ class Trainer:
             saved = TrainConfig(**json.loads(metadata["train_config"]))
             self.cfg = TrainConfig(**{**asdict(saved), "ae_steps": train_cfg.ae_steps, "steps": train_cfg.steps})
             self.optimizer_state = tensors
+            if self.rank == 0:
+                self._truncate_log(out / "log.jsonl")
         else:
             if init is not None:
                 self._initialise_from(init)
@@ -226,6 +228,16 @@ class Trainer:
                              f"(dynamics.window + 1 = {config.dynamics.window + 1} frames)")
         self.clips = clips
         self.log = (out / "log.jsonl").open("a") if self.rank == 0 else None
+
+    def _truncate_log(self, path: Path) -> None:
+        """Drop the log records of steps after the checkpoint (an interrupted run logged them, the resumed
+        run redoes them), so the log reads as one uninterrupted run."""
+        if not path.exists():
+            return
+        reached = (STAGES.index(self.stage), self.step)
+        lines = [line for line in path.read_text().splitlines()
+                 if (STAGES.index(json.loads(line)["stage"]), json.loads(line)["step"]) <= reached]
+        path.write_text("".join(line + "\n" for line in lines))
 
     def _initialise_from(self, path: Path) -> None:
         """Start from another run's weights (e.g. its trained autoencoder): every tensor whose name and

@@ -2,7 +2,7 @@
 
 Points come from the first frame's depth and, for every generated frame, from
 the pixels the cache could not explain (its holes), with the model's predicted
-depth. Rendering the cache through the commanded camera gives the next frame
+depth; sky pixels become a far dome (SKY_DEPTH). Rendering the cache through the commanded camera gives the next frame
 what the camera has already seen, in place. The cache is a bounded ring: past
 `max_points` the oldest points go, so the cost of a frame stays flat over a
 long shot.
@@ -23,6 +23,10 @@ class CacheRender:
     valid: np.ndarray  # (H, W) bool
 
 
+SKY_DEPTH = 1000.0  # metres: sky pixels (depth inf or 0) join the cache as a far dome, so the sky a camera
+                   # has seen stays in place when it pans or tilts (parallax at 1 km is below a pixel)
+
+
 class PointCache:
     def __init__(self, max_points: int):
         self.max_points = max_points
@@ -34,7 +38,8 @@ class PointCache:
 
     def add(self, rgb: np.ndarray, depth: np.ndarray, K: np.ndarray, c2w: np.ndarray,
             mask: np.ndarray | None = None) -> None:
-        """Add the pixels of a frame (rgb float [0, 1]) with finite depth, only where `mask` if given."""
+        """Add the pixels of a frame (rgb float [0, 1]), sky at SKY_DEPTH, only where `mask` if given."""
+        depth = np.where(np.isfinite(depth) & (depth > 0), depth, SKY_DEPTH)
         if mask is not None:
             depth = np.where(mask, depth, np.inf)
         points, colors = unproject(depth, rgb, K, c2w)
