@@ -36,6 +36,9 @@ def check_camera(camera: bpy.types.Object | None) -> bpy.types.Object:
 
 
 def check_range(scene: bpy.types.Scene, frame_start: int, frame_end: int) -> None:
+    """ShotError unless frame_start..frame_end (inclusive) is a non-empty range inside the scene's."""
+    if frame_end == frame_start - 1:
+        raise ShotError(f"the frame range {frame_start}-{frame_end} is empty (it holds no frame)")
     if frame_end < frame_start:
         raise ShotError(f"the frame range {frame_start}-{frame_end} is reversed")
     if frame_start < scene.frame_start or frame_end > scene.frame_end:
@@ -45,18 +48,32 @@ def check_range(scene: bpy.types.Scene, frame_start: int, frame_end: int) -> Non
         raise ShotError(f"a shot holds at most {MAX_FRAMES} frames, this one {frame_end - frame_start + 1}")
 
 
-def camera_track(scene: bpy.types.Scene, camera: bpy.types.Object | None, frame_start: int, frame_end: int) -> dict:
-    """The camera over frames frame_start..frame_end (inclusive) as a JSON-able wire-format dict."""
+def _depsgraph(scene: bpy.types.Scene) -> bpy.types.Depsgraph:
+    """The evaluated graph of `scene`; frame_set re-evaluates this same graph, so it is fetched once."""
+    if scene == bpy.context.scene:
+        return bpy.context.evaluated_depsgraph_get()
+    return scene.view_layers[0].depsgraph  # a script's other scene: its first view layer
+
+
+def camera_track(scene: bpy.types.Scene, camera: bpy.types.Object | None, frame_start: int, frame_end: int,
+                 size: tuple[int, int] | None = None, fps: float | None = None) -> dict:
+    """The camera over frames frame_start..frame_end (inclusive) as a JSON-able wire-format dict.
+
+    `size` (width, height) and `fps` default to the scene's output; a shot passes its own.
+    The scene's current frame is restored afterwards.
+    """
     camera = check_camera(camera)
     check_range(scene, frame_start, frame_end)
-    width, height = render_size(scene)
+    width, height = size if size is not None else render_size(scene)
     render = scene.render
+    scale = camera_math.shot_scale(scene.unit_settings.scale_length)
     original = scene.frame_current
     frames, prev = [], None
+    depsgraph = _depsgraph(scene)
     try:
         for frame in range(frame_start, frame_end + 1):
             scene.frame_set(frame)
-            evaluated = camera.evaluated_get(bpy.context.evaluated_depsgraph_get())
+            evaluated = camera.evaluated_get(depsgraph)
             cam = evaluated.data
             c2w = camera_math.blender_to_opencv([list(row) for row in evaluated.matrix_world])
             fx, fy, cx, cy = camera_math.intrinsics(
@@ -68,7 +85,6 @@ def camera_track(scene: bpy.types.Scene, camera: bpy.types.Object | None, frame_
             prev = c2w
     finally:
         scene.frame_set(original)
-    return {"version": TRACK_VERSION, "width": width, "height": height, "fps": render.fps / render.fps_base,
-            "frame_start": frame_start, "frame_end": frame_end,
-            # Blender units to metres: the model works in metres whatever unit the scene was built in
-            "scale": scene.unit_settings.scale_length, "frames": frames}
+    return {"version": TRACK_VERSION, "width": width, "height": height,
+            "fps": float(fps) if fps is not None else render.fps / render.fps_base,
+            "frame_start": frame_start, "frame_end": frame_end, "scale": scale, "frames": frames}

@@ -70,3 +70,15 @@ def intrinsics(lens_mm: float, sensor_width: float, sensor_height: float, sensor
     cx = width / 2.0 - shift_x * view
     cy = height / 2.0 + shift_y * view / aspect
     return fx, fy, cx, cy
+
+
+def shot_scale(scale_length: float) -> float:
+    """The track's `scale`: metres per Blender unit, so the model sees every shot in metres.
+
+    The model was trained on scenes built in metres, and its step limits are in metres;
+    a set built in centimetres (unit scale 0.01) has the same camera move with 100x the
+    numbers. The factor is recorded on the track and never applied to `c2w`.
+    """
+    if not math.isfinite(scale_length) or scale_length <= 0:
+        raise ValueError(f"the scene's unit scale must be a positive number, got {scale_length!r}")
+    return float(scale_length)

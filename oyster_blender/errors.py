@@ -15,3 +15,7 @@ class ShotError(OysterError):
 
 class TrackError(OysterError):
     """A camera track does not match the wire format (docs/camera_track.md)."""
+
+
+class OutputError(OysterError):
+    """The output folder is missing, not writable, or a path would leave it."""
