@@ -10,7 +10,8 @@ import torch
 from model_runtime.models.interface import GeneratorInputError, ShotInput
 from model_runtime.world.checkpoint import CheckpointError, export_weights, read_checkpoint, save_checkpoint
 from model_runtime.world.config import ConfigError, WorldConfig, preset
-from model_runtime.world.generator import OysterWorldModel, WorldSession, load_world_model
+from model_runtime.world.cache3d import CacheRender
+from model_runtime.world.generator import OysterWorldModel, WorldSession, close_cracks, load_world_model
 from model_runtime.world.model import WorldModel
 from model_runtime.world.transformer import LayerCache
 
@@ -223,3 +224,17 @@ def test_export_keeps_weights_drops_optimizer_and_may_change_inference_settings(
     bigger = WorldConfig.from_dict({**config.to_dict(), "dynamics": {**config.to_dict()["dynamics"], "d_model": 64}})
     with pytest.raises(CheckpointError, match="does not fit its config"):
         export_weights(training, tmp_path / "bad.safetensors", bigger)
+
+
+def test_splat_cracks_close_but_border_strips_stay_new_content():
+    valid = np.ones((20, 30), bool)
+    valid[:, :2] = False          # a strip the camera newly sees at the border
+    valid[10, 15] = False         # one-pixel crack
+    valid[5:7, 20] = False        # two-pixel crack
+    valid[12:20, 24:30] = False   # a large hole reaching the border
+    render = CacheRender(np.random.default_rng(0).random((20, 30, 3), np.float32),
+                         np.where(valid, 3.0, np.inf).astype(np.float32), valid)
+    rgb, depth, covered = close_cracks(render, 2)
+    assert covered[10, 15] and covered[5:7, 20].all() and np.isfinite(depth[covered]).all()
+    assert not covered[:, :2].any() and not covered[14:20, 26:30].any()
+    assert np.array_equal(rgb[valid], render.rgb[valid])

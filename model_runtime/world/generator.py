@@ -40,12 +40,16 @@ def load_world_model(path: str | Path) -> WorldModel:
 
 
 def close_cracks(render: CacheRender, pixels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rgb, depth, covered): holes within `pixels` of a rendered point (the cracks a splat leaves when the
-    camera moves closer) take the nearest point's colour and depth; `covered` marks rendered and closed pixels."""
+    """(rgb, depth, covered): the cracks a splat leaves when the camera moves closer (holes at most
+    2 * pixels + 1 wide with rendered points around them: a morphological closing) take the nearest point's
+    colour and depth; `covered` marks rendered and closed pixels. Strips along the image border are not
+    cracks (the closing sees zeros beyond the border): they are new content, left to the network."""
     if pixels <= 0 or not render.valid.any():
         return render.rgb, render.depth, render.valid
     kernel = np.ones((2 * pixels + 1, 2 * pixels + 1), np.uint8)
-    covered = cv2.dilate(render.valid.astype(np.uint8), kernel).astype(bool)
+    dilated = cv2.dilate(render.valid.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    closed = cv2.erode(dilated, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+    covered = render.valid | closed
     filled = fill_nearest(np.concatenate([render.rgb, render.depth[..., None]], axis=2), render.valid)
     return filled[..., :3], filled[..., 3], covered
 
