@@ -49,7 +49,10 @@ def check_range(scene: bpy.types.Scene, frame_start: int, frame_end: int) -> Non
 
 
 def _depsgraph(scene: bpy.types.Scene) -> bpy.types.Depsgraph:
-    """The evaluated graph of `scene`; frame_set re-evaluates this same graph, so it is fetched once."""
+    """The evaluated graph of `scene`; frame_set re-evaluates this same graph, so it is fetched once.
+
+    Call after a frame_set: a scene that is not the context's gets its graph from that.
+    """
     if scene == bpy.context.scene:
         return bpy.context.evaluated_depsgraph_get()
     return scene.view_layers[0].depsgraph  # a script's other scene: its first view layer
@@ -69,8 +72,9 @@ def camera_track(scene: bpy.types.Scene, camera: bpy.types.Object | None, frame_
     scale = camera_math.shot_scale(scene.unit_settings.scale_length)
     original = scene.frame_current
     frames, prev = [], None
-    depsgraph = _depsgraph(scene)
     try:
+        scene.frame_set(frame_start)
+        depsgraph = _depsgraph(scene)
         for frame in range(frame_start, frame_end + 1):
             scene.frame_set(frame)
             evaluated = camera.evaluated_get(depsgraph)

@@ -102,6 +102,13 @@ def test_orbit_matches_analytic_positions(empty_scene):
                        rel, atol=1e-9)
 
 
+def linear(obj) -> None:
+    """Linear keys, so positions between them are known in closed form."""
+    for fc in obj.animation_data.action.fcurves:
+        for kp in fc.keyframe_points:
+            kp.interpolation = "LINEAR"
+
+
 def test_follow_path_dolly_and_track_to_pan(empty_scene):
     scene = empty_scene
     setup_range(scene, 1, 30)
@@ -112,11 +119,12 @@ def test_follow_path_dolly_and_track_to_pan(empty_scene):
     spline.points[0].co = (0, -10, 1.5, 1)
     spline.points[1].co = (0, -2, 1.5, 1)
     curve.use_path = True
-    curve.path_duration = 30
+    curve.path_duration = 29
     curve.eval_time = 0
     curve.keyframe_insert("eval_time", frame=1)
-    curve.eval_time = 30
+    curve.eval_time = 29
     curve.keyframe_insert("eval_time", frame=30)
+    linear(curve)
     path = bpy.data.objects.new("Path", curve)
     scene.collection.objects.link(path)
     cam = make_camera(scene, location=(0, 0, 0))
@@ -129,12 +137,40 @@ def test_follow_path_dolly_and_track_to_pan(empty_scene):
     mover.keyframe_insert("location", frame=1)
     mover.location = (3, 5, 1)
     mover.keyframe_insert("location", frame=30)
+    linear(mover)
     pan = cam.constraints.new("TRACK_TO")
     pan.target, pan.track_axis, pan.up_axis = mover, "TRACK_NEGATIVE_Z", "UP_Y"
     track = camera_track(scene, cam, 1, 30)
-    positions = np.array([np.array(f["c2w"])[:3, 3] for f in track["frames"]])
-    assert positions[0][1] < positions[-1][1] - 5  # the dolly moved forward along the path
-    assert np.allclose(positions[:, 0], 0, atol=1e-5) and np.allclose(positions[:, 2], 1.5, atol=1e-5)
+    for frame in track["frames"]:
+        t = (frame["frame"] - 1) / 29
+        c2w = np.array(frame["c2w"])
+        # the dolly: evenly along the two-point path, from y=-10 to y=-2 at height 1.5
+        assert np.allclose(c2w[:3, 3], [0.0, -10 + 8 * t, 1.5], atol=1e-5), frame["frame"]
+        # the pan: OpenCV +z looks at the mover, image x stays level (Track To with up Y keeps z up)
+        to_mover = np.array([-3 + 6 * t, 5.0, 1.0]) - c2w[:3, 3]
+        assert np.allclose(c2w[:3, 2], to_mover / np.linalg.norm(to_mover), atol=1e-5), frame["frame"]
+        assert abs(c2w[2, 0]) < 1e-5
+    check_against_blender(scene, cam, track)
+
+
+def test_child_of_constraint_follows_its_target(empty_scene):
+    scene = empty_scene
+    setup_range(scene, 1, 10)
+    dolly = bpy.data.objects.new("Dolly", None)
+    scene.collection.objects.link(dolly)
+    dolly.location = (0, 0, 0)
+    dolly.keyframe_insert("location", frame=1)
+    dolly.location = (9, 0, 0)
+    dolly.keyframe_insert("location", frame=10)
+    linear(dolly)
+    cam = make_camera(scene, location=(0, -6, 1.5))
+    child_of = cam.constraints.new("CHILD_OF")
+    child_of.target = dolly
+    child_of.set_inverse_pending = False
+    child_of.inverse_matrix.identity()
+    track = camera_track(scene, cam, 1, 10)
+    for frame in track["frames"]:
+        assert np.allclose(np.array(frame["c2w"])[:3, 3], [frame["frame"] - 1.0, -6, 1.5], atol=1e-5)
     check_against_blender(scene, cam, track)
 
 
@@ -161,10 +197,11 @@ def test_parented_crane_and_animated_zoom(empty_scene):
 
 @pytest.mark.parametrize("fit", ["AUTO", "HORIZONTAL", "VERTICAL"])
 @pytest.mark.parametrize("size", [(960, 540), (540, 960)])
-def test_sensor_fits_shift_and_pixel_aspect(empty_scene, fit, size):
+@pytest.mark.parametrize("aspect", [(1.0, 1.25), (1.25, 1.0)])
+def test_sensor_fits_shift_and_pixel_aspect(empty_scene, fit, size, aspect):
     scene = empty_scene
     setup_range(scene, 1, 2, *size)
-    scene.render.pixel_aspect_x, scene.render.pixel_aspect_y = 1.0, 1.25
+    scene.render.pixel_aspect_x, scene.render.pixel_aspect_y = aspect
     cam = make_camera(scene, lens=50)
     cam.data.sensor_fit = fit
     cam.data.sensor_width, cam.data.sensor_height = 36.0, 20.25
@@ -186,6 +223,22 @@ def test_wire_format_fields(empty_scene):
     assert scene.frame_current == 1  # the current frame is restored
 
 
+def test_shot_size_and_fps_override_and_a_scene_that_is_not_the_context_scene(empty_scene):
+    other = bpy.data.scenes.new("Other")
+    setup_range(other, 1, 5, 640, 360)
+    cam = make_camera(other)
+    cam.keyframe_insert("location", frame=1)
+    cam.location.x = 4.0
+    cam.keyframe_insert("location", frame=5)
+    linear(cam)
+    assert bpy.context.scene != other
+    track = camera_track(other, cam, 1, 5, size=(320, 180), fps=12.5)
+    assert (track["width"], track["height"], track["fps"]) == (320, 180, 12.5)
+    assert track["frames"][0]["fx"] == pytest.approx(track["frames"][0]["cx"] * 2 * 35 / 36)
+    assert np.array(track["frames"][-1]["c2w"])[0, 3] == pytest.approx(4.0, abs=1e-5)
+    assert np.array(track["frames"][0]["c2w"])[0, 3] == pytest.approx(0.0, abs=1e-5)
+
+
 def test_bad_cameras_and_ranges(empty_scene):
     scene = empty_scene
     setup_range(scene, 1, 10)
@@ -203,8 +256,10 @@ def test_bad_cameras_and_ranges(empty_scene):
     with pytest.raises(CameraError, match="panoramic"):
         camera_track(scene, cam, 1, 5)
     cam.data.type = "PERSP"
-    with pytest.raises(ShotError, match="reversed"):
+    with pytest.raises(ShotError, match="empty"):
         camera_track(scene, cam, 6, 5)
+    with pytest.raises(ShotError, match="reversed"):
+        camera_track(scene, cam, 7, 5)
     with pytest.raises(ShotError, match="beyond"):
         camera_track(scene, cam, 1, 11)
     bpy.data.objects.remove(cam)
