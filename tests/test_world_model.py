@@ -10,7 +10,7 @@ import torch
 from model_runtime.models.interface import GeneratorInputError, ShotInput
 from model_runtime.world.checkpoint import CheckpointError, export_weights, read_checkpoint, save_checkpoint
 from model_runtime.world.config import ConfigError, WorldConfig, preset
-from model_runtime.world.cache3d import CacheRender
+from model_runtime.world.cache3d import CacheRender, PointCache
 from model_runtime.world.generator import OysterWorldModel, WorldSession, close_cracks, load_world_model
 from model_runtime.world.model import WorldModel
 from model_runtime.world.transformer import LayerCache
@@ -234,7 +234,23 @@ def test_splat_cracks_close_but_border_strips_stay_new_content():
     valid[12:20, 24:30] = False   # a large hole reaching the border
     render = CacheRender(np.random.default_rng(0).random((20, 30, 3), np.float32),
                          np.where(valid, 3.0, np.inf).astype(np.float32), valid)
-    rgb, depth, covered = close_cracks(render, 2)
-    assert covered[10, 15] and covered[5:7, 20].all() and np.isfinite(depth[covered]).all()
+    rgb, covered = close_cracks(render, 2)
+    assert covered[10, 15] and covered[5:7, 20].all()
     assert not covered[:, :2].any() and not covered[14:20, 26:30].any()
     assert np.array_equal(rgb[valid], render.rgb[valid])
+
+
+def test_point_cache_keeps_its_anchor_and_bounds_the_ring():
+    cache = PointCache(max_points=300)
+    K, c2w = np.array([[10.0, 0, 5], [0, 10.0, 5], [0, 0, 1]]), np.eye(4)
+    depth = np.full((10, 10), 2.0, np.float32)
+    depth[0] = np.inf                                           # sky joins as a far dome
+    cache.add(np.zeros((10, 10, 3), np.float32), depth, K, c2w, anchor=True)
+    for _ in range(5):
+        cache.add(np.ones((10, 10, 3), np.float32), depth, K, c2w)
+    assert len(cache) == 300 and cache.n_anchor == 100 and not cache.colors[:100].any()
+    assert cache.points[:, 2].max() > 1e4
+    state = cache.state()
+    cache.add(np.ones((10, 10, 3), np.float32), depth, K, c2w, mask=np.zeros((10, 10), bool))
+    cache.set_state(state)
+    assert len(cache) == 300 and cache.n_anchor == 100

@@ -39,19 +39,18 @@ def load_world_model(path: str | Path) -> WorldModel:
     return model.eval()
 
 
-def close_cracks(render: CacheRender, pixels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(rgb, depth, covered): the cracks a splat leaves when the camera moves closer (holes at most
+def close_cracks(render: CacheRender, pixels: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rgb, covered): the cracks a splat leaves when the camera moves closer (holes at most
     2 * pixels + 1 wide with rendered points around them: a morphological closing) take the nearest point's
-    colour and depth; `covered` marks rendered and closed pixels. Strips along the image border are not
+    colour, as depth-warp fills them; `covered` marks rendered and closed pixels. Strips along the image border are not
     cracks (the closing sees zeros beyond the border): they are new content, left to the network."""
     if pixels <= 0 or not render.valid.any():
-        return render.rgb, render.depth, render.valid
+        return render.rgb, render.valid
     kernel = np.ones((2 * pixels + 1, 2 * pixels + 1), np.uint8)
     dilated = cv2.dilate(render.valid.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
     closed = cv2.erode(dilated, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
     covered = render.valid | closed
-    filled = fill_nearest(np.concatenate([render.rgb, render.depth[..., None]], axis=2), render.valid)
-    return filled[..., :3], filled[..., 3], covered
+    return fill_nearest(render.rgb, render.valid), covered
 
 
 def feather(valid: np.ndarray, pixels: int) -> np.ndarray:
@@ -157,7 +156,7 @@ class WorldSession(Session):
             known = depth if depth is not None else np.full(rgb.shape[:2], np.inf, np.float32)
             latent = model.patchify(model.encode_frames(torch.from_numpy(rgb)[None], torch.from_numpy(known)[None]))
             if depth is not None:
-                self.cache.add(rgb, depth, K, c2w)
+                self.cache.add(rgb, depth, K, c2w, anchor=True)
             final = rgb
         else:
             render = self.cache.render(K, c2w, self.width, self.height) if len(self.cache) else \
@@ -168,10 +167,10 @@ class WorldSession(Session):
                                   noise, self.times, self.callback)
             gen_rgb, gen_depth = model.decode_frames(model.unpatchify(latent))
             gen_rgb, gen_depth = gen_rgb[0].numpy(), gen_depth[0].numpy()
-            seen_rgb, seen_depth, covered = close_cracks(render, model.config.cache.crack)
+            seen_rgb, covered = close_cracks(render, model.config.cache.crack)
             weight = feather(covered, model.config.cache.feather)[..., None]
             final = weight * seen_rgb + (1.0 - weight) * gen_rgb
-            self.cache.add(final, np.where(covered, seen_depth, gen_depth), K, c2w, mask=~render.valid)
+            self.cache.add(final, gen_depth, K, c2w, mask=~covered, anchor=i == 0)
         _, new_kv = self._run(latent, cache_tok, valid_tok, plucker, 1.0, text, action)
         self._push_context(new_kv)
         self._index += 1
