@@ -1,0 +1,60 @@
+"""Scene data: the shots, stored in the .blend under one pointer, `Scene.oyster`.
+
+Properties hold what the artist typed, unvalidated, so nothing they enter is
+silently cut or clamped away; `api.shot_problem` says what is wrong with a shot
+and the panel shows it.
+"""
+from __future__ import annotations
+
+import bpy
+from bpy.props import CollectionProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+
+
+def _is_camera(_shot: "OYSTER_PG_shot", obj: bpy.types.Object) -> bool:
+    return obj.type == "CAMERA"
+
+
+def _remember_camera(shot: "OYSTER_PG_shot", _context: bpy.types.Context) -> None:
+    # Blender clears the pointer when its object is deleted; the name lets the panel say
+    # "camera 'CamA' was deleted" instead of "no camera".
+    shot.camera_name = shot.camera.name if shot.camera is not None else ""
+
+
+class OYSTER_PG_shot(bpy.types.PropertyGroup):
+    """A shot: frames of the scene seen through one camera, with notes for the model."""
+
+    # `name` comes with PropertyGroup: the artist's shot name (its folder name is sanitised)
+    camera: PointerProperty(name="Camera", type=bpy.types.Object, poll=_is_camera, update=_remember_camera,
+                            description="The camera whose path the model follows")
+    camera_name: StringProperty(name="Camera Name", description="Name of the camera last assigned")
+    frame_start: IntProperty(name="Start", description="First frame of the shot")
+    frame_end: IntProperty(name="End", description="Last frame of the shot (inclusive)")
+    notes: StringProperty(name="Notes", description="Scene notes: what the model should show")
+    seed: IntProperty(name="Seed", min=0, description="Random seed of the generated take")
+    resolution_x: IntProperty(name="Width", min=1, max=8192, default=1920, subtype="PIXEL",
+                              description="Width of the generated frames")
+    resolution_y: IntProperty(name="Height", min=1, max=8192, default=1080, subtype="PIXEL",
+                              description="Height of the generated frames")
+    fps: FloatProperty(name="FPS", min=0.001, max=1000.0, default=24.0, description="Frame rate of the shot")
+
+
+class OYSTER_PG_scene(bpy.types.PropertyGroup):
+    """Oyster's data of one scene."""
+
+    shots: CollectionProperty(type=OYSTER_PG_shot)
+    active_shot_index: IntProperty(name="Active Shot", default=0)
+
+
+classes = (OYSTER_PG_shot, OYSTER_PG_scene)
+
+
+def register() -> None:
+    for cls in classes:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.oyster = PointerProperty(type=OYSTER_PG_scene)
+
+
+def unregister() -> None:
+    del bpy.types.Scene.oyster
+    for cls in reversed(classes):
+        bpy.utils.unregister_class(cls)

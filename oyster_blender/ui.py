@@ -1,0 +1,134 @@
+"""The sidebar panel (3D viewport, N panel, tab "Oyster"): shots, their settings, Generate, runtime status.
+
+`panel_state` gathers everything the panel shows that is not a plain property,
+so drawing stays a list of layout calls and the benchmark can time the work.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import bpy
+
+from . import api
+from .naming import sanitise_name
+from .runtime_status import ERROR, READY, STARTING, STATUS
+
+STATUS_ICONS = {READY: "CHECKMARK", STARTING: "SORTTIME", ERROR: "ERROR"}
+REDRAW_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class PanelState:
+    """What the panel shows besides properties."""
+
+    has_data: bool
+    """False without a scene or without Oyster's data on it (extension not registered)."""
+    folder: str = ""
+    """The active shot's take folder, relative to the output folder."""
+    problem: str | None = None
+    """Why the active shot cannot be generated, None when it can."""
+    status_icon: str = "INFO"
+    status_text: str = ""
+
+
+def panel_state(scene: bpy.types.Scene | None) -> PanelState:
+    snap = STATUS.snapshot()
+    icon, text = STATUS_ICONS.get(snap.state, "INFO"), snap.message
+    if scene is None or getattr(scene, "oyster", None) is None:
+        return PanelState(False, status_icon=icon, status_text=text)
+    shot = api.active_shot(scene)
+    if shot is None:
+        return PanelState(True, problem="add a shot: the scene camera over the timeline range",
+                          status_icon=icon, status_text=text)
+    return PanelState(True, f"oyster/{sanitise_name(shot.name)}", api.shot_problem(scene, shot), icon, text)
+
+
+class OYSTER_UL_shots(bpy.types.UIList):
+    """The scene's shots"""
+
+    def draw_item(self, _context, layout, _data, item, _icon, _active_data, _active_prop, _index=0, _flt_flag=0):
+        row = layout.row(align=True)
+        row.prop(item, "name", text="", emboss=False, icon="SEQUENCE")
+        row.label(text=f"{item.frame_start}-{item.frame_end}")
+        row.label(text=item.camera.name if item.camera is not None else "no camera",
+                  icon="CAMERA_DATA" if item.camera is not None else "ERROR")
+
+
+class OYSTER_PT_shots(bpy.types.Panel):
+    """Oyster shots and generation"""
+
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Oyster"
+    bl_label = "Oyster Shots"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        scene = context.scene
+        state = panel_state(scene)
+        if not state.has_data:
+            layout.label(text="no scene", icon="ERROR")
+            return
+        data = scene.oyster
+        row = layout.row()
+        row.template_list("OYSTER_UL_shots", "", data, "shots", data, "active_shot_index", rows=4)
+        column = row.column(align=True)
+        column.operator("oyster.add_shot", icon="ADD", text="")
+        column.operator("oyster.remove_shot", icon="REMOVE", text="")
+        column.separator()
+        column.operator("oyster.shots_from_markers", icon="MARKER_HLT", text="")
+
+        shot = api.active_shot(scene)
+        if shot is not None:
+            column = layout.column()
+            column.prop(shot, "camera")
+            row = column.row(align=True)
+            row.prop(shot, "frame_start")
+            row.prop(shot, "frame_end")
+            column.prop(shot, "notes")
+            column.prop(shot, "seed")
+            row = column.row(align=True)
+            row.prop(shot, "resolution_x")
+            row.prop(shot, "resolution_y")
+            column.prop(shot, "fps")
+            column.label(text=f"Folder: {state.folder}", icon="FILE_FOLDER")
+        if state.problem is not None:
+            layout.label(text=state.problem, icon="ERROR")
+        row = layout.row(align=True)
+        row.scale_y = 1.5
+        row.operator("oyster.generate_take", icon="RENDER_ANIMATION")
+        row = layout.row(align=True)
+        row.operator("oyster.save_camera_track", icon="EXPORT")
+        layout.label(text=state.status_text, icon=state.status_icon)
+
+
+_seen_version = -1
+
+
+def _redraw_on_status_change() -> float:
+    """Timer: redraw Oyster's sidebars when the runtime status changed (it changes on other threads)."""
+    global _seen_version
+    version = STATUS.snapshot().version
+    if version != _seen_version:
+        _seen_version = version
+        for window in bpy.context.window_manager.windows:
+            for area in window.screen.areas:
+                if area.type == "VIEW_3D":
+                    area.tag_redraw()
+    return REDRAW_SECONDS
+
+
+classes = (OYSTER_UL_shots, OYSTER_PT_shots)
+
+
+def register() -> None:
+    for cls in classes:
+        bpy.utils.register_class(cls)
+    bpy.app.timers.register(_redraw_on_status_change, first_interval=REDRAW_SECONDS, persistent=True)
+
+
+def unregister() -> None:
+    if bpy.app.timers.is_registered(_redraw_on_status_change):
+        bpy.app.timers.unregister(_redraw_on_status_change)
+    for cls in reversed(classes):
+        bpy.utils.unregister_class(cls)

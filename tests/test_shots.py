@@ -1,0 +1,176 @@
+"""Shots in real bpy: added from the camera and the timeline, edited, removed, read from camera
+markers, saved and reloaded, turned into a camera track and a runtime request."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+from oyster_blender import api  # noqa: E402
+from oyster_blender.errors import ShotError  # noqa: E402
+from oyster_blender.runtime_status import STATUS  # noqa: E402
+from oyster_blender.shots import marker_shots  # noqa: E402
+from oyster_blender.track_schema import validate_track  # noqa: E402
+from oyster_blender.ui import panel_state  # noqa: E402
+
+UNICODE_NOTES = "rain-soaked néon alley 🌧️, 夜, низкий туман, עברית, हिन्दी, family 👩‍👩‍👧\nsecond line\ttab"
+
+
+def add_camera(scene, name: str):
+    camera = bpy.data.objects.new(name, bpy.data.cameras.new(name))
+    scene.collection.objects.link(camera)
+    return camera
+
+
+def test_add_from_the_scene_camera_and_timeline_range(oyster_scene):
+    scene = oyster_scene
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 1280, 720, 50
+    scene.render.fps, scene.render.fps_base = 30, 1.001
+    assert bpy.ops.oyster.add_shot() == {"FINISHED"}
+    shot = scene.oyster.shots[0]
+    assert (shot.name, shot.camera, shot.frame_start, shot.frame_end) == ("sh010", scene.camera, 1, 48)
+    assert (shot.resolution_x, shot.resolution_y) == (640, 360)
+    assert shot.fps == pytest.approx(30 / 1.001)
+    scene.use_preview_range = True
+    scene.frame_preview_start, scene.frame_preview_end = 10, 20
+    bpy.ops.oyster.add_shot()
+    second = api.active_shot(scene)
+    assert (second.name, second.frame_start, second.frame_end) == ("sh020", 10, 20)
+    assert scene.oyster.active_shot_index == 1
+
+
+def test_edit_is_checked_as_a_whole_and_remove(oyster_scene):
+    scene = oyster_scene
+    other = add_camera(scene, "CamB")
+    shot = api.add_shot(scene, "sh010", notes="dusk")
+    api.edit_shot(scene, shot, camera=other, frame_start=5, frame_end=9, notes="night", seed=7, resolution=(320, 180),
+                  fps=12.0)
+    assert (shot.camera_name, shot.frame_start, shot.frame_end, shot.notes, shot.seed) == ("CamB", 5, 9, "night", 7)
+    assert (shot.resolution_x, shot.resolution_y, shot.fps) == (320, 180, 12.0)
+    with pytest.raises(ShotError, match="reversed"):
+        api.edit_shot(scene, "sh010", notes="lost?", frame_start=30, frame_end=20)
+    assert (shot.notes, shot.frame_start) == ("night", 5)  # a refused edit changes nothing
+    api.add_shot(scene, "sh020")
+    api.add_shot(scene, "sh030")
+    scene.oyster.active_shot_index = 2
+    assert bpy.ops.oyster.remove_shot() == {"FINISHED"}
+    assert [s.name for s in scene.oyster.shots] == ["sh010", "sh020"] and scene.oyster.active_shot_index == 1
+    api.remove_shot(scene, "sh010")
+    assert [s.name for s in scene.oyster.shots] == ["sh020"]
+    with pytest.raises(ShotError, match="no shot named 'sh010'"):
+        api.remove_shot(scene, "sh010")
+
+
+def test_shots_survive_save_and_reload(oyster_scene, tmp_path):
+    scene = oyster_scene
+    other = add_camera(scene, "CamB")
+    api.add_shot(scene, "sh010", frame_start=1, frame_end=24, notes=UNICODE_NOTES, seed=42, resolution=(512, 288),
+                 fps=25.0)
+    api.add_shot(scene, "Plan 2 — ruelle", camera=other, frame_start=25, frame_end=48, notes="n" * 10_000)
+    path = tmp_path / "shots.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    assert len(bpy.context.scene.oyster.shots) == 0
+    bpy.ops.wm.open_mainfile(filepath=str(path))
+    scene = bpy.context.scene
+    first, second = scene.oyster.shots
+    assert (first.name, first.camera.name, first.frame_start, first.frame_end) == ("sh010", "Cam", 1, 24)
+    assert (first.notes, first.seed, first.resolution_x, first.resolution_y, first.fps) == (UNICODE_NOTES, 42, 512,
+                                                                                             288, 25.0)
+    assert (second.name, second.camera.name, second.notes) == ("Plan 2 — ruelle", "CamB", "n" * 10_000)
+    assert scene.oyster.active_shot_index == 1
+    assert api.shot_problem(scene, second) is None
+
+
+def test_camera_markers_become_shots(oyster_scene):
+    scene = oyster_scene
+    cam_a, cam_b = scene.camera, add_camera(scene, "CamB")
+    for name, frame, camera in (("A", 1, cam_a), ("B", 20, cam_b), ("A2", 40, cam_a)):
+        marker = scene.timeline_markers.new(name, frame=frame)
+        marker.camera = camera
+    scene.timeline_markers.new("note only", frame=30)  # no camera: not a cut
+    assert bpy.ops.oyster.shots_from_markers() == {"FINISHED"}
+    got = [(s.name, s.camera.name, s.frame_start, s.frame_end) for s in scene.oyster.shots]
+    assert got == [("A", "Cam", 1, 19), ("B", "CamB", 20, 39), ("A2", "Cam", 40, 48)]
+    api.edit_shot(scene, "B", notes="keep me", seed=3)
+    scene.timeline_markers["B"].frame = 25  # the artist moves a cut; reading again updates, keeps notes
+    api.add_marker_shots(scene)
+    b = api.find_shot(scene, "B")
+    assert (b.frame_start, b.frame_end, b.notes, b.seed) == (25, 39, "keep me", 3)
+    assert api.find_shot(scene, "A").frame_end == 24 and len(scene.oyster.shots) == 3
+
+
+def test_marker_rules_on_plain_data():
+    cuts = marker_shots([("late", 60, "C"), ("early", -5, "A"), ("mid", 10, "B")], 1, 50)
+    assert [(c.name, c.frame_start, c.frame_end) for c in cuts] == [("early", 1, 9), ("mid", 10, 50)]
+    with pytest.raises(ShotError, match="'a' and 'b' both bind a camera on frame 3"):
+        marker_shots([("a", 3, "A"), ("b", 3, "B")], 1, 10)
+
+
+def test_track_and_request_use_the_shot_settings(oyster_scene):
+    scene = oyster_scene
+    shot = api.add_shot(scene, "sh010", frame_start=3, frame_end=12, notes="fog", seed=9, resolution=(256, 144),
+                        fps=12.0)
+    request = api.shot_request(scene, shot, api.output_root("", "/tmp/oyster-out"))
+    track = request["track"]
+    validate_track(track)
+    assert (track["width"], track["height"], track["fps"], track["frame_start"], track["frame_end"]) == \
+        (256, 144, 12.0, 3, 12)
+    assert (request["shot"], request["notes"], request["seed"], request["output"]) == \
+        ("sh010", "fog", 9, "/tmp/oyster-out")
+    json.dumps(request)
+
+
+def test_output_root_rules(tmp_path):
+    blend = str(tmp_path / "proj" / "scene.blend")
+    assert api.output_root(blend, "") == tmp_path / "proj"
+    assert api.output_root(blend, "//renders") == tmp_path / "proj" / "renders"
+    assert api.output_root("", str(tmp_path / "out")) == tmp_path / "out"
+    with pytest.raises(api.OutputError, match="save the .blend"):
+        api.output_root("", "")
+    with pytest.raises(api.OutputError, match="relative to the .blend file: save it first"):
+        api.output_root("", "//renders")
+    with pytest.raises(api.OutputError, match="must be absolute"):
+        api.output_root(blend, "renders")
+
+
+def test_generate_is_disabled_with_a_reason_until_the_runtime_is_ready(oyster_scene, tmp_path):
+    scene = oyster_scene
+    with pytest.raises(RuntimeError, match="add a shot first"):
+        bpy.ops.oyster.generate_take()
+    api.add_shot(scene, "sh010", frame_start=1, frame_end=4, notes="dusk")
+    assert not bpy.ops.oyster.generate_take.poll()
+    with pytest.raises(RuntimeError, match="no runtime"):
+        bpy.ops.oyster.generate_take()
+    STATUS.set_starting("loading the model")
+    with pytest.raises(RuntimeError, match="the runtime is starting: loading the model"):
+        bpy.ops.oyster.generate_take()
+    STATUS.set_error("connection refused")
+    with pytest.raises(RuntimeError, match="not reachable: connection refused"):
+        bpy.ops.oyster.generate_take()
+    assert panel_state(scene).status_text == "connection refused"
+    submitted: list[dict] = []
+    STATUS.set_ready("oyster-tiny on cpu", submitted.append)
+    # unsaved, and no output folder in the preferences: an error report (bpy raises it), nothing sent
+    with pytest.raises(RuntimeError, match="save the .blend file or set an output folder"):
+        bpy.ops.oyster.generate_take()
+    assert submitted == []
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "proj.blend"))
+    assert bpy.ops.oyster.generate_take() == {"FINISHED"}
+    (request,) = submitted
+    validate_track(request["track"])
+    assert (request["shot"], request["notes"], request["output"]) == ("sh010", "dusk", str(tmp_path))
+    assert panel_state(bpy.context.scene).status_icon == "CHECKMARK"
+
+
+def test_save_camera_track_writes_inside_the_output_folder(oyster_scene, tmp_path):
+    scene = oyster_scene
+    api.add_shot(scene, "../../etc", frame_start=1, frame_end=5)
+    (tmp_path / "proj").mkdir()
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "proj" / "proj.blend"))
+    assert bpy.ops.oyster.save_camera_track() == {"FINISHED"}
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert [str(p) for p in written] == ["proj/oyster/etc/camera_track.json", "proj/proj.blend"]
+    validate_track(json.loads((tmp_path / "proj" / "oyster" / "etc" / "camera_track.json").read_text()))
