@@ -104,9 +104,11 @@ class OYSTER_OT_save_camera_track(bpy.types.Operator):
         return _has_active_shot(cls, context)
 
     def execute(self, context: bpy.types.Context) -> set[str]:
+        shot = api.active_shot(context.scene)
         try:
+            api.check_shot(context.scene, shot)  # the shot's own problem first: it is the more specific one
             root = api.output_root(bpy.data.filepath, runtime_settings(context).output_folder)
-            path = api.write_camera_track(context.scene, api.active_shot(context.scene), root)
+            path = api.write_camera_track(context.scene, shot, root)
         except OysterError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
@@ -137,6 +139,7 @@ class OYSTER_OT_generate_take(bpy.types.Operator):
             return {"CANCELLED"}
         shot = api.active_shot(context.scene)
         try:
+            api.check_shot(context.scene, shot)
             root = api.output_root(bpy.data.filepath, runtime_settings(context).output_folder)
             request = api.shot_request(context.scene, shot, root)
         except OysterError as error:
