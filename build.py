@@ -115,10 +115,11 @@ def package_files() -> list[Path]:
     return files
 
 
-def build_zip() -> Path:
+def build_zip(dist: Path = DIST) -> Path:
+    """Build `<dist>/oyster-<version>.zip` (manifest at the root, then the package's files) and check it."""
     manifest = read_manifest()
-    DIST.mkdir(exist_ok=True)
-    target = DIST / f"oyster-{manifest['version']}.zip"
+    dist.mkdir(exist_ok=True)
+    target = dist / f"oyster-{manifest['version']}.zip"
     partial = target.with_suffix(".zip.partial")
     with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         entries = [(MANIFEST, "blender_manifest.toml")]
@@ -130,7 +131,7 @@ def build_zip() -> Path:
             archive.writestr(info, source.read_bytes())
     os.replace(partial, target)
     check_zip(target)
-    print(f"build: {target.relative_to(ROOT)}")
+    print(f"build: {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
     return target
 
 
