@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from model_runtime import __version__
 from model_runtime.models.registry import DEFAULT_MODEL, available_models
 from model_runtime.request import RequestError, ShotRequest, field_errors, frame_count, load_first_frame, resolve_path
+from model_runtime.server.live import LiveSupervisor, live_router
 from model_runtime.server.queue import TakeQueue
 from model_runtime.server.supervisor import WorkerSupervisor, mirror_status, recover_interrupted
 from model_runtime.takes import create_take
@@ -196,6 +197,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     output_root = config.output_root.resolve()
     queue = TakeQueue(config.state_dir / "queue.sqlite3")
     supervisor = WorkerSupervisor(queue, config.preload)
+    live = LiveSupervisor()
     notifier = Notifier()
     queue.on_event(notifier.notify)
 
@@ -209,6 +211,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         if config.on_ready is not None:
             config.on_ready()
         yield
+        live.stop()
         supervisor.stop()
         queue.close()
 
@@ -237,6 +240,7 @@ def create_app(config: ServerConfig) -> FastAPI:
         return JSONResponse({"detail": field_errors(errors)}, 422)
 
     secured = [Depends(require_token)]
+    app.include_router(live_router(live, output_root, secured))
 
     @app.get("/v1/health", response_model=Health, tags=["runtime"])
     def health() -> dict[str, Any]:

@@ -1,0 +1,177 @@
+"""Live mode over HTTP: `/v1/live` routes and the live worker process behind them (docs/runtime_api.md).
+
+Live sessions run in their own worker process (`live_worker.py`), started on the
+first session and kept warm, so a take running in the take worker never delays a
+live frame and torch never loads in the server. Commands carry an id; one reader
+thread hands each reply to the request waiting for it. A step holds its
+session's lock until its frame is back, so the steps of a session are answered
+in the order they are taken.
+"""
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import logging
+import secrets
+import subprocess
+import sys
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Body, HTTPException, Path as PathParam
+from fastapi.params import Depends
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from model_runtime.live import LiveStart, check_frame
+from model_runtime.request import RequestError, load_first_frame
+from model_runtime.server.supervisor import describe_exit
+
+log = logging.getLogger("oyster.runtime")
+
+MAX_SESSIONS = 8
+START_TIMEOUT = 600.0  # the first session of a model waits for it to load
+STEP_TIMEOUT = 120.0
+INDEX_HEADER = "X-Oyster-Frame-Index"
+SECONDS_HEADER = "X-Oyster-Model-Seconds"
+
+
+class LiveWorkerError(RuntimeError):
+    """The live worker died or could not start; its sessions are gone."""
+
+
+class LiveSupervisor:
+    """Starts the live worker on demand, sends it commands and routes its replies by id."""
+
+    def __init__(self, command: list[str] | None = None):
+        self.command = command or [sys.executable, "-m", "model_runtime.server.live_worker"]
+        self.sessions: dict[str, threading.Lock] = {}
+        """Open sessions, each with the lock that keeps its steps in order."""
+        self._process: subprocess.Popen[str] | None = None
+        self._pending: dict[int, Future[dict[str, Any]]] = {}
+        self._ids = itertools.count()
+        self._lock = threading.Lock()
+
+    def _ensure_worker(self) -> subprocess.Popen[str]:
+        """The running live worker, started (and its hello read) if there is none. Call with _lock held."""
+        if self._process is not None and self._process.poll() is None:
+            return self._process
+        process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                   encoding="utf-8")
+        if not process.stdout.readline():
+            raise LiveWorkerError(f"the live worker {describe_exit(process.wait())} before it was ready")
+        self._process = process
+        threading.Thread(target=self._read, args=(process,), daemon=True, name="live-worker-reader").start()
+        return process
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        for line in process.stdout:
+            reply = json.loads(line)
+            future = self._pending.pop(reply.pop("id"), None)
+            if future is not None:
+                future.set_result(reply)
+        reason = f"the live worker {describe_exit(process.wait())}; its sessions are gone, start a new one"
+        with self._lock:
+            if self._process is process:  # not stopped by `stop()`: it died
+                log.error(reason)
+                self._process = None
+                self.sessions.clear()
+            for future in self._pending.values():
+                future.set_exception(LiveWorkerError(reason))
+            self._pending.clear()
+
+    def call(self, command: dict[str, Any], timeout: float) -> dict[str, Any]:
+        future: Future[dict[str, Any]] = Future()
+        with self._lock:
+            process = self._ensure_worker()
+            command_id = next(self._ids)
+            self._pending[command_id] = future
+            try:
+                process.stdin.write(json.dumps({"id": command_id} | command) + "\n")
+                process.stdin.flush()
+            except (BrokenPipeError, ValueError):
+                pass  # the worker is dying: the reader fails this future with the exit reason
+        return future.result(timeout)
+
+    def stop(self) -> None:
+        with self._lock:
+            process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+class LiveSessionInfo(BaseModel):
+    session_id: str
+    model: str
+    width: int
+    height: int
+
+
+def _refused(status: int, field: str, message: str) -> HTTPException:
+    return HTTPException(status, detail=[{"field": field, "message": message}])
+
+
+def _answer(reply: dict[str, Any]) -> dict[str, Any]:
+    if "status" in reply:
+        raise _refused(reply["status"], reply["field"], reply["error"])
+    return reply
+
+
+def live_router(supervisor: LiveSupervisor, output_root: Path, dependencies: list[Depends]) -> APIRouter:
+    router = APIRouter(prefix="/v1/live", dependencies=dependencies, tags=["live"])
+
+    def call(command: dict[str, Any], timeout: float) -> dict[str, Any]:
+        try:
+            return _answer(supervisor.call(command, timeout))
+        except LiveWorkerError as error:
+            raise _refused(503, "session_id", str(error)) from None
+        except TimeoutError:
+            raise _refused(504, "session_id", f"the live worker did not answer within {timeout:.0f} s") from None
+
+    @router.post("", response_model=LiveSessionInfo, status_code=201)
+    def start(request: LiveStart) -> dict[str, Any]:
+        """Open a live session; its camera comes one frame per step."""
+        try:
+            rgb, depth, _, _ = load_first_frame(request, output_root, output_root)
+        except RequestError as error:
+            raise _refused(422, error.field, error.message) from None
+        if len(supervisor.sessions) >= MAX_SESSIONS:
+            raise _refused(409, "session_id", f"{MAX_SESSIONS} live sessions are open: close one first")
+        session_id = secrets.token_hex(8)
+        call({"op": "start", "session": session_id, "request": request.model_dump(mode="json"),
+              "rgb": str(rgb) if rgb else None, "depth": str(depth) if depth else None}, START_TIMEOUT)
+        supervisor.sessions[session_id] = threading.Lock()
+        return {"session_id": session_id, "model": request.model, "width": request.width, "height": request.height}
+
+    def session_lock(session_id: str) -> threading.Lock:
+        lock = supervisor.sessions.get(session_id)
+        if lock is None:
+            raise _refused(404, "session_id", f"no live session {session_id} (closed, or never started)")
+        return lock
+
+    @router.post("/{session_id}/frames", response_class=Response,
+                 responses={200: {"content": {"image/png": {}}}, 404: {}, 422: {}})
+    def step(session_id: str = PathParam(max_length=64), frame: Any = Body(...)) -> Response:
+        """One camera frame in (c2w 4x4 OpenCV, fx, fy, cx, cy); the generated frame out as PNG."""
+        lock = session_lock(session_id)
+        problem = check_frame(frame, {"version": 1, "width": 1, "height": 1, "fps": 1.0, "scale": 1.0})
+        if problem is not None:
+            raise _refused(422, *problem)
+        with lock:
+            reply = call({"op": "step", "session": session_id, "frame": frame}, STEP_TIMEOUT)
+        return Response(base64.b64decode(reply["png"]), media_type="image/png",
+                        headers={INDEX_HEADER: str(reply["index"]), SECONDS_HEADER: f"{reply['seconds']:.6f}"})
+
+    @router.delete("/{session_id}", status_code=204, response_class=Response)
+    def close(session_id: str = PathParam(max_length=64)) -> Response:
+        """Close a live session; later steps to it are 404."""
+        with session_lock(session_id):
+            supervisor.sessions.pop(session_id, None)
+            call({"op": "close", "session": session_id}, STEP_TIMEOUT)
+        return Response(status_code=204)
+
+    return router
