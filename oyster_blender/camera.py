@@ -58,6 +58,16 @@ def _depsgraph(scene: bpy.types.Scene) -> bpy.types.Depsgraph:
     return scene.view_layers[0].depsgraph  # a script's other scene: its first view layer
 
 
+def camera_frame(evaluated: bpy.types.Object, render: bpy.types.RenderSettings, width: int, height: int) -> dict:
+    """An evaluated camera as it is now: `{c2w, fx, fy, cx, cy}` of a wire-format frame (live mode sends these)."""
+    cam = evaluated.data
+    fx, fy, cx, cy = camera_math.intrinsics(
+        cam.lens, cam.sensor_width, cam.sensor_height, cam.sensor_fit, width, height,
+        render.pixel_aspect_x, render.pixel_aspect_y, cam.shift_x, cam.shift_y)
+    return {"c2w": camera_math.blender_to_opencv([list(row) for row in evaluated.matrix_world]),
+            "fx": fx, "fy": fy, "cx": cx, "cy": cy}
+
+
 def camera_track(scene: bpy.types.Scene, camera: bpy.types.Object | None, frame_start: int, frame_end: int,
                  size: tuple[int, int] | None = None, fps: float | None = None) -> dict:
     """The camera over frames frame_start..frame_end (inclusive) as a JSON-able wire-format dict.
@@ -77,16 +87,11 @@ def camera_track(scene: bpy.types.Scene, camera: bpy.types.Object | None, frame_
         depsgraph = _depsgraph(scene)
         for frame in range(frame_start, frame_end + 1):
             scene.frame_set(frame)
-            evaluated = camera.evaluated_get(depsgraph)
-            cam = evaluated.data
-            c2w = camera_math.blender_to_opencv([list(row) for row in evaluated.matrix_world])
-            fx, fy, cx, cy = camera_math.intrinsics(
-                cam.lens, cam.sensor_width, cam.sensor_height, cam.sensor_fit, width, height,
-                render.pixel_aspect_x, render.pixel_aspect_y, cam.shift_x, cam.shift_y)
-            rel = camera_math.relative_pose(prev, c2w) if prev is not None else \
+            pose = camera_frame(camera.evaluated_get(depsgraph), render, width, height)
+            rel = camera_math.relative_pose(prev, pose["c2w"]) if prev is not None else \
                 [[float(i == j) for j in range(4)] for i in range(4)]
-            frames.append({"frame": frame, "c2w": c2w, "fx": fx, "fy": fy, "cx": cx, "cy": cy, "rel": rel})
-            prev = c2w
+            frames.append({"frame": frame, **pose, "rel": rel})
+            prev = pose["c2w"]
     finally:
         scene.frame_set(original)
     return {"version": TRACK_VERSION, "width": width, "height": height,
