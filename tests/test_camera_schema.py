@@ -5,6 +5,7 @@ import copy
 import json
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,6 +96,12 @@ def test_schema_is_json_and_lists_the_wire_fields():
     assert set(schema["properties"]["frames"]["items"]["required"]) == {"frame", "c2w", "fx", "fy", "cx", "cy", "rel"}
 
 
+def test_the_documented_schema_is_the_one_in_the_code():
+    text = (Path(__file__).resolve().parent.parent / "docs" / "camera_track.md").read_text()
+    block = text.split("## JSON Schema", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    assert json.loads(block) == json.loads(json.dumps(SCHEMA))
+
+
 def test_blender_to_opencv_flips_y_and_z_and_drops_object_scale():
     c2w = np.array(camera_math.blender_to_opencv([[2.0, 0, 0, 1], [0, 2.0, 0, 2], [0, 0, 2.0, 3], [0, 0, 0, 1]]))
     assert np.allclose(c2w, np.diag([1.0, -1.0, -1.0, 1.0]) + np.array([[0, 0, 0, 1], [0, 0, 0, 2], [0, 0, 0, 3],
@@ -133,3 +140,9 @@ def test_shot_scale():
     for bad in (0.0, -1.0, float("nan"), float("inf")):
         with pytest.raises(ValueError, match="unit scale"):
             camera_math.shot_scale(bad)
+
+
+def test_the_documented_schema_is_the_one_in_the_code():
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "camera_track.md").read_text()
+    block = doc.split("## JSON Schema", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    assert json.loads(block) == json.loads(json.dumps(SCHEMA))
