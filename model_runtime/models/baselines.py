@@ -20,14 +20,18 @@ SKY_DISTANCE = 1e5  # metres: far enough that previs camera translations do not 
 
 
 def _check_first_frame(shot: ShotInput, name: str, need_depth: bool) -> None:
+    """Raise GeneratorInputError unless the shot carries a usable first frame (and depth, if needed)."""
     size = (shot.track["height"], shot.track["width"])
     if shot.first_rgb is None:
         raise GeneratorInputError(f"{name} needs the shot's first frame (render it from the blockout)")
-    if shot.first_rgb.dtype != np.uint8 or shot.first_rgb.shape != size + (3,):
-        raise GeneratorInputError(f"first frame must be uint8 RGB of {size[1]}x{size[0]}, "
-                                  f"got {shot.first_rgb.dtype} {shot.first_rgb.shape}")
-    if need_depth and (shot.first_depth is None or shot.first_depth.shape != size):
-        raise GeneratorInputError(f"{name} needs the first frame's depth at {size[1]}x{size[0]}")
+    rgb = np.asarray(shot.first_rgb)
+    if rgb.dtype != np.uint8 or rgb.shape != size + (3,):
+        raise GeneratorInputError(f"{name}: the first frame must be uint8 RGB of {size[1]}x{size[0]} "
+                                  f"(H, W, 3), got {rgb.dtype} {rgb.shape}")
+    if need_depth and (shot.first_depth is None or np.shape(shot.first_depth) != size):
+        got = "none" if shot.first_depth is None else f"shape {np.shape(shot.first_depth)}"
+        raise GeneratorInputError(f"{name} needs the first frame's depth at {size[1]}x{size[0]} "
+                                  f"(float z-depth in metres, (H, W)); got {got}")
 
 
 class _IndexedSession(Session):
@@ -60,11 +64,15 @@ class _IndexedSession(Session):
 
 
 class _CopySession(_IndexedSession):
+    """Every frame is the first frame."""
+
     def render(self, index: int) -> np.ndarray:
         return self.shot.first_rgb.copy()
 
 
 class _WarpSession(_IndexedSession):
+    """The first frame's pixels as world points (unprojected once), splatted through each camera."""
+
     def __init__(self, shot: ShotInput):
         super().__init__(shot)
         first = shot.track["frames"][0]
@@ -85,6 +93,8 @@ class _WarpSession(_IndexedSession):
 
 
 class CopyFirstFrame(FrameGenerator):
+    """Baseline: the first frame, repeated for every frame of the track."""
+
     name = "copy-first-frame"
 
     def start(self, shot: ShotInput) -> Session:
@@ -93,6 +103,8 @@ class CopyFirstFrame(FrameGenerator):
 
 
 class DepthWarp(FrameGenerator):
+    """Baseline: the first frame reprojected with its depth through each commanded camera, holes filled."""
+
     name = "depth-warp"
 
     def start(self, shot: ShotInput) -> Session:
