@@ -1,0 +1,210 @@
+"""Live mode from Blender: fly a camera, see the runtime's frames as they come, keep the flight as a shot.
+
+`LiveRecorder` follows a source camera (the active camera moved by the viewport's
+walk/fly navigation with Lock Camera to View, or by hand). Each `tick()` (a
+`bpy.app.timers` callback; it never waits) takes in the frames that arrived,
+writes the newest into the image `Oyster Live` (show it in an image editor), and,
+once the previous frame is back, reads the source camera, keyframes it on a new
+camera `<source> live take` and sends it to the runtime. One pose is in flight
+at a time, so the flight is recorded at the model's own frame rate and every
+keyframe has its generated frame: playing the recorded camera at the scene's fps
+gives the frames the artist saw. The HTTP calls run on a daemon thread.
+
+Stdlib and bpy only (docs/runtime_api.md, "Live mode").
+"""
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from email.message import Message
+from typing import Any
+
+import bpy
+
+from . import api, camera_math
+from .camera import _depsgraph, camera_frame, check_camera, render_size
+from .client import API, RuntimeClient, RuntimeClientError, _describe
+from .errors import ShotError
+
+LIVE_IMAGE = "Oyster Live"
+INDEX_HEADER = "X-Oyster-Frame-Index"
+TICK_INTERVAL = 1.0 / 120.0  # seconds between timer calls: polls faster than any model's frame rate
+
+
+class LiveClient:
+    """The `/v1/live` routes of one runtime; blocking calls, for a background thread."""
+
+    def __init__(self, client: RuntimeClient):
+        self.client = client
+
+    def _request(self, method: str, path: str, body: Any = None, timeout: float | None = None) -> tuple[Message, bytes]:
+        headers = {"Content-Type": "application/json"}
+        if self.client.token:
+            headers["Authorization"] = f"Bearer {self.client.token}"
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.client.base_url + API + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout or self.client.timeout) as response:
+                return response.headers, response.read()  # looked up case-insensitively
+        except urllib.error.HTTPError as error:
+            message, fields = _describe(error.code, error.read())
+            raise RuntimeClientError(message, error.code, fields) from None
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise RuntimeClientError(f"the runtime at {self.client.base_url} is not reachable: {reason}") from None
+
+    def start(self, request: dict[str, Any], timeout: float = 600.0) -> str:
+        """Open a session (waits while the runtime loads the model); returns its id."""
+        return json.loads(self._request("POST", "/live", request, timeout)[1])["session_id"]
+
+    def step(self, session_id: str, frame: dict[str, Any]) -> tuple[int, bytes]:
+        """(frame index, PNG bytes) for one camera frame `{c2w, fx, fy, cx, cy}`."""
+        headers, png = self._request("POST", f"/live/{urllib.parse.quote(session_id)}/frames", frame, 120.0)
+        return int(headers[INDEX_HEADER]), png
+
+    def close(self, session_id: str) -> None:
+        self._request("DELETE", f"/live/{urllib.parse.quote(session_id)}")
+
+
+def show_png(name: str, png: bytes) -> bpy.types.Image:
+    """Put PNG bytes into the image datablock `name` (made if missing) without touching the disk."""
+    image = bpy.data.images.get(name) or bpy.data.images.new(name, 1, 1)
+    image.pack(data=png, data_len=len(png))
+    image.source = "FILE"
+    image.buffers_free()  # the next draw (or pixels read) decodes the new packed PNG
+    return image
+
+
+class LiveRecorder:
+    """One live flight: `start()`, call `tick()` (or let the timer), `stop()`, then `to_shot()`."""
+
+    def __init__(self, scene: bpy.types.Scene, source: bpy.types.Object, client: RuntimeClient, *,
+                 model: str = "oyster-tiny", notes: str = "", seed: int = 0, size: tuple[int, int] | None = None,
+                 first_frame: dict[str, str] | None = None, frame_start: int | None = None,
+                 image_name: str = LIVE_IMAGE):
+        self.scene, self.source = scene, check_camera(source)
+        self.width, self.height = size if size is not None else render_size(scene)
+        self.frame_start = scene.frame_start if frame_start is None else frame_start
+        self.model, self.notes, self.seed, self.image_name = model, notes, seed, image_name
+        self.request = {"model": model, "notes": notes, "seed": seed, "width": self.width, "height": self.height,
+                        "fps": scene.render.fps / scene.render.fps_base,
+                        "scale": camera_math.shot_scale(scene.unit_settings.scale_length)}
+        if first_frame is not None:
+            self.request["first_frame"] = first_frame
+        self.live = LiveClient(client)
+        self.camera: bpy.types.Object | None = None
+        """The recorded camera, made by `start()`."""
+        self.sent = 0
+        self.indices: list[int] = []
+        """Frame indices as the runtime answered them, in order."""
+        self.error: str | None = None
+        """Why the flight stopped early (the runtime refused or could not be reached)."""
+        self._frames: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
+        self._answers: queue.SimpleQueue[tuple[int, bytes] | str] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="oyster-live")
+        self._running = False
+
+    def start(self, timer: bool = True) -> "LiveRecorder":
+        """Make the take camera, open the session (on the thread) and, with `timer`, register `tick`."""
+        source = self.source
+        data = source.data.copy()
+        data.animation_data_clear()
+        self.camera = bpy.data.objects.new(f"{source.name} live take", data)
+        self.camera.rotation_mode = "XYZ"
+        self.scene.collection.objects.link(self.camera)
+        self._running = True
+        self._thread.start()
+        if timer:
+            bpy.app.timers.register(self.tick, first_interval=0.0)
+        return self
+
+    def stop(self) -> None:
+        """End the flight; the session closes on the thread after the frame in flight."""
+        if self._running:
+            self._running = False
+            self._frames.put(None)
+        if bpy.app.timers.is_registered(self.tick):
+            bpy.app.timers.unregister(self.tick)
+
+    @property
+    def waiting(self) -> bool:
+        """A pose was sent and its frame has not come back yet."""
+        return len(self.indices) < self.sent
+
+    def tick(self) -> float | None:
+        """Take in answers, show the newest frame, send the next pose when none is in flight. Never waits."""
+        newest = None
+        while True:
+            try:
+                answer = self._answers.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(answer, str):
+                self.error = answer
+                self.stop()
+                return None
+            self.indices.append(answer[0])
+            newest = answer[1]
+        if newest is not None:
+            show_png(self.image_name, newest)
+            _redraw_image_editors()
+        if not self._running:
+            return None
+        if not self.waiting:
+            self._frames.put(self._record())
+            self.sent += 1
+        return TICK_INTERVAL
+
+    def _record(self) -> dict[str, Any]:
+        """Keyframe the source camera's pose and lens on the take camera; its frame for the runtime."""
+        evaluated = self.source.evaluated_get(_depsgraph(self.scene))
+        frame = self.frame_start + self.sent
+        location, rotation, _ = evaluated.matrix_world.decompose()
+        camera = self.camera
+        camera.location = location
+        camera.rotation_euler = rotation.to_euler("XYZ", camera.rotation_euler)  # no 360 degree flips between keys
+        camera.data.lens = evaluated.data.lens
+        camera.keyframe_insert("location", frame=frame)
+        camera.keyframe_insert("rotation_euler", frame=frame)
+        camera.data.keyframe_insert("lens", frame=frame)
+        return camera_frame(evaluated, self.scene.render, self.width, self.height)
+
+    def _run(self) -> None:
+        session_id = None
+        try:
+            session_id = self.live.start(self.request)
+            while (frame := self._frames.get()) is not None:
+                self._answers.put(self.live.step(session_id, frame))
+        except RuntimeClientError as error:
+            self._answers.put(str(error))
+        finally:
+            if session_id is not None:
+                try:
+                    self.live.close(session_id)
+                except RuntimeClientError:
+                    pass  # the runtime is gone or closed it already: nothing is left open
+
+    def frame_range(self) -> tuple[int, int]:
+        """The recorded frames, first and last (inclusive)."""
+        return self.frame_start, self.frame_start + self.sent - 1
+
+    def to_shot(self, name: str | None = None) -> Any:
+        """The flight as a new shot on the take camera (its frames, size, notes and seed); the scene's
+        frame range grows to hold it. Needs the extension registered (the shots live on Scene.oyster)."""
+        start, end = self.frame_range()
+        if end < start:
+            raise ShotError("nothing was recorded: fly the camera while live mode runs")
+        self.scene.frame_end = max(self.scene.frame_end, end)
+        return api.add_shot(self.scene, name, self.camera, start, end, notes=self.notes, seed=self.seed,
+                            resolution=(self.width, self.height), fps=self.request["fps"])
+
+
+def _redraw_image_editors() -> None:
+    for window in bpy.context.window_manager.windows:
+        for area in window.screen.areas:
+            if area.type == "IMAGE_EDITOR":
+                area.tag_redraw()
