@@ -10,7 +10,7 @@ import torch
 from model_runtime.models.interface import GeneratorInputError, ShotInput
 from model_runtime.world.checkpoint import CheckpointError, export_weights, read_checkpoint, save_checkpoint
 from model_runtime.world.config import ConfigError, WorldConfig, preset
-from model_runtime.world.cache3d import CacheRender, PointCache
+from model_runtime.world.cache3d import PointCache
 from model_runtime.world.generator import OysterWorldModel, WorldSession, close_cracks, load_world_model
 from model_runtime.world.model import WorldModel
 from model_runtime.world.transformer import LayerCache
@@ -232,12 +232,9 @@ def test_splat_cracks_close_but_border_strips_stay_new_content():
     valid[10, 15] = False         # one-pixel crack
     valid[5:7, 20] = False        # two-pixel crack
     valid[12:20, 24:30] = False   # a large hole reaching the border
-    render = CacheRender(np.random.default_rng(0).random((20, 30, 3), np.float32),
-                         np.where(valid, 3.0, np.inf).astype(np.float32), valid)
-    rgb, covered = close_cracks(render, 2)
-    assert covered[10, 15] and covered[5:7, 20].all()
+    covered = close_cracks(valid, 2)
+    assert covered[10, 15] and covered[5:7, 20].all() and covered[valid].all()
     assert not covered[:, :2].any() and not covered[14:20, 26:30].any()
-    assert np.array_equal(rgb[valid], render.rgb[valid])
 
 
 def test_point_cache_keeps_its_anchor_and_bounds_the_ring():
@@ -250,6 +247,12 @@ def test_point_cache_keeps_its_anchor_and_bounds_the_ring():
         cache.add(np.ones((10, 10, 3), np.float32), depth, K, c2w)
     assert len(cache) == 300 and cache.n_anchor == 100 and not cache.colors[:100].any()
     assert cache.points[:, 2].max() > 1e4
+    render = cache.render(K, c2w, 10, 10)
+    assert render.valid.all() and np.isfinite(render.depth).all()
+    shifted = np.eye(4)
+    shifted[0, 3] = 0.5                                         # half a metre right: the left edge is new
+    render = cache.render(K, shifted, 10, 10)
+    assert not render.valid.all() and np.isfinite(render.depth).all()      # holes hold the nearest point
     state = cache.state()
     cache.add(np.ones((10, 10, 3), np.float32), depth, K, c2w, mask=np.zeros((10, 10), bool))
     cache.set_state(state)

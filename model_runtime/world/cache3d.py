@@ -14,14 +14,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model_runtime.geometry import splat, unproject
+from model_runtime.geometry import fill_nearest, splat, unproject
 
 
 @dataclass
 class CacheRender:
-    rgb: np.ndarray    # (H, W, 3) float32 in [0, 1], zeros where invalid
-    depth: np.ndarray  # (H, W) float32 z-depth, inf where invalid
-    valid: np.ndarray  # (H, W) bool
+    """The cache seen from a camera. Holes take the colour and depth of the nearest rendered point, so the
+    network's conditioning carries a geometric guess everywhere and `valid` says where it is a real view."""
+    rgb: np.ndarray    # (H, W, 3) float32 in [0, 1]
+    depth: np.ndarray  # (H, W) float32 z-depth
+    valid: np.ndarray  # (H, W) bool: a cached point landed here
 
 
 SKY_DEPTH = 1e5  # metres: sky pixels (depth inf or 0) join the cache as a far dome, so the sky a camera
@@ -63,7 +65,8 @@ class PointCache:
 
     def render(self, K: np.ndarray, c2w: np.ndarray, width: int, height: int) -> CacheRender:
         rgb, depth, valid = splat(self.points, self.colors, K, c2w, width, height)
-        return CacheRender(rgb, depth, valid)
+        filled = fill_nearest(np.concatenate([rgb, depth[..., None]], axis=2), valid)    # (H, W, 4)
+        return CacheRender(filled[..., :3], filled[..., 3], valid)
 
     def state(self) -> tuple[np.ndarray, np.ndarray, int]:
         return self.points.copy(), self.colors.copy(), self.n_anchor
@@ -73,5 +76,6 @@ class PointCache:
 
 
 def empty_render(width: int, height: int) -> CacheRender:
+    """What an empty cache shows: nothing (black, infinitely far, no valid pixel)."""
     return CacheRender(np.zeros((height, width, 3), np.float32), np.full((height, width), np.inf, np.float32),
                        np.zeros((height, width), bool))

@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 import torch
 
-from model_runtime.geometry import fill_nearest
 from model_runtime.models.interface import FrameGenerator, GeneratorInputError, Session, ShotInput
 from model_runtime.world.cache3d import CacheRender, PointCache, empty_render
 from model_runtime.world.checkpoint import file_sha256, load_weights, read_checkpoint
@@ -39,18 +38,17 @@ def load_world_model(path: str | Path) -> WorldModel:
     return model.eval()
 
 
-def close_cracks(render: CacheRender, pixels: int) -> tuple[np.ndarray, np.ndarray]:
-    """(rgb, covered): the cracks a splat leaves when the camera moves closer (holes at most
-    2 * pixels + 1 wide with rendered points around them: a morphological closing) take the nearest point's
-    colour, as depth-warp fills them; `covered` marks rendered and closed pixels. Strips along the image border are not
-    cracks (the closing sees zeros beyond the border): they are new content, left to the network."""
-    if pixels <= 0 or not render.valid.any():
-        return render.rgb, render.valid
+def close_cracks(valid: np.ndarray, pixels: int) -> np.ndarray:
+    """Rendered pixels plus the cracks a splat leaves when the camera moves closer: holes at most
+    2 * pixels + 1 wide with rendered points around them (a morphological closing). Those keep the render's
+    nearest-point colour, as depth-warp fills them. Strips along the image border are not cracks (the closing
+    sees zeros beyond the border): they are new content, left to the network."""
+    if pixels <= 0 or not valid.any():
+        return valid
     kernel = np.ones((2 * pixels + 1, 2 * pixels + 1), np.uint8)
-    dilated = cv2.dilate(render.valid.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    dilated = cv2.dilate(valid.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
     closed = cv2.erode(dilated, kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
-    covered = render.valid | closed
-    return fill_nearest(render.rgb, render.valid), covered
+    return valid | closed
 
 
 def feather(valid: np.ndarray, pixels: int) -> np.ndarray:
@@ -167,9 +165,9 @@ class WorldSession(Session):
                                   noise, self.times, self.callback)
             gen_rgb, gen_depth = model.decode_frames(model.unpatchify(latent))
             gen_rgb, gen_depth = gen_rgb[0].numpy(), gen_depth[0].numpy()
-            seen_rgb, covered = close_cracks(render, model.config.cache.crack)
+            covered = close_cracks(render.valid, model.config.cache.crack)
             weight = feather(covered, model.config.cache.feather)[..., None]
-            final = weight * seen_rgb + (1.0 - weight) * gen_rgb
+            final = weight * render.rgb + (1.0 - weight) * gen_rgb
             self.cache.add(final, gen_depth, K, c2w, mask=~covered, anchor=i == 0)
         _, new_kv = self._run(latent, cache_tok, valid_tok, plucker, 1.0, text, action)
         self._push_context(new_kv)
