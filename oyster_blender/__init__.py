@@ -6,6 +6,7 @@ status, runtime client) can also be imported by the runtime and by plain tests.
 """
 from __future__ import annotations
 
+import atexit
 import importlib
 from types import ModuleType
 
@@ -18,10 +19,17 @@ def _modules() -> list[ModuleType]:
 
 
 def register() -> None:
+    import bpy
+
     for module in _modules():
         module.register()
+    # bpy as a Python module (scripts, tests) hangs at exit in its static destructors while Python
+    # callbacks (property poll/update, timers) are still registered; Blender itself cleans up on quit.
+    if not bpy.app.binary_path:
+        atexit.register(unregister)
 
 
 def unregister() -> None:
+    atexit.unregister(unregister)
     for module in reversed(_modules()):
         module.unregister()

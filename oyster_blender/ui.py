@@ -124,7 +124,10 @@ classes = (OYSTER_UL_shots, OYSTER_PT_shots)
 def register() -> None:
     for cls in classes:
         bpy.utils.register_class(cls)
-    bpy.app.timers.register(_redraw_on_status_change, first_interval=REDRAW_SECONDS, persistent=True)
+    # Without windows (blender -b, bpy as a module) there is nothing to redraw, and a timer still
+    # registered when the bpy module exits hangs the process in its static destructors.
+    if not bpy.app.background:
+        bpy.app.timers.register(_redraw_on_status_change, first_interval=REDRAW_SECONDS, persistent=True)
 
 
 def unregister() -> None:
