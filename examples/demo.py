@@ -3,8 +3,9 @@
     python -m examples.demo --out DIR      (what `python3 build.py demo` runs)
 
 1. builds the example scene (examples/example_scene.py) and saves it as DIR/example.blend;
-2. opens it and extracts the shot the way the extension does: the camera track through
-   `oyster_blender.camera.camera_track` and the scene notes;
+2. opens it and makes the shot with the extension's API (`oyster_blender.api`): the scene
+   camera over the scene range with the scene notes, kept in the .blend's shot list, and
+   its camera track;
 3. renders the shot's first frame from the blockout (RGB and z-depth, as the data
    renderer sees it) so the world starts from the layout;
 4. writes the shot request (DIR/request.json, DIR/camera_track.json) and generates the take
@@ -31,18 +32,22 @@ from examples.example_scene import (EXAMPLE_MOVE, EXAMPLE_SEED, HEIGHT, WIDTH, b
 from model_runtime.__main__ import main as runtime_main  # noqa: E402
 from model_runtime.data.render import render_clip  # noqa: E402
 from model_runtime.models.registry import DEFAULT_MODEL  # noqa: E402
-from oyster_blender.camera import camera_track  # noqa: E402
+import oyster_blender  # noqa: E402
+from oyster_blender import api  # noqa: E402
 from oyster_blender.export import ShotExport, export_previs  # noqa: E402
 from oyster_blender.timeline import sync_take  # noqa: E402
 
 SHOT = "example"
 
 
-def extract_shot(blend: Path) -> tuple[dict, str]:
-    """(camera track, notes) of the example shot, read from the saved .blend."""
+def extract_shot(blend: Path) -> dict:
+    """The example shot's request (name, notes, seed, camera track), made with the extension's API
+    from the saved .blend; the shot stays in the open file's shot list."""
     bpy.ops.wm.open_mainfile(filepath=str(blend))
     scene = bpy.context.scene
-    return camera_track(scene, scene.camera, scene.frame_start, scene.frame_end), scene["oyster_notes"]
+    # the example scene keeps its notes in a custom property (it is built without the extension)
+    shot = api.add_shot(scene, SHOT, scene.camera, scene.frame_start, scene.frame_end, notes=scene["oyster_notes"])
+    return api.shot_request(scene, shot)
 
 
 def render_first_frame(inputs: Path) -> tuple[Path, Path, dict]:
@@ -68,13 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     blend = out / "example.blend"
+    oyster_blender.register()  # as Blender does when the extension is enabled: shots live in scene.oyster
     build_example_scene(blend)
     rgb_path, depth_path, rendered_camera = render_first_frame(out / "inputs")
-    track, notes = extract_shot(blend)
+    request = extract_shot(blend)
+    track, notes = request["track"], request["notes"]
     if not np.allclose(rendered_camera["c2w"], track["frames"][0]["c2w"], atol=1e-4):
         raise RuntimeError("the first-frame render does not match the example shot's camera")
-    request = {"shot": SHOT, "notes": notes, "track": track, "seed": 0, "model": args.model,
-               "first_frame": {"rgb": str(rgb_path), "depth": str(depth_path)}}
+    request |= {"model": args.model, "first_frame": {"rgb": str(rgb_path), "depth": str(depth_path)}}
     (out / "camera_track.json").write_text(json.dumps(track, indent=1))
     (out / "request.json").write_text(json.dumps(request, indent=1))
     print(f"shot '{SHOT}': {len(track['frames'])} frames at {track['width']}x{track['height']}, notes: {notes}",
