@@ -30,8 +30,9 @@ def check_camera(camera: bpy.types.Object | None) -> bpy.types.Object:
     if kind != "CAMERA":
         raise CameraError(f"'{camera.name}' is a {kind.lower()}, not a camera")
     if data.type != "PERSP":
-        raise CameraError(f"camera '{camera.name}' is {data.type.lower()}: only perspective cameras "
-                          "can be generated (orthographic and panoramic have no pinhole model)")
+        kind = {"ORTHO": "orthographic", "PANO": "panoramic"}.get(data.type, data.type.lower())
+        raise CameraError(f"camera '{camera.name}' is {kind}: only perspective cameras can be generated "
+                          "(the model needs a pinhole camera)")
     return camera
 
 
