@@ -1,4 +1,5 @@
-"""A shot's takes on disk, for the take browser (no bpy): read take.json, move takes to the trash.
+"""A shot's takes on disk, for the take browser and the timeline (no bpy): read take.json,
+build a request to regenerate a take, move takes to the trash.
 
 Deleting a take never loses it: the folder moves to `<shot>/.trash/take_NNN` (the
 number stays taken, see naming.next_take_number), from where it can be moved back.
@@ -7,20 +8,45 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import OysterError
 from .naming import TRASH_FOLDER, frame_file_name, take_numbers, take_folder_name
 
 TAKE_JSON = "take.json"
+MAX_SEED = 2**31 - 1  # a new seed stays within what every model's RNG takes
 
 
-@dataclass
+@dataclass(frozen=True)
+class TakeRange:
+    """Where a take sits on the timeline: its shot (the artist's name) and its scene frames."""
+    shot: str
+    frame_start: int
+    frame_end: int
+
+
+def read_take_range(take_dir: Path) -> TakeRange | None:
+    """The take's shot and frame range from its take.json; None while it cannot be read."""
+    try:
+        record = json.loads((take_dir / TAKE_JSON).read_text())
+        track = record["request"]["track"]
+        return TakeRange(str(record["request"]["shot"]), int(track["frame_start"]), int(track["frame_end"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+@dataclass(frozen=True)
 class TakeInfo:
+    """What the take browser shows of a take."""
     path: Path
     name: str
     status: str
+    """The runtime's status (queued, running, done, failed, ...), or 'unreadable'."""
+    error: str
+    """Why the take failed or was interrupted; empty otherwise."""
     notes: str
     seed: int
     model: str
@@ -38,12 +64,12 @@ def read_take_info(take_dir: Path) -> TakeInfo:
         frames = request["track"]["frames"]
         start = request["track"]["frame_start"]
     except (OSError, ValueError, KeyError, TypeError):
-        return TakeInfo(take_dir, take_dir.name, "unreadable", "", 0, "", 0, 0, None)
+        return TakeInfo(take_dir, take_dir.name, "unreadable", f"{TAKE_JSON} cannot be read", "", 0, "", 0, 0, None)
     done = sum(1 for i in range(len(frames)) if (take_dir / frame_file_name(start + i)).is_file())
     first = take_dir / frame_file_name(start)
-    return TakeInfo(take_dir, take_dir.name, str(record.get("status", "unknown")), str(request.get("notes", "")),
-                    int(record.get("seed", request.get("seed", 0))), str(record.get("model", "")), done, len(frames),
-                    first if first.is_file() else None)
+    return TakeInfo(take_dir, take_dir.name, str(record.get("status", "unknown")), str(record.get("error") or ""),
+                    str(request.get("notes", "")), int(record.get("seed", request.get("seed", 0))),
+                    str(record.get("model", "")), done, len(frames), first if first.is_file() else None)
 
 
 def list_takes(shot_dir: Path) -> list[TakeInfo]:
@@ -64,3 +90,22 @@ def trash_take(take_dir: Path) -> Path:
         raise OysterError(f"the trash already holds {target}; move it away first")
     os.replace(take_dir, target)
     return target
+
+
+def regenerate_request(take_dir: Path, new_seed: bool = False) -> dict[str, Any]:
+    """The request that made a take, to submit again: the same seed (the same frames) or a new random one.
+
+    First-frame inputs, stored relative to the take folder, become absolute paths to
+    the take's copies, so the runtime finds them whatever its working folder.
+    """
+    try:
+        request = dict(json.loads((take_dir / TAKE_JSON).read_text())["request"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise OysterError(f"cannot read the request of {take_dir}: {error}") from None
+    first = request.get("first_frame")
+    if first:
+        request["first_frame"] = {key: None if value is None else str((take_dir / value).resolve())
+                                  for key, value in first.items()}
+    if new_seed:
+        request["seed"] = secrets.randbelow(MAX_SEED + 1)
+    return request
