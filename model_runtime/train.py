@@ -47,6 +47,8 @@ class TrainConfig:
     clean_context: float = 0.5  # share of windows whose context frames are clean, as at inference
     from_start: float = 0.25    # share of windows starting at frame 0, so frame 0 from notes alone is learned
     hole_weight: float = 2.0    # extra loss weight of tokens the cache render does not cover
+    first_weight: float = 4.0   # loss weight of a noisy frame 0 (generated from notes and camera alone)
+    text_dropout: float = 0.1   # share of windows trained without notes, for classifier-free guidance
     ae_lr: float = 1e-3
     lr: float = 5e-4
     checkpoint_every: int = 100
@@ -130,9 +132,10 @@ def dynamics_step_loss(model: WorldModel, dynamics: torch.nn.Module, features: l
     """Flow-matching loss of a batch of clip windows with an independent noise level per frame
     (diffusion forcing, Chen et al. 2024), or clean context and one noisy last frame as at inference.
 
-    Windows starting at frame 0 with frame 0 noisy teach the no-first-frame mode (empty cache render);
-    tokens the cache render leaves uncovered weigh more, since only there the output is not replaced by
-    the render at inference.
+    Windows starting at frame 0 with frame 0 noisy teach the no-first-frame mode (empty cache render), and
+    weigh `first_weight` there; tokens the cache render leaves uncovered weigh more, since only there the
+    output is not replaced by the render at inference. A share of windows sees zero notes: the
+    unconditional model of classifier-free guidance (Ho & Salimans 2022).
     """
     T = model.config.dynamics.window + 1
     picks = rng.integers(len(features), size=cfg.batch)
@@ -153,7 +156,11 @@ def dynamics_step_loss(model: WorldModel, dynamics: torch.nn.Module, features: l
     valid = stack("valid")                                                # (B, T, N, p*p) covered share
     weight = 1.0 + cfg.hole_weight * (1.0 - valid.mean(-1))               # (B, T, N)
     weight[clean, :-1] = 0.0                                              # nothing to learn on a given frame
-    text = torch.stack([f.text for f, _ in windows])[:, None, :].expand(-1, T, -1)
+    from_notes = torch.tensor([s == 0 for _, s in windows]) & ~clean
+    weight[from_notes, 0] *= cfg.first_weight
+    text = torch.stack([f.text for f, _ in windows])                      # (B, 384)
+    text[torch.from_numpy(rng.random(cfg.batch) < cfg.text_dropout)] = 0.0  # the null notes of guidance
+    text = text[:, None, :].expand(-1, T, -1)                             # (B, T, 384)
     core = model.dynamics
     tokens = core.embed_tokens(interpolate(x1, x0, t), stack("cache"), valid, stack("plucker"))
     velocity = dynamics(tokens, core.frame_condition(t, text, stack("action")))

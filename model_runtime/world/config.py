@@ -34,6 +34,8 @@ class DynamicsConfig:
 @dataclass
 class SamplerConfig:
     steps: int = 2            # Euler steps of the flow (1-8); 2 keeps tiny real-time on a CPU
+    guidance: float = 3.0     # classifier-free guidance scale (Ho & Salimans 2022) for a frame made from the
+                              # notes alone (frame 0 without a first frame); 1 turns it off
 
 
 @dataclass

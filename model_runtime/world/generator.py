@@ -161,8 +161,17 @@ class WorldSession(Session):
                 empty_render(self.width, self.height)
             cache_tok, valid_tok = self._render_tokens(render)
             noise = torch.randn((1, model.config.tokens_per_frame, model.token_dim), generator=self.generator)
-            latent = sample_euler(lambda x, t: self._run(x, cache_tok, valid_tok, plucker, t, text, action)[0],
-                                  noise, self.times, self.callback)
+            guidance = model.config.sampler.guidance if not render.valid.any() else 1.0
+
+            def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
+                """Classifier-free guidance (Ho & Salimans 2022) where nothing but the notes says what to show."""
+                v = self._run(x, cache_tok, valid_tok, plucker, t, text, action)[0]
+                if guidance == 1.0:
+                    return v
+                v_null = self._run(x, cache_tok, valid_tok, plucker, t, torch.zeros_like(text), action)[0]
+                return v_null + guidance * (v - v_null)
+
+            latent = sample_euler(velocity, noise, self.times, self.callback)
             gen_rgb, gen_depth = model.decode_frames(model.unpatchify(latent))
             gen_rgb, gen_depth = gen_rgb[0].numpy(), gen_depth[0].numpy()
             covered = close_cracks(render.valid, model.config.cache.crack)
