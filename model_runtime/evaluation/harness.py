@@ -1,36 +1,36 @@
 """The evaluation harness: one procedure for every model and baseline (docs/evaluation.md).
 
-For each validation clip the generator gets the caption, the camera track and
-the first frame (RGB and depth) and generates the rest; frames are compared with
-Blender's ground truth. Separately: a 300-frame rollout on the clip's long track
-(drift), and generation from the notes alone (notes adherence, for generators
-that can start without a first frame).
+For each validation clip the generator gets the caption (as scene notes), the
+camera track and, by default, the first frame (RGB and z-depth); it generates
+the clip's frames, which are compared with Blender's ground truth: PSNR/SSIM
+at several horizons and the camera-following error against the floor that the
+same estimator reaches on the ground truth. Drift (drift.py) and notes
+adherence (probe.py) are measured separately on the same clips.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from model_runtime.data.shards import Clip
 from model_runtime.evaluation.camera_error import PoseError, track_errors
 from model_runtime.evaluation.metrics import psnr, ssim
-from model_runtime.evaluation.probe import ProbeNet, probe_accuracy
-from model_runtime.models.interface import FrameGenerator, GeneratorInputError, ShotInput
+from model_runtime.models.interface import FrameGenerator, ShotInput
 
 HORIZONS = (8, 16, 32)
-DRIFT_FRAMES = 300
-NOTES_ONLY_FRAMES = 8
+PROBE_FRAMES = 8
+"""Notes probe: the last PROBE_FRAMES frames of each evaluated clip, generated and ground truth."""
 
 
 def truncate_track(track: dict, n: int) -> dict:
+    """The first n frames of a wire-format track (frame_end adjusted)."""
     return {**track, "frame_end": track["frame_start"] + n - 1, "frames": track["frames"][:n]}
 
 
 def generate(generator: FrameGenerator, shot: ShotInput, n: int) -> tuple[list[np.ndarray], float]:
-    """n frames and the seconds they took (session start included)."""
+    """n frames and the wall-clock seconds they took (session start included)."""
     start = time.perf_counter()
     session = generator.start(shot)
     frames = [session.step() for _ in range(n)]
@@ -40,89 +40,45 @@ def generate(generator: FrameGenerator, shot: ShotInput, n: int) -> tuple[list[n
 @dataclass
 class ClipResult:
     move: str
-    psnr: dict[int, float]            # horizon -> mean PSNR over frames 1..horizon-1
+    labels: dict[str, str]
+    psnr: dict[int, float]            # horizon k -> mean PSNR over the compared frames up to frame k
     ssim: dict[int, float]
     model_pose: list[PoseError]
-    floor_pose: list[PoseError]
+    floor_pose: list[PoseError]       # the same pairs, estimated on the ground-truth frames
     frames: list[np.ndarray] = field(repr=False)
     seconds: float = 0.0
 
 
-def evaluate_clip(generator: FrameGenerator, clip: Clip, n_frames: int, seed: int = 0) -> ClipResult:
+def evaluate_clip(generator: FrameGenerator, clip: Clip, n_frames: int, seed: int = 0,
+                  first_frame: bool = True) -> ClipResult:
+    """Generate min(n_frames, clip length) frames of a clip and measure them against its ground truth.
+
+    With the first frame given, frames 2..k (indices 1..k-1) are compared, since
+    frame 1 is the input; without it, frames 1..k. PSNR@k and SSIM@k are means
+    over those frames, for each horizon k in HORIZONS that the clip reaches.
+    """
     n = min(n_frames, len(clip.rgb))
     track = truncate_track(clip.track, n)
-    shot = ShotInput(clip.caption, track, seed, clip.rgb[0], clip.depth[0])
+    shot = ShotInput(clip.caption, track, seed, clip.rgb[0], clip.depth[0]) if first_frame \
+        else ShotInput(clip.caption, track, seed)
     frames, seconds = generate(generator, shot, n)
-    per_frame_psnr = [psnr(frames[i], clip.rgb[i]) for i in range(1, n)]
-    per_frame_ssim = [ssim(frames[i], clip.rgb[i]) for i in range(1, n)]
+    first_compared = 1 if first_frame else 0
+    per_frame_psnr = [psnr(frames[i], clip.rgb[i]) for i in range(n)]
+    per_frame_ssim = [ssim(frames[i], clip.rgb[i]) for i in range(n)]
     horizons = [h for h in HORIZONS if h <= n]
     return ClipResult(
-        move=clip.move,
-        psnr={h: float(np.mean(per_frame_psnr[:h - 1])) for h in horizons},
-        ssim={h: float(np.mean(per_frame_ssim[:h - 1])) for h in horizons},
+        move=clip.move, labels=clip.labels,
+        psnr={h: float(np.mean(per_frame_psnr[first_compared:h])) for h in horizons},
+        ssim={h: float(np.mean(per_frame_ssim[first_compared:h])) for h in horizons},
         model_pose=track_errors(frames, track),
         floor_pose=track_errors(list(clip.rgb[:n]), track),
         frames=frames, seconds=seconds)
 
 
-def drift(generator: FrameGenerator, clip: Clip, seed: int = 0, n: int = DRIFT_FRAMES) -> dict[str, float]:
-    """Colour statistics and coarse layout of frame n-1 (and the worst frame) against frame 0."""
-    track = truncate_track(clip.long_track, n)
-    frames, seconds = generate(generator, ShotInput(clip.caption, track, seed, clip.rgb[0], clip.depth[0]), n)
-    first = frames[0].astype(np.float64)
+def notes_only_frames(generator: FrameGenerator, clip: Clip, n: int, seed: int = 0) -> list[np.ndarray]:
+    """n frames generated from the caption and camera track alone (no first frame).
 
-    def colour_shift(f: np.ndarray) -> float:
-        f = f.astype(np.float64)
-        return float(np.abs(f.mean((0, 1)) - first.mean((0, 1))).mean() + np.abs(f.std((0, 1)) - first.std((0, 1))).mean())
-
-    def thumb(f: np.ndarray) -> np.ndarray:
-        """16x9 luminance thumbnail: the coarse layout of a frame."""
-        return cv2.resize(cv2.cvtColor(f, cv2.COLOR_RGB2GRAY), (16, 9), interpolation=cv2.INTER_AREA).astype(np.float64)
-
-    shifts = [colour_shift(f) for f in frames]
-    # a collapsed rollout (flat grey, frozen smear) loses its layout contrast: compare the last frame's with the first's
-    return {"colour_shift_last": shifts[-1], "colour_shift_max": float(max(shifts)),
-            "layout_contrast_ratio": float(np.std(thumb(frames[-1])) / max(np.std(thumb(frames[0])), 1e-6)),
-            "fps": n / seconds}
-
-
-def notes_only(generator: FrameGenerator, clips: list[Clip], probe: ProbeNet, seed: int = 0) -> dict | None:
-    """Probe accuracy on frames generated from notes and camera alone; None if the generator needs a frame."""
-    frames, labels = [], []
-    for clip in clips:
-        track = truncate_track(clip.track, NOTES_ONLY_FRAMES)
-        try:
-            generated, _ = generate(generator, ShotInput(clip.caption, track, seed), NOTES_ONLY_FRAMES)
-        except GeneratorInputError:
-            return None
-        frames += generated
-        labels += [clip.labels] * len(generated)
-    return probe_accuracy(probe, frames, labels)
-
-
-def pose_summary(results: list[ClipResult]) -> dict[str, float | None]:
-    """Mean errors over pairs recovered on both model and ground-truth frames, and the model/floor ratio."""
-    rot_m, rot_f, tr_m, tr_f, failed, total = [], [], [], [], 0, 0
-    for r in results:
-        for m, f in zip(r.model_pose, r.floor_pose):
-            total += 1
-            if m.rotation_deg is None:
-                failed += 1
-                continue
-            if f.rotation_deg is None:
-                continue
-            rot_m.append(m.rotation_deg)
-            rot_f.append(f.rotation_deg)
-            if m.translation_deg is not None and f.translation_deg is not None:
-                tr_m.append(m.translation_deg)
-                tr_f.append(f.translation_deg)
-
-    def mean(xs: list[float]) -> float | None:
-        return float(np.mean(xs)) if xs else None
-
-    model_err = (mean(rot_m) or 0.0) + (mean(tr_m) or 0.0)
-    floor_err = (mean(rot_f) or 0.0) + (mean(tr_f) or 0.0)
-    return {"rotation_deg": mean(rot_m), "rotation_floor_deg": mean(rot_f),
-            "translation_deg": mean(tr_m), "translation_floor_deg": mean(tr_f),
-            "ratio": model_err / floor_err if rot_m and floor_err > 0 else None,
-            "unrecovered_pairs": failed / total if total else None}
+    Raises GeneratorInputError for generators that need a first frame (the baselines).
+    """
+    frames, _ = generate(generator, ShotInput(clip.caption, truncate_track(clip.track, n), seed), n)
+    return frames

@@ -8,21 +8,24 @@ import cv2
 import numpy as np
 
 from model_runtime.data.shards import Clip
-from model_runtime.evaluation.harness import HORIZONS, ClipResult, pose_summary
+from model_runtime.evaluation import camera_error
+from model_runtime.evaluation.harness import HORIZONS, ClipResult
 
 SHEET_FRAMES = (0, 4, 8, 16, 31)
+SHEET_CLIPS = 4
 
 
 def summarise(results: list[ClipResult]) -> dict:
-    """Per move type and overall: PSNR/SSIM per horizon, camera-following errors and ratio."""
+    """Per move type and overall: PSNR/SSIM per horizon (mean over clips), camera following over pooled pairs."""
     def block(rs: list[ClipResult]) -> dict:
-        out = {"clips": len(rs)}
+        out: dict = {"clips": len(rs)}
         for h in HORIZONS:
             vals = [r.psnr[h] for r in rs if h in r.psnr]
             if vals:
                 out[f"psnr@{h}"] = float(np.mean(vals))
                 out[f"ssim@{h}"] = float(np.mean([r.ssim[h] for r in rs if h in r.ssim]))
-        out["camera"] = pose_summary(rs)
+        out["camera"] = camera_error.summarise([e for r in rs for e in r.model_pose],
+                                               [e for r in rs for e in r.floor_pose])
         return out
 
     moves = sorted({r.move for r in results})
@@ -35,49 +38,65 @@ def _fmt(value: float | None, digits: int = 2) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.0f}%"
+
+
 def markdown(report: dict) -> str:
+    """The report as Markdown: the command, a table per move type and overall, drift and the notes probe."""
+    given = "first frame given" if report["first_frame"] else "no first frame"
     lines = [f"# Evaluation: {report['model']}", "", f"Command: `{report['command']}`", "",
-             f"Split: {report['split']} ({report['clips']} clips, {report['frames']} frames each, first frame given)", ""]
-    head = "| move | clips | " + " | ".join(f"PSNR@{h} | SSIM@{h}" for h in HORIZONS) + \
-        " | rot err (deg) | rot floor | trans err (deg) | trans floor | ratio |"
+             f"Split: {report['split']} ({report['clips']} clips, {report['frames']} frames each, {given}, "
+             f"seed {report['seed']}); metrics as defined in docs/evaluation.md.", ""]
+    head = ("| move | clips | " + " | ".join(f"PSNR@{h} | SSIM@{h}" for h in HORIZONS)
+            + " | rot err ° (floor) | trans err ° (floor) | camera ratio | unrecovered (floor) |")
     lines += [head, "|" + "---|" * (head.count("|") - 1)]
     rows = [("**overall**", report["summary"]["overall"])] + list(report["summary"]["by_move"].items())
     for name, b in rows:
         cam = b["camera"]
         cells = [name, str(b["clips"])] + [f"{_fmt(b.get(f'psnr@{h}'))} | {_fmt(b.get(f'ssim@{h}'), 3)}" for h in HORIZONS]
-        cells += [_fmt(cam["rotation_deg"]), _fmt(cam["rotation_floor_deg"]), _fmt(cam["translation_deg"]),
-                  _fmt(cam["translation_floor_deg"]), _fmt(cam["ratio"])]
+        cells += [f"{_fmt(cam['rotation_deg'])} ({_fmt(cam['rotation_floor_deg'])})",
+                  f"{_fmt(cam['translation_deg'], 1)} ({_fmt(cam['translation_floor_deg'], 1)})",
+                  _fmt(cam["ratio"]), f"{_pct(cam['unrecovered'])} ({_pct(cam['unrecovered_floor'])})"]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"Generation speed: {report['summary']['fps']:.1f} frames/s (this machine, first-frame runs)."]
+    lines += ["", f"Generation speed: {report['summary']['fps']:.1f} frames/s on {report['machine']}."]
     if report.get("drift"):
         d = report["drift"]
         lines += ["", f"Drift over {d['frames']} frames ({d['clips']} clips): colour shift of the last frame "
-                  f"{d['colour_shift_last']:.1f} (max {d['colour_shift_max']:.1f}) in 8-bit levels; layout contrast "
-                  f"last/first {d['layout_contrast_ratio']:.2f}; {d['fps']:.1f} frames/s."]
+                  f"{d['colour_shift_last']:.1f} (worst frame {d['colour_shift_max']:.1f}) in 8-bit levels; layout "
+                  f"contrast last/first {d['layout_contrast_ratio']:.2f}; {d['fps']:.1f} frames/s."]
     notes = report.get("notes_probe")
     if notes:
-        gen, gt = notes["generated"], notes["ground_truth"]
-        if gen is None:
-            lines += ["", f"Notes probe: ground-truth accuracy {gt['mean']:.2f}; this generator cannot start "
-                      "without a first frame."]
-        else:
-            lines += ["", "Notes probe (no first frame): " + ", ".join(
-                f"{k} {gen[k]:.2f} (GT {gt[k]:.2f})" for k in gen) + f"; ratio {gen['mean'] / gt['mean']:.2f}."]
+        gt, gen, alone = notes["ground_truth"], notes["generated"], notes["notes_only"]
+        kinds = [k for k in gt if k != "mean"]
+        lines += ["", f"Notes probe (accuracy, last {notes['frames_per_clip']} frames of each clip; probe sha256 "
+                  f"{notes['probe_sha256'][:12]}, trained on {notes['train_clips']} training clips):", "",
+                  "| frames | " + " | ".join(kinds) + " | mean |", "|" + "---|" * (len(kinds) + 2)]
+        for name, acc in (("ground truth", gt), ("generated, first frame given", gen),
+                          ("generated from notes alone", alone)):
+            if acc is not None:
+                lines.append(f"| {name} | " + " | ".join(f"{acc[k]:.2f}" for k in kinds) + f" | {acc['mean']:.2f} |")
+        if alone is None:
+            lines += ["", f"From notes alone: not run ({notes['notes_only_error']})."]
     return "\n".join(lines) + "\n"
 
 
-def contact_sheet(results: list[ClipResult], clips: list[Clip], path: Path, rows: int = 4) -> None:
-    """Pairs of rows, ground truth above generated, at SHEET_FRAMES, for the first clips."""
+def contact_sheet(results: list[ClipResult], clips: list[Clip], path: Path, rows: int = SHEET_CLIPS) -> None:
+    """Ground truth above generated at SHEET_FRAMES, for `rows` clips spread over the split (PNG)."""
+    step = max(1, len(results) // rows)
     strips = []
-    for r, clip in list(zip(results, clips))[:rows]:
+    for r, clip in list(zip(results, clips))[::step][:rows]:
         idx = [i for i in SHEET_FRAMES if i < len(r.frames)]
         strips.append(np.concatenate([clip.rgb[i] for i in idx], 1))
         strips.append(np.concatenate([r.frames[i] for i in idx], 1))
         strips.append(np.full((4, strips[-1].shape[1], 3), 255, np.uint8))
-    cv2.imwrite(str(path), np.concatenate(strips, 0)[..., ::-1])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), np.concatenate(strips, 0)[..., ::-1]):
+        raise OSError(f"could not write {path}")
 
 
 def write(report: dict, out: Path) -> None:
+    """report.json and report.md in `out`."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "report.json").write_text(json.dumps(report, indent=2, default=float))
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
     (out / "report.md").write_text(markdown(report))
