@@ -4,9 +4,13 @@ Everything lands under one export folder:
 
     <out>/previs.mp4                      H.264 from the sequencer, Blender's metadata stamp burnt in
     <out>/frames/<shot>_<take>/<shot>_<take>.NNNN.png   the active takes under editorial names
-    <out>/previs.otio, <out>/previs.edl   written by the runtime (opentimelineio), from <out>/edit.json
+    <out>/edit.json                       the edit, as the runtime reads it (docs/timeline_export.md)
+    <out>/previs.otio, <out>/previs.edl   written by the runtime (opentimelineio), from edit.json
     <out>/cameras/<shot>.json / .usda    the shot's camera track and the animated camera in USD
 
+The mp4 is made in two passes: the sequencer is rendered to PNG shot by shot, in
+short chunks, with the shot's notes and camera in the stamp (the stamp has one
+note and one camera per render), then the stamped frames are encoded in one go.
 Each file is written under a temporary name and renamed, so a failed or cancelled
 export never leaves half a file under a final name. The extension stays
 stdlib-only: the editorial files are made by the runtime's interpreter.
@@ -17,24 +21,36 @@ import json
 import os
 import shutil
 import subprocess
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import bpy
+from bpy.props import BoolProperty, StringProperty
 
 from .camera import camera_track
 from .errors import OysterError
 from .naming import frame_file_name, sanitise_name
-from .timeline import present_frames
+from .preferences import runtime_settings
+from .take_files import TAKE_JSON
+from .timeline import active_strip, present_frames, strip_folder
+
+MP4, EDIT_JSON = "previs.mp4", "edit.json"
+STAMPED = ".previs.stamped"  # the stamped frames between the two passes; removed when the export ends
+CHUNK_FRAMES = 24  # frames rendered per step: the granularity of progress and cancel
+NOTE_CHARS = 200  # the stamp is one line
+STAMP_FIELDS = ("use_stamp_sequencer_strip", "use_stamp_frame", "use_stamp_time", "use_stamp_camera",
+                "use_stamp_lens", "use_stamp_note")  # shot and take (the strip's name), frame, timecode, lens, notes
 
 
 class ExportError(OysterError):
     """The export cannot be made; the message says which shot or folder."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class ShotExport:
-    """What the export needs of one shot: its frames on the timeline and its active take."""
+    """What the export needs of one shot: its frames on the timeline, its camera and its active take."""
     name: str
     frame_start: int
     frame_end: int
@@ -42,14 +58,59 @@ class ShotExport:
     notes: str
     take_dir: Path
 
+    @property
+    def clip(self) -> str:
+        """The editorial name of the shot's take, `<shot>_<take>`."""
+        return f"{sanitise_name(self.name)}_{self.take_dir.name}"
 
-def _check(shots: list[ShotExport], out: Path) -> None:
+
+def _take_notes(take_dir: Path, fallback: str) -> str:
+    """The notes a take was made from (its take.json), else the shot's current notes."""
+    try:
+        return str(json.loads((take_dir / TAKE_JSON).read_text())["request"]["notes"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return fallback
+
+
+def scene_shots(scene: bpy.types.Scene, selected_only: bool = False) -> list[ShotExport]:
+    """The scene's Oyster shots with their active takes on the timeline, in timeline order.
+
+    With `selected_only`, only the shots whose active take strip is selected in the sequencer.
+    """
+    shots = []
+    for shot in getattr(scene, "oyster").shots:
+        strip = active_strip(scene, shot.name)
+        if strip is None:
+            if not selected_only:
+                raise ExportError(f"shot '{shot.name}' has no take on the timeline: generate one or make one active")
+            continue
+        if selected_only and not strip.select:
+            continue
+        if shot.camera is None:
+            raise ExportError(f"shot '{shot.name}' has no camera")
+        take_dir = strip_folder(strip)
+        shots.append(ShotExport(shot.name, shot.frame_start, shot.frame_end, shot.camera,
+                                _take_notes(take_dir, shot.notes), take_dir))
+    return sorted(shots, key=lambda s: s.frame_start)
+
+
+def check_export(shots: list[ShotExport], out: Path) -> None:
+    """ExportError for an empty sequence, overlapping shots, a missing or incomplete take, an unwritable folder."""
     if not shots:
         raise ExportError("nothing to export: the sequence has no shots")
+    ordered = sorted(shots, key=lambda s: s.frame_start)
+    for before, after in zip(ordered, ordered[1:]):
+        if after.frame_start <= before.frame_end:
+            raise ExportError(f"shots '{before.name}' and '{after.name}' overlap (frames {after.frame_start}-"
+                              f"{before.frame_end}): an edit has one shot at a time")
     for shot in shots:
+        if shot.camera is None or shot.camera.type != "CAMERA":
+            raise ExportError(f"shot '{shot.name}' has no camera")
+        if not (shot.take_dir / TAKE_JSON).is_file():
+            raise ExportError(f"shot '{shot.name}': take {shot.take_dir} is missing")
         frames = present_frames(shot.take_dir, shot.frame_start, shot.frame_end)
         if len(frames) != shot.frame_end - shot.frame_start + 1:
-            raise ExportError(f"shot '{shot.name}': take {shot.take_dir} is missing or incomplete "
+            raise ExportError(f"shot '{shot.name}': take {shot.take_dir} is incomplete "
                               f"({len(frames)} of {shot.frame_end - shot.frame_start + 1} frames)")
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -61,41 +122,58 @@ def _check(shots: list[ShotExport], out: Path) -> None:
 
 
 def copy_frames(shot: ShotExport, out: Path) -> Path:
-    """The take's frames as `<shot>_<take>.NNNN.png`, copied into a temporary folder then renamed."""
-    clip = f"{sanitise_name(shot.name)}_{shot.take_dir.name}"
-    final, partial = out / "frames" / clip, out / "frames" / f".{clip}.partial"
+    """The take's frames as `<shot>_<take>.NNNN.png` (hard links where the disk allows, else copies).
+
+    Takes are never rewritten in place, so a link is as safe as a copy. The folder is
+    filled under a temporary name and renamed.
+    """
+    final, partial = out / "frames" / shot.clip, out / "frames" / f".{shot.clip}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     for frame in range(shot.frame_start, shot.frame_end + 1):
-        shutil.copyfile(shot.take_dir / frame_file_name(frame), partial / f"{clip}.{frame:04d}.png")
+        source, target = shot.take_dir / frame_file_name(frame), partial / f"{shot.clip}.{frame_file_name(frame)}"
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copyfile(source, target)
     if final.exists():
         shutil.rmtree(final)
     os.replace(partial, final)
     return final
 
 
+@contextmanager
+def _saved(owner: Any, *keys: str) -> Iterator[None]:
+    """Restore the given properties of `owner` afterwards, whatever happens in between."""
+    values = {key: getattr(owner, key) for key in keys}
+    try:
+        yield
+    finally:
+        for key, value in values.items():
+            setattr(owner, key, value)
+
+
 def export_camera(scene: bpy.types.Scene, shot: ShotExport, out: Path) -> tuple[Path, Path]:
-    """The shot's camera track (wire format JSON) and its animated camera as USD."""
+    """The shot's camera track (wire format JSON) and its animated camera alone as USD."""
     folder = out / "cameras"
     folder.mkdir(parents=True, exist_ok=True)
     stem = sanitise_name(shot.name)
     track_path, usd_path = folder / f"{stem}.json", folder / f"{stem}.usda"
     partial = folder / f".{stem}.json.partial"
-    partial.write_text(json.dumps(camera_track(scene, shot.camera, shot.frame_start, shot.frame_end)))
+    partial.write_text(json.dumps(camera_track(scene, shot.camera, shot.frame_start, shot.frame_end), indent=1))
     os.replace(partial, track_path)
-    partial_usd = folder / f"{stem}.partial.usda"
-    frame_range = (scene.frame_start, scene.frame_end)
-    selected = [o for o in bpy.context.view_layer.objects if o.select_get()]
+    partial_usd = folder / f".{stem}.partial.usda"
+    selected = [o for o in scene.objects if o.select_get()]
     try:
-        scene.frame_start, scene.frame_end = shot.frame_start, shot.frame_end
-        for obj in selected:
-            obj.select_set(False)
-        shot.camera.select_set(True)
-        bpy.ops.wm.usd_export(filepath=str(partial_usd), selected_objects_only=True, export_animation=True,
-                              export_materials=False)
+        with _saved(scene, "frame_start", "frame_end", "frame_current"):
+            scene.frame_start, scene.frame_end = shot.frame_start, shot.frame_end
+            for obj in selected:
+                obj.select_set(False)
+            shot.camera.select_set(True)
+            bpy.ops.wm.usd_export(filepath=str(partial_usd), selected_objects_only=True, export_animation=True,
+                                  export_materials=False)
         os.replace(partial_usd, usd_path)
     finally:
-        scene.frame_start, scene.frame_end = frame_range
         shot.camera.select_set(False)
         for obj in selected:
             obj.select_set(True)
@@ -103,50 +181,134 @@ def export_camera(scene: bpy.types.Scene, shot: ShotExport, out: Path) -> tuple[
     return track_path, usd_path
 
 
-def render_mp4(scene: bpy.types.Scene, shots: list[ShotExport], out: Path) -> Path:
-    """H.264 of the sequencer over the shots' range, with shot/take, frame, timecode, lens and notes stamped."""
+@dataclass(frozen=True)
+class Chunk:
+    """Frames rendered in one call with one stamp: a piece of a shot, or of a gap between shots."""
+    frame_start: int
+    frame_end: int
+    shot: ShotExport | None
+
+
+def stamp_chunks(scene: bpy.types.Scene, shots: list[ShotExport]) -> list[Chunk]:
+    """The edit's frames (first shot's start to last shot's end) in chunks of one shot and one lens.
+
+    The stamp shows one lens per render, so an animated zoom splits a chunk wherever the lens changes.
+    """
+    ordered = sorted(shots, key=lambda s: s.frame_start)
+    chunks: list[Chunk] = []
+    frame = ordered[0].frame_start
+    with _saved(scene, "frame_current"):
+        for shot in ordered:
+            if frame < shot.frame_start:
+                chunks += [Chunk(f, min(f + CHUNK_FRAMES - 1, shot.frame_start - 1), None)
+                           for f in range(frame, shot.frame_start, CHUNK_FRAMES)]
+            start, lens = shot.frame_start, None
+            for f in range(shot.frame_start, shot.frame_end + 2):
+                if f <= shot.frame_end:
+                    scene.frame_set(f)
+                    now = round(shot.camera.data.lens, 2)
+                if f > shot.frame_end or (lens is not None and now != lens) or f - start == CHUNK_FRAMES:
+                    chunks.append(Chunk(start, f - 1, shot))
+                    start = f
+                lens = now
+            frame = shot.frame_end + 1
+    return chunks
+
+
+def _stamp_font_size(height: int) -> int:
+    """Blender draws the stamp in pixels; scale it with the frame so it reads alike at any size."""
+    return max(8, round(height / 30))
+
+
+def render_stamped(scene: bpy.types.Scene, chunk: Chunk, folder: Path) -> None:
+    """Render the sequencer over a chunk into `folder/NNNN.png` with the burn-ins of its shot."""
     render = scene.render
-    saved = {key: getattr(render, key) for key in (
-        "filepath", "use_sequencer", "use_stamp", "use_stamp_frame", "use_stamp_time", "use_stamp_lens",
-        "use_stamp_note", "stamp_note_text", "use_stamp_sequencer_strip", "use_stamp_date", "use_stamp_render_time",
-        "use_stamp_camera", "use_stamp_scene", "use_stamp_filename", "use_stamp_marker")}
-    saved_range = (scene.frame_start, scene.frame_end)
-    saved_format = (render.image_settings.file_format, render.ffmpeg.format, render.ffmpeg.codec)
-    final, partial = out / "previs.mp4", out / "previs.partial.mp4"
+    stamp_keys = [p.identifier for p in render.bl_rna.properties if p.identifier.startswith("use_stamp")]
+    folder.mkdir(parents=True, exist_ok=True)
+    with _saved(scene, "frame_start", "frame_end", "frame_current", "camera"), \
+            _saved(render, "filepath", "use_sequencer", "use_file_extension", "stamp_note_text", "stamp_font_size",
+                   *stamp_keys), \
+            _saved(render.image_settings, "file_format", "color_mode", "color_depth"), \
+            _saved(scene.view_settings, "view_transform", "look", "exposure", "gamma"):
+        scene.frame_start, scene.frame_end = chunk.frame_start, chunk.frame_end
+        if chunk.shot is not None:
+            scene.camera = chunk.shot.camera  # the stamp's camera and lens
+        scene.frame_set(chunk.frame_start)
+        for key in stamp_keys:
+            setattr(render, key, key in ("use_stamp", "use_stamp_labels", *STAMP_FIELDS))
+        render.use_stamp_camera = render.use_stamp_lens = render.use_stamp_sequencer_strip = chunk.shot is not None
+        render.stamp_note_text = "" if chunk.shot is None else " ".join(chunk.shot.notes.split())[:NOTE_CHARS]
+        render.stamp_font_size = _stamp_font_size(round(render.resolution_y * render.resolution_percentage / 100))
+        render.use_sequencer, render.use_file_extension = True, True
+        render.image_settings.file_format = "PNG"
+        render.image_settings.color_mode, render.image_settings.color_depth = "RGB", "8"
+        # the takes are display-ready sRGB frames: pass them through untouched
+        scene.view_settings.view_transform, scene.view_settings.look = "Standard", "None"
+        scene.view_settings.exposure, scene.view_settings.gamma = 0.0, 1.0
+        render.filepath = str(folder) + os.sep + "####"
+        bpy.ops.render.render(animation=True, scene=scene.name)
+
+
+def encode_mp4(scene: bpy.types.Scene, folder: Path, frame_start: int, frame_end: int, out: Path) -> Path:
+    """Encode the stamped frames as H.264 `out/previs.mp4` through a temporary scene's sequencer."""
+    final, partial = out / MP4, out / f".{MP4}.partial.mp4"
+    encoder = bpy.data.scenes.new(".oyster_encode")
     try:
-        scene.frame_start = min(s.frame_start for s in shots)
-        scene.frame_end = max(s.frame_end for s in shots)
+        render = encoder.render
+        render.resolution_x = round(scene.render.resolution_x * scene.render.resolution_percentage / 100)
+        render.resolution_y = round(scene.render.resolution_y * scene.render.resolution_percentage / 100)
+        render.resolution_percentage = 100
+        render.fps, render.fps_base = scene.render.fps, scene.render.fps_base
+        encoder.view_settings.view_transform = "Standard"
+        strip = encoder.sequence_editor_create().strips.new_image(
+            name="previs", filepath=str(folder / frame_file_name(frame_start)), channel=1, frame_start=1)
+        for frame in range(frame_start + 1, frame_end + 1):
+            strip.elements.append(frame_file_name(frame))
+        encoder.frame_start, encoder.frame_end = 1, frame_end - frame_start + 1
+        render.use_sequencer, render.use_stamp = True, False
         render.image_settings.file_format = "FFMPEG"
         render.ffmpeg.format, render.ffmpeg.codec = "MPEG4", "H264"
-        render.use_sequencer = True
-        render.use_stamp = True  # burnt into the pixels: editorial sees what previs meant
-        render.use_stamp_frame = render.use_stamp_time = render.use_stamp_lens = True
-        render.use_stamp_sequencer_strip = render.use_stamp_note = render.use_stamp_camera = True
-        render.use_stamp_date = render.use_stamp_render_time = render.use_stamp_filename = False
-        render.stamp_note_text = " | ".join(f"{s.name}: {s.notes}"[:120] for s in shots)
+        render.ffmpeg.constant_rate_factor = "HIGH"
         render.filepath = str(partial)
-        bpy.ops.render.render(animation=True, scene=scene.name)
+        bpy.ops.render.render(animation=True, scene=encoder.name)
+        if not partial.is_file():
+            raise ExportError(f"Blender wrote no movie to {partial}")
         os.replace(partial, final)
     finally:
         partial.unlink(missing_ok=True)
-        for key, value in saved.items():
-            setattr(render, key, value)
-        scene.frame_start, scene.frame_end = saved_range
-        render.image_settings.file_format = saved_format[0]
-        render.ffmpeg.format, render.ffmpeg.codec = saved_format[1], saved_format[2]
+        bpy.data.scenes.remove(encoder)
     return final
 
 
-def write_edit(scene: bpy.types.Scene, shots: list[ShotExport], out: Path, runtime_python: str) -> tuple[Path, Path]:
-    """edit.json for the runtime, then the .otio and .edl it writes with opentimelineio."""
-    edit = {"name": "previs", "fps": scene.render.fps / scene.render.fps_base, "shots": [
-        {"name": s.name, "take": s.take_dir.name, "frames": str(s.take_dir.resolve()), "frame_start": s.frame_start,
-         "frame_end": s.frame_end, "notes": s.notes, "camera": {"name": s.camera.name, "lens_mm": s.camera.data.lens}}
-        for s in shots]}
-    edit_path = out / "edit.json"
-    edit_path.write_text(json.dumps(edit, indent=1))
-    result = subprocess.run([runtime_python, "-m", "model_runtime", "editorial", "--edit", str(edit_path),
-                             "--out", str(out)], capture_output=True, text=True, timeout=120)
+def edit_description(scene: bpy.types.Scene, shots: list[ShotExport], out: Path) -> dict[str, Any]:
+    """edit.json: the shots in order, each pointing at its exported frames (docs/timeline_export.md)."""
+    return {"name": "previs", "fps": scene.render.fps / scene.render.fps_base, "shots": [
+        {"name": s.name, "take": s.take_dir.name, "frames": str((out / "frames" / s.clip).resolve()),
+         "name_prefix": f"{s.clip}.", "frame_start": s.frame_start, "frame_end": s.frame_end, "notes": s.notes,
+         "camera": {"name": s.camera.name, "lens_mm": s.camera.data.lens,
+                    "track": f"cameras/{sanitise_name(s.name)}.json", "usd": f"cameras/{sanitise_name(s.name)}.usda"}}
+        for s in sorted(shots, key=lambda s: s.frame_start)]}
+
+
+def write_edit(scene: bpy.types.Scene, shots: list[ShotExport], out: Path, runtime_python: str,
+               runtime_root: Path | None = None) -> tuple[Path, Path]:
+    """edit.json, then the .otio and .edl that the runtime writes from it with opentimelineio.
+
+    `runtime_root` is the folder that holds `model_runtime` (the repository) when the
+    runtime's Python does not have it installed.
+    """
+    edit_path, partial = out / EDIT_JSON, out / f".{EDIT_JSON}.partial"
+    partial.write_text(json.dumps(edit_description(scene, shots, out), indent=1))
+    os.replace(partial, edit_path)
+    env = dict(os.environ)
+    if runtime_root is not None:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(runtime_root), env.get("PYTHONPATH")) if p)
+    command = [runtime_python, "-m", "model_runtime", "editorial", "--edit", str(edit_path), "--out", str(out)]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=runtime_root,
+                                stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ExportError(f"cannot run the runtime's Python {runtime_python!r} for the OTIO/EDL: {error}") from None
     if result.returncode != 0:
         raise ExportError(f"the runtime could not write the OTIO/EDL: {(result.stdout + result.stderr).strip()}")
     return out / "previs.otio", out / "previs.edl"
@@ -155,24 +317,34 @@ def write_edit(scene: bpy.types.Scene, shots: list[ShotExport], out: Path, runti
 class ExportJob:
     """The export as small steps, so an operator can show progress and cancel between them.
 
-    Every step writes whole files (temporary name, then rename): cancelling between steps
-    leaves only finished files behind.
+    Every step writes whole files (temporary name, then rename): stopping between
+    steps leaves only finished files; `abort` removes the stamped intermediate frames.
     """
 
-    def __init__(self, scene: bpy.types.Scene, shots: list[ShotExport], out: Path, runtime_python: str):
-        self.scene, self.shots, self.out, self.runtime_python = scene, shots, Path(out), runtime_python
-        _check(shots, self.out)
-        self.written: dict = {"frames": [], "cameras": []}
-        self._steps = [lambda s=s: self.written["frames"].append(copy_frames(s, self.out)) for s in shots]
-        self._steps += [lambda s=s: self.written["cameras"].append(export_camera(scene, s, self.out)) for s in shots]
-        self._steps += [self._edit, self._mp4]
+    def __init__(self, scene: bpy.types.Scene, shots: list[ShotExport], out: Path, runtime_python: str,
+                 runtime_root: Path | None = None):
+        self.scene, self.out = scene, Path(out)
+        self.shots = sorted(shots, key=lambda s: s.frame_start)
+        check_export(self.shots, self.out)
+        self.written: dict[str, Any] = {"frames": [], "cameras": []}
+        stamped = self.out / STAMPED
+        steps: list[tuple[str, Callable[[], None]]] = []
+        for s in self.shots:
+            steps.append((f"frames of {s.name}", lambda s=s: self.written["frames"].append(copy_frames(s, self.out))))
+            steps.append((f"camera of {s.name}",
+                          lambda s=s: self.written["cameras"].append(export_camera(scene, s, self.out))))
+        steps.append(("OTIO and EDL", lambda: self.written.update(
+            zip(("otio", "edl"), write_edit(scene, self.shots, self.out, runtime_python, runtime_root)))))
+        for chunk in stamp_chunks(scene, self.shots):
+            label = chunk.shot.name if chunk.shot else "gap"
+            steps.append((f"burn-ins {label} {chunk.frame_start}-{chunk.frame_end}",
+                          lambda c=chunk: render_stamped(scene, c, stamped)))
+        first, last = self.shots[0].frame_start, self.shots[-1].frame_end
+        steps.append(("H.264", lambda: self.written.__setitem__("mp4", encode_mp4(scene, stamped, first, last,
+                                                                                   self.out))))
+        steps.append(("clean up", self.abort))
+        self._steps = steps
         self.done_steps = 0
-
-    def _edit(self) -> None:
-        self.written["otio"], self.written["edl"] = write_edit(self.scene, self.shots, self.out, self.runtime_python)
-
-    def _mp4(self) -> None:
-        self.written["mp4"] = render_mp4(self.scene, self.shots, self.out)
 
     @property
     def finished(self) -> bool:
@@ -182,14 +354,180 @@ class ExportJob:
     def progress(self) -> float:
         return self.done_steps / len(self._steps)
 
+    @property
+    def label(self) -> str:
+        """What the next step makes, for the progress bar."""
+        return "done" if self.finished else self._steps[self.done_steps][0]
+
     def step(self) -> None:
-        self._steps[self.done_steps]()
+        """Run the next step; ExportError (or OSError from the disk) stops the export there."""
+        self._steps[self.done_steps][1]()
         self.done_steps += 1
 
+    def abort(self) -> None:
+        """Remove what only a finished export would have used (the stamped frames)."""
+        shutil.rmtree(self.out / STAMPED, ignore_errors=True)
 
-def export_previs(scene: bpy.types.Scene, shots: list[ShotExport], out: Path, runtime_python: str) -> dict:
-    """The whole export at once; returns the paths written, by kind."""
-    job = ExportJob(scene, shots, out, runtime_python)
-    while not job.finished:
-        job.step()
+
+def export_previs(scene: bpy.types.Scene, shots: list[ShotExport], out: Path, runtime_python: str,
+                  runtime_root: Path | None = None) -> dict[str, Any]:
+    """The whole export at once; returns the paths written, by kind (mp4, otio, edl, frames, cameras)."""
+    job = ExportJob(scene, shots, out, runtime_python, runtime_root)
+    try:
+        while not job.finished:
+            job.step()
+    finally:
+        job.abort()
     return job.written
+
+
+# ---------------------------------------------------------------- operator and panel
+
+
+@dataclass
+class ExportProgress:
+    """The running export as the panel shows it (one at a time)."""
+    job: ExportJob | None = None
+    message: str = ""
+
+
+PROGRESS = ExportProgress()
+
+
+def runtime_command(python: str) -> tuple[str, Path | None]:
+    """The runtime's Python and the repository it runs from (`<repo>/.venv/bin/python`), if it is one."""
+    if not python:
+        raise ExportError("set the runtime's Python in Oyster's preferences: it writes the OTIO and EDL")
+    root = Path(python).parent.parent.parent
+    return python, root if (root / "model_runtime").is_dir() else None
+
+
+class OYSTER_OT_export_previs(bpy.types.Operator):
+    """Export the previs for editorial: mp4 with burn-ins, frames, OTIO, EDL and cameras"""
+
+    bl_idname = "oyster.export_previs"
+    bl_label = "Export Previs"
+
+    directory: StringProperty(name="Export Folder", subtype="DIR_PATH",
+                              description="Folder that receives previs.mp4, the frames, OTIO, EDL and cameras")
+    selected_only: BoolProperty(name="Selected Shots Only", default=False,
+                                description="Only the shots whose active take strip is selected in the sequencer")
+    runtime_python: StringProperty(name="Runtime Python", options={"HIDDEN", "SKIP_SAVE"},
+                                   description="For scripts: the runtime's Python instead of the preferences' one")
+
+    _timer: bpy.types.Timer | None = None
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        scene = context.scene
+        if scene is None or getattr(scene, "oyster", None) is None or not len(scene.oyster.shots):
+            cls.poll_message_set("add a shot and generate a take first")
+            return False
+        if PROGRESS.job is not None:
+            cls.poll_message_set("an export is running")
+            return False
+        return True
+
+    def invoke(self, context: bpy.types.Context, _event: bpy.types.Event) -> set[str]:
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        if not self.directory:
+            self.report({"ERROR"}, "choose an export folder")
+            return {"CANCELLED"}
+        try:
+            python, root = runtime_command(self.runtime_python or runtime_settings(context).python)
+            job = ExportJob(context.scene, scene_shots(context.scene, self.selected_only),
+                            Path(bpy.path.abspath(self.directory)), python, root)
+        except OysterError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        PROGRESS.job, PROGRESS.message = job, ""
+        if context.window is None:  # a script or background Blender: no events to wait for
+            while not job.finished:
+                if not self._step(context):
+                    return {"CANCELLED"}
+            return self._finish(context)
+        self._timer = context.window_manager.event_timer_add(0.01, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        context.window_manager.progress_begin(0, 1)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        if event.type == "ESC":
+            PROGRESS.job.abort()
+            PROGRESS.message = "export cancelled: the files written so far are complete"
+            self.report({"WARNING"}, PROGRESS.message)
+            return self._end(context, {"CANCELLED"})
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        if not self._step(context):
+            return self._end(context, {"CANCELLED"})
+        context.window_manager.progress_update(PROGRESS.job.progress)
+        for area in context.screen.areas if context.screen else ():
+            area.tag_redraw()
+        return self._finish(context) if PROGRESS.job.finished else {"RUNNING_MODAL"}
+
+    def _step(self, context: bpy.types.Context) -> bool:
+        job = PROGRESS.job
+        try:
+            job.step()
+        except (OysterError, OSError, RuntimeError) as error:  # RuntimeError: a Blender operator refused
+            job.abort()
+            PROGRESS.message = f"export failed at {job.label}: {error}"
+            self.report({"ERROR"}, PROGRESS.message)
+            if context.window is None:
+                PROGRESS.job = None
+            return False
+        return True
+
+    def _finish(self, context: bpy.types.Context) -> set[str]:
+        PROGRESS.message = f"exported to {PROGRESS.job.out}"
+        self.report({"INFO"}, PROGRESS.message)
+        return self._end(context, {"FINISHED"})
+
+    def _end(self, context: bpy.types.Context, result: set[str]) -> set[str]:
+        PROGRESS.job = None
+        if self._timer is not None:
+            context.window_manager.event_timer_remove(self._timer)
+            context.window_manager.progress_end()
+            self._timer = None
+        return result
+
+
+class OYSTER_PT_export(bpy.types.Panel):
+    """Previs export to editorial"""
+
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Oyster"
+    bl_label = "Export"
+    bl_parent_id = "OYSTER_PT_shots"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        job = PROGRESS.job
+        if job is not None:
+            layout.progress(factor=job.progress, type="BAR", text=f"{job.label} (Esc cancels)")
+            return
+        row = layout.row(align=True)
+        row.operator("oyster.export_previs", icon="RENDER_ANIMATION").selected_only = False
+        row.operator("oyster.export_previs", text="Selected", icon="RESTRICT_SELECT_OFF").selected_only = True
+        if PROGRESS.message:
+            layout.label(text=PROGRESS.message, icon="INFO")
+
+
+classes = (OYSTER_OT_export_previs, OYSTER_PT_export)
+
+
+def register() -> None:
+    for cls in classes:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    for cls in reversed(classes):
+        bpy.utils.unregister_class(cls)
+    PROGRESS.job, PROGRESS.message = None, ""

@@ -16,11 +16,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 def make_edit(tmp_path: Path) -> dict:
     shots = []
-    for name, take, start, end in (("sh010", "take_002", 1, 48), ("sh020", "take_001", 49, 72)):
-        frames = tmp_path / "oyster" / name / take
+    for name, take, start, end in (("sh020", "take_001", 61, 84), ("sh010", "take_002", 1, 48)):
+        frames = tmp_path / "frames" / f"{name}_{take}"
         frames.mkdir(parents=True)
-        shots.append({"name": name, "take": take, "frames": str(frames), "frame_start": start, "frame_end": end,
-                      "notes": "rain-soaked neon alley, night", "camera": {"lens_mm": [35.0] * (end - start + 1)}})
+        shots.append({"name": name, "take": take, "frames": str(frames), "name_prefix": f"{name}_{take}.",
+                      "frame_start": start, "frame_end": end, "notes": "rain-soaked neon alley, night",
+                      "camera": {"name": "CamA", "lens_mm": 35.0, "usd": f"cameras/{name}.usda"}})
     return {"name": "previs", "fps": 24, "shots": shots}
 
 
@@ -28,19 +29,35 @@ def test_otio_and_edl_read_back_with_clips_ranges_and_media(tmp_path):
     edit = make_edit(tmp_path)
     otio_path, edl_path = write_editorial(edit, tmp_path / "export")
     timeline = otio.adapters.read_from_file(str(otio_path))
+    assert timeline.global_start_time.to_frames() == 1
+    items = list(timeline.tracks[0])
+    assert [type(i).__name__ for i in items] == ["Clip", "Gap", "Clip"]  # frame order, frames 49-60 a gap
     clips = list(timeline.find_clips())
     assert [c.name for c in clips] == ["sh010 take_002", "sh020 take_001"]
-    assert [c.source_range.duration.to_frames() for c in clips] == [48, 24]
-    assert clips[1].source_range.start_time.to_frames() == 49
-    media = clips[0].media_reference
+    assert [(c.source_range.start_time.to_frames(), c.source_range.duration.to_frames()) for c in clips] == [
+        (1, 48), (61, 24)]
+    assert [c.range_in_parent().start_time.to_frames() for c in clips] == [0, 60]
+    media = clips[1].media_reference
     assert isinstance(media, otio.schema.ImageSequenceReference)
-    assert media.target_url_for_image_number(0).endswith("oyster/sh010/take_002/0001.png")
-    assert clips[0].metadata["oyster"]["notes"] == "rain-soaked neon alley, night"
+    first = Path(otio.url_utils.filepath_from_url(media.target_url_for_image_number(0)))
+    assert first == (tmp_path / "frames" / "sh020_take_001" / "sh020_take_001.0061.png").resolve()
+    assert media.number_of_images_in_sequence() == 24
+    assert clips[0].metadata["oyster"] == {"shot": "sh010", "take": "take_002",
+                                           "notes": "rain-soaked neon alley, night",
+                                           "camera": {"name": "CamA", "lens_mm": 35.0, "usd": "cameras/sh010.usda"}}
+
     edl = otio.adapters.read_from_file(str(edl_path), adapter_name="cmx_3600", rate=24)
     edl_clips = list(edl.find_clips())
-    assert len(edl_clips) == 2
-    assert [c.source_range.duration.to_frames() for c in edl_clips] == [48, 24]
-    assert not list((tmp_path / "export").glob("*.partial*"))
+    assert [c.name for c in edl_clips] == ["sh010 take_002", "sh020 take_001"]
+    assert [(c.source_range.start_time.to_frames(), c.source_range.duration.to_frames()) for c in edl_clips] == [
+        (1, 48), (61, 24)]
+    assert [c.metadata["cmx_3600"]["reel"] for c in edl_clips] == ["SH010", "SH020"]
+    text = edl_path.read_text()
+    # record timecodes are the scene's frames, as Blender's timecode burn-in shows them
+    assert "00:00:00:01 00:00:02:01 00:00:00:01 00:00:02:01" in text
+    assert "00:00:02:13 00:00:03:13 00:00:02:13 00:00:03:13" in text
+    assert "sh020_take_001.[61-84].png" in text
+    assert not list((tmp_path / "export").glob("*partial*"))
 
 
 def test_bad_edits_are_refused_without_files(tmp_path):
@@ -50,7 +67,17 @@ def test_bad_edits_are_refused_without_files(tmp_path):
     edit["shots"][1]["frames"] = str(tmp_path / "gone")
     with pytest.raises(EditError, match=r"shots\[1\].*missing take"):
         write_editorial(edit, tmp_path / "b")
-    assert not (tmp_path / "b").exists()
+    edit = make_edit(tmp_path / "c")
+    edit["shots"][0]["frame_start"] = 40
+    with pytest.raises(EditError, match="'sh010' and 'sh020' overlap"):
+        write_editorial(edit, tmp_path / "c")
+    edit = make_edit(tmp_path / "d")
+    del edit["shots"][0]["frame_end"]
+    with pytest.raises(EditError, match=r"shots\[0\] needs"):
+        write_editorial(edit, tmp_path / "d")
+    with pytest.raises(EditError, match="fps"):
+        write_editorial(dict(make_edit(tmp_path / "e"), fps=0), tmp_path / "e")
+    assert not (tmp_path / "b").exists() and not list(tmp_path.rglob("*.otio"))
 
 
 def test_cli(tmp_path):
@@ -58,8 +85,9 @@ def test_cli(tmp_path):
     result = subprocess.run([sys.executable, "-m", "model_runtime", "editorial", "--edit", str(tmp_path / "edit.json"),
                              "--out", str(tmp_path / "out")], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (tmp_path / "out" / "previs.edl").is_file()
+    assert result.stdout.split() == [str(tmp_path / "out" / "previs.otio"), str(tmp_path / "out" / "previs.edl")]
     (tmp_path / "bad.json").write_text("{not json")
     result = subprocess.run([sys.executable, "-m", "model_runtime", "editorial", "--edit", str(tmp_path / "bad.json"),
                              "--out", str(tmp_path / "out2")], cwd=REPO, capture_output=True, text=True)
-    assert result.returncode == 2 and "editorial:" in result.stdout
+    assert result.returncode == 2 and result.stderr.startswith("editorial:")
+    assert not (tmp_path / "out2").exists()
