@@ -444,7 +444,7 @@ class OYSTER_OT_export_previs(bpy.types.Operator):
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
         PROGRESS.job, PROGRESS.message = job, ""
-        if context.window is None:  # a script or background Blender: no events to wait for
+        if bpy.app.background or context.window is None:  # no event loop to wait in: run to the end
             while not job.finished:
                 if not self._step(context):
                     return {"CANCELLED"}
@@ -477,7 +477,7 @@ class OYSTER_OT_export_previs(bpy.types.Operator):
             job.abort()
             PROGRESS.message = f"export failed at {job.label}: {error}"
             self.report({"ERROR"}, PROGRESS.message)
-            if context.window is None:
+            if self._timer is None:  # not modal: nothing else will end the job
                 PROGRESS.job = None
             return False
         return True

@@ -1,0 +1,110 @@
+"""The take browser and the export operator in the real bpy, registered with the extension."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+from oyster_blender import api, export, take_browser, timeline  # noqa: E402
+from oyster_blender.runtime_status import STATUS  # noqa: E402
+from oyster_blender.timeline import active_strip, shot_strips  # noqa: E402
+from timeline_fixtures import write_take  # noqa: E402
+
+MODULES = (timeline, take_browser, export)  # after the extension's own modules (the panels' parent)
+
+
+@pytest.fixture
+def browser_scene(oyster_scene, tmp_path):
+    """A saved project with shot sh010 (frames 1-12) and three takes on disk; the timeline modules registered."""
+    for module in MODULES:
+        module.register()
+    scene = oyster_scene
+    scene.render.resolution_x, scene.render.resolution_y = 64, 36
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "previs.blend"))
+    scene = bpy.context.scene
+    api.add_shot(scene, "sh010", scene.camera, 1, 12, notes="neon alley")
+    for n in (1, 2):
+        write_take(tmp_path, "sh010", n, 1, 12, seed=n)
+    write_take(tmp_path, "sh010", 3, 1, 12, frames=range(1, 4), status="running")
+    try:
+        yield scene
+    finally:
+        for module in reversed(MODULES):
+            module.unregister()
+
+
+def take_dir(root: Path, n: int) -> str:
+    return str(root / "oyster" / "sh010" / f"take_{n:03d}")
+
+
+def test_browser_lists_takes_with_thumbnails_and_loads_them_onto_the_timeline(browser_scene, tmp_path):
+    folder = take_browser.shot_dir(bpy.context, api.active_shot(browser_scene))
+    takes = take_browser.shot_takes(folder)
+    assert [(t.name, t.status, t.frames_done, t.seed) for t in takes] == [
+        ("take_003", "running", 3, 7), ("take_002", "done", 12, 2), ("take_001", "done", 12, 1)]
+    take_browser.thumbnail(takes[0].first_frame)  # the icon id is 0 without a GPU, the preview is loaded
+    assert [k.split(":")[0] for k in take_browser._previews.keys()] == [str(takes[0].first_frame)]
+    assert take_browser.thumbnail(None) == 0
+    assert bpy.ops.oyster.load_takes() == {"FINISHED"}
+    strips = shot_strips(browser_scene, "sh010")
+    assert [(s.name, s.frame_final_end, s.mute) for s in strips] == [
+        ("sh010 take_001", 13, True), ("sh010 take_002", 13, True), ("sh010 take_003", 4, False)]
+    assert bpy.ops.oyster.set_active_take(take_dir=take_dir(tmp_path, 1)) == {"FINISHED"}
+    assert active_strip(browser_scene, "sh010").name == "sh010 take_001"
+
+
+def test_delete_moves_the_take_to_the_trash_and_off_the_timeline(browser_scene, tmp_path):
+    bpy.ops.oyster.load_takes()
+    assert bpy.ops.oyster.delete_take(take_dir=take_dir(tmp_path, 3)) == {"FINISHED"}
+    assert (tmp_path / "oyster" / "sh010" / ".trash" / "take_003" / "0001.png").is_file()
+    assert [s.name for s in shot_strips(browser_scene, "sh010")] == ["sh010 take_001", "sh010 take_002"]
+    assert active_strip(browser_scene, "sh010").name == "sh010 take_002"
+    folder = take_browser.shot_dir(bpy.context, api.active_shot(browser_scene))
+    assert [t.name for t in take_browser.shot_takes(folder)] == ["take_002", "take_001"]
+    with pytest.raises(RuntimeError, match="not a take folder"):
+        bpy.ops.oyster.delete_take(take_dir=take_dir(tmp_path, 3))
+
+
+def test_regenerate_waits_for_the_runtime_then_sends_the_same_or_a_new_seed(browser_scene, tmp_path):
+    assert not bpy.ops.oyster.regenerate_take.poll()  # no runtime: the button says why
+    sent: list[dict] = []
+    STATUS.set_ready("runtime ready", sent.append)
+    assert bpy.ops.oyster.regenerate_take(take_dir=take_dir(tmp_path, 2)) == {"FINISHED"}
+    assert bpy.ops.oyster.regenerate_take(take_dir=take_dir(tmp_path, 2), new_seed=True) == {"FINISHED"}
+    same, new = sent
+    assert same["seed"] == 2 and new["seed"] != 2 and same["track"] == new["track"]
+    assert same["notes"] == "rain-soaked neon alley, night" and same["shot"] == "sh010"
+    assert same["first_frame"]["rgb"] == str(Path(take_dir(tmp_path, 2)).resolve() / "inputs" / "first_rgb.png")
+
+
+def test_export_operator_writes_the_previs(browser_scene, tmp_path):
+    bpy.ops.oyster.load_takes()
+    bpy.ops.oyster.set_active_take(take_dir=take_dir(tmp_path, 2))
+    out = tmp_path / "export"
+    assert bpy.ops.oyster.export_previs(directory=str(out), runtime_python=sys.executable) == {"FINISHED"}
+    video = cv2.VideoCapture(str(out / "previs.mp4"))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
+    assert (out / "frames" / "sh010_take_002" / "sh010_take_002.0012.png").is_file()
+    assert {p.name for p in out.iterdir()} == {"previs.mp4", "previs.otio", "previs.edl", "edit.json", "frames",
+                                               "cameras"}
+    assert export.PROGRESS.job is None and "exported" in export.PROGRESS.message
+    bpy.ops.oyster.set_active_take(take_dir=take_dir(tmp_path, 3))  # incomplete: refused, nothing written
+    with pytest.raises(RuntimeError, match="incomplete"):
+        bpy.ops.oyster.export_previs(directory=str(tmp_path / "export2"), runtime_python=sys.executable)
+    assert not (tmp_path / "export2" / "previs.mp4").exists()
+
+
+def test_register_twice_leaves_nothing_behind(oyster_scene):
+    handlers = len(bpy.app.handlers.save_pre)
+    for _ in range(2):
+        for module in MODULES:
+            module.register()
+        assert hasattr(bpy.types, "OYSTER_PT_takes") and take_browser._previews is not None
+        for module in reversed(MODULES):
+            module.unregister()
+    assert not hasattr(bpy.types, "OYSTER_PT_takes") and not hasattr(bpy.types, "OYSTER_OT_export_previs")
+    assert take_browser._previews is None and len(bpy.app.handlers.save_pre) == handlers
