@@ -9,7 +9,7 @@ Everything lands under one export folder:
     <out>/cameras/<shot>.json / .usda    the shot's camera track and the animated camera in USD
 
 The mp4 is made in two passes: the sequencer is rendered to PNG shot by shot, in
-short chunks, with the shot's notes and camera in the stamp (the stamp has one
+short chunks, with the shot, take, notes and lens in the stamp (the stamp has one
 note and one camera per render), then the stamped frames are encoded in one go.
 Each file is written under a temporary name and renamed, so a failed or cancelled
 export never leaves half a file under a final name. The extension stays
@@ -40,8 +40,9 @@ MP4, EDIT_JSON = "previs.mp4", "edit.json"
 STAMPED = ".previs.stamped"  # the stamped frames between the two passes; removed when the export ends
 CHUNK_FRAMES = 24  # frames rendered per step: the granularity of progress and cancel
 NOTE_CHARS = 200  # the stamp is one line
-STAMP_FIELDS = ("use_stamp_sequencer_strip", "use_stamp_frame", "use_stamp_time", "use_stamp_camera",
-                "use_stamp_lens", "use_stamp_note")  # shot and take (the strip's name), frame, timecode, lens, notes
+# Frame, timecode and lens along the bottom; "<shot> <take>  <notes>" as the note, top left, wrapped by
+# Blender to the frame's width (the strip-name field sits top right and would overlap it on small frames).
+STAMP_FIELDS = ("use_stamp_frame", "use_stamp_time", "use_stamp_lens", "use_stamp_note")
 
 
 class ExportError(OysterError):
@@ -215,6 +216,12 @@ def stamp_chunks(scene: bpy.types.Scene, shots: list[ShotExport]) -> list[Chunk]
     return chunks
 
 
+def stamp_note(shot: ShotExport) -> str:
+    """The burn-in's note: shot and take, then the notes the take was made from, on one line."""
+    notes = " ".join(shot.notes.split())
+    return f"{shot.name} {shot.take_dir.name}  {notes}"[:NOTE_CHARS]
+
+
 def _stamp_font_size(height: int) -> int:
     """Blender draws the stamp in pixels; scale it with the frame so it reads alike at any size."""
     return max(8, round(height / 30))
@@ -236,8 +243,8 @@ def render_stamped(scene: bpy.types.Scene, chunk: Chunk, folder: Path) -> None:
         scene.frame_set(chunk.frame_start)
         for key in stamp_keys:
             setattr(render, key, key in ("use_stamp", "use_stamp_labels", *STAMP_FIELDS))
-        render.use_stamp_camera = render.use_stamp_lens = render.use_stamp_sequencer_strip = chunk.shot is not None
-        render.stamp_note_text = "" if chunk.shot is None else " ".join(chunk.shot.notes.split())[:NOTE_CHARS]
+        render.use_stamp_lens = chunk.shot is not None
+        render.stamp_note_text = "" if chunk.shot is None else stamp_note(chunk.shot)
         render.stamp_font_size = _stamp_font_size(round(render.resolution_y * render.resolution_percentage / 100))
         render.use_sequencer, render.use_file_extension = True, True
         render.image_settings.file_format = "PNG"

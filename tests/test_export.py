@@ -126,7 +126,7 @@ def test_burn_in_carries_each_shots_notes_and_lens(empty_scene, tmp_path):
     plain = np.zeros((270, 480, 3), int)
     plain[99:171, 176:304] = frame_image(1, W, H)
     a, b, c = stamped("fog", 35.0), stamped("fog rolls in from the harbour", 35.0), stamped("fog", 85.0)
-    assert np.abs(a[-12:] - plain[-12:]).mean() > 15  # the stamp differs from the frame without it
+    assert np.abs(a[-12:] - plain[-12:]).mean() > 8  # the stamp differs from the frame without it
     assert np.array_equal(a[100:170], plain[100:170])  # and leaves the picture alone
     assert not np.array_equal(a, b) and not np.array_equal(a, c)
     assert empty_scene.render.use_stamp is False and empty_scene.frame_end == 14  # settings restored
