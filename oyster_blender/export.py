@@ -79,7 +79,7 @@ def scene_shots(scene: bpy.types.Scene, selected_only: bool = False) -> list[Sho
     With `selected_only`, only the shots whose active take strip is selected in the sequencer.
     """
     shots = []
-    for shot in getattr(scene, "oyster").shots:
+    for shot in scene.oyster.shots:
         strip = active_strip(scene, shot.name)
         if strip is None:
             if not selected_only:
