@@ -49,6 +49,7 @@ class TrainConfig:
     hole_weight: float = 2.0    # extra loss weight of tokens the cache render does not cover
     first_weight: float = 4.0   # loss weight of a noisy frame 0 (generated from notes and camera alone)
     text_dropout: float = 0.1   # share of windows trained without notes, for classifier-free guidance
+    notes_batch: int = 16       # extra single frames per step made from notes and camera alone (empty cache)
     ae_lr: float = 1e-3
     lr: float = 5e-4
     checkpoint_every: int = 100
@@ -164,7 +165,32 @@ def dynamics_step_loss(model: WorldModel, dynamics: torch.nn.Module, features: l
     core = model.dynamics
     tokens = core.embed_tokens(interpolate(x1, x0, t), stack("cache"), valid, stack("plucker"))
     velocity = dynamics(tokens, core.frame_condition(t, text, stack("action")))
-    return flow_matching_loss(velocity, x1, x0, weight)
+    return flow_matching_loss(velocity, x1, x0, weight) + notes_only_loss(model, features, rng, gen, cfg)
+
+
+def notes_only_loss(model: WorldModel, features: list[ClipFeatures], rng: np.random.Generator,
+                    gen: torch.Generator, cfg: TrainConfig) -> torch.Tensor:
+    """Flow-matching loss of single frames made from notes and camera alone, as frame 0 of a shot without
+    a first frame: any frame of any clip is a sample, with the empty cache render and the identity move of
+    a frame 0. Windows alone give this mode a few samples a step; text carries everything here.
+
+    Runs through the plain module: DDP's gradient hooks fire once per parameter for the summed loss.
+    """
+    picks = [(features[int(c)], int(rng.integers(len(features[int(c)].latent))))
+             for c in rng.integers(len(features), size=cfg.notes_batch)]
+    x1 = torch.stack([f.latent[k] for f, k in picks])[:, None]            # (B, 1, N, P)
+    x0 = torch.randn(x1.shape, generator=gen)
+    t = torch.rand((cfg.notes_batch, 1), generator=gen)
+    text = torch.stack([f.text for f, _ in picks])                        # (B, 384)
+    text[torch.from_numpy(rng.random(cfg.notes_batch) < cfg.text_dropout)] = 0.0
+    core = model.dynamics
+
+    def first(name: str) -> torch.Tensor:
+        return torch.stack([getattr(f, name)[:1] for f, _ in picks])      # (B, 1, ...) of frame 0
+
+    tokens = core.embed_tokens(interpolate(x1, x0, t), first("cache"), first("valid"), first("plucker"))
+    velocity = core(tokens, core.frame_condition(t, text[:, None, :], first("action")))
+    return flow_matching_loss(velocity, x1, x0)
 
 
 # ---------------------------------------------------------------------------- checkpoints
