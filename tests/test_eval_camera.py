@@ -66,7 +66,11 @@ def test_summary_medians_count_unrecovered_pairs_as_worst():
     assert s["translation_deg"] == pytest.approx((10.0 + UNRECOVERED_DEG) / 2) and s["translation_floor_deg"] == 20.0
     assert s["rotation_ratio"] == 4.0 and s["translation_ratio"] == pytest.approx(95.0 / 20.0)
     assert s["ratio"] == pytest.approx(np.sqrt(4.0 * 95.0 / 20.0))
+    better = summarise([PoseError(0.0, 180.0, True)], [PoseError(1.0, 20.0, True)])
+    assert better["rotation_ratio"] == pytest.approx(0.1) and better["ratio"] == pytest.approx(3.0)  # no trade-off
     assert s["unrecovered"] == pytest.approx(1 / 3) and s["unrecovered_floor"] == 0.0
     assert summarise([], [])["ratio"] is None
+    tiny = summarise([PoseError(0.0, None, False)], [PoseError(0.05, None, False)])
+    assert tiny["ratio"] == 1.0                                           # both below the estimator's resolution
     with pytest.raises(ValueError, match="2 model pairs against 1"):
         summarise(model[:2], floor[:1])

@@ -39,6 +39,8 @@ def generate(generator: FrameGenerator, shot: ShotInput, n: int) -> tuple[list[n
 
 @dataclass
 class ClipResult:
+    """One clip's measurements, and the generated frames (for the probe and the contact sheet)."""
+
     move: str
     labels: dict[str, str]
     psnr: dict[int, float]            # horizon k -> mean PSNR over the compared frames up to frame k
