@@ -10,8 +10,8 @@ import atexit
 import importlib
 from types import ModuleType
 
-# Registration order: data first (operators and panels refer to it), the panel last.
-MODULES = ("properties", "preferences", "operators", "ui")
+# Registration order: data first (operators and panels refer to it), the main panel, then its sub-panels.
+MODULES = ("properties", "preferences", "operators", "ui", "timeline", "take_browser", "export")
 
 
 def _modules() -> list[ModuleType]:

@@ -9,19 +9,15 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
+import oyster_blender  # noqa: E402
 from oyster_blender import api, export, take_browser, timeline  # noqa: E402
 from oyster_blender.runtime_status import STATUS  # noqa: E402
 from oyster_blender.timeline import active_strip, shot_strips  # noqa: E402
 from timeline_fixtures import write_take  # noqa: E402
 
-MODULES = (timeline, take_browser, export)  # after the extension's own modules (the panels' parent)
-
-
 @pytest.fixture
 def browser_scene(oyster_scene, tmp_path):
-    """A saved project with shot sh010 (frames 1-12) and three takes on disk; the timeline modules registered."""
-    for module in MODULES:
-        module.register()
+    """A saved project with shot sh010 (frames 1-12) and three takes on disk (the extension registered)."""
     scene = oyster_scene
     scene.render.resolution_x, scene.render.resolution_y = 64, 36
     bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "previs.blend"))
@@ -30,11 +26,7 @@ def browser_scene(oyster_scene, tmp_path):
     for n in (1, 2):
         write_take(tmp_path, "sh010", n, 1, 12, seed=n)
     write_take(tmp_path, "sh010", 3, 1, 12, frames=range(1, 4), status="running")
-    try:
-        yield scene
-    finally:
-        for module in reversed(MODULES):
-            module.unregister()
+    return scene
 
 
 def take_dir(root: Path, n: int) -> str:
@@ -99,12 +91,12 @@ def test_export_operator_writes_the_previs(browser_scene, tmp_path):
 
 
 def test_register_twice_leaves_nothing_behind(oyster_scene):
+    oyster_blender.unregister()  # the fixture registered the extension; start from nothing
     handlers = len(bpy.app.handlers.save_pre)
     for _ in range(2):
-        for module in MODULES:
-            module.register()
+        oyster_blender.register()
         assert hasattr(bpy.types, "OYSTER_PT_takes") and take_browser._previews is not None
-        for module in reversed(MODULES):
-            module.unregister()
-    assert not hasattr(bpy.types, "OYSTER_PT_takes") and not hasattr(bpy.types, "OYSTER_OT_export_previs")
-    assert take_browser._previews is None and len(bpy.app.handlers.save_pre) == handlers
+        oyster_blender.unregister()
+        assert not hasattr(bpy.types, "OYSTER_PT_takes") and not hasattr(bpy.types, "OYSTER_OT_export_previs")
+        assert take_browser._previews is None and len(bpy.app.handlers.save_pre) == handlers
+    oyster_blender.register()  # the fixture unregisters at its end
