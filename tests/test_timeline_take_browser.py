@@ -10,7 +10,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 import oyster_blender  # noqa: E402
-from oyster_blender import api, export, take_browser, timeline  # noqa: E402
+from oyster_blender import api, export, take_browser  # noqa: E402
 from oyster_blender.runtime_status import STATUS  # noqa: E402
 from oyster_blender.timeline import active_strip, shot_strips  # noqa: E402
 from timeline_fixtures import write_take  # noqa: E402
