@@ -43,7 +43,9 @@ class CacheConfig:
     max_points: int = 60000   # bound on the 3D cache so frame 300 costs what frame 10 costs
     feather: int = 3          # pixels over which the cache render fades into generated content
     crack: int = 2            # holes within this many pixels of a rendered point are splat cracks: they
-                              # take the nearest point's colour and depth, as depth-warp does
+                              # take the nearest point's colour, as depth-warp does
+    network_share: float = 1.0  # share of the network's pixels where no cached point lands; the rest is
+                                # the render's nearest-point guess (a frame from notes alone is all network)
 
 
 @dataclass

@@ -176,7 +176,9 @@ class WorldSession(Session):
             gen_rgb, gen_depth = gen_rgb[0].numpy(), gen_depth[0].numpy()
             covered = close_cracks(render.valid, model.config.cache.crack)
             weight = feather(covered, model.config.cache.feather)[..., None]
-            final = weight * render.rgb + (1.0 - weight) * gen_rgb
+            share = model.config.cache.network_share if render.valid.any() else 1.0
+            new = share * gen_rgb + (1.0 - share) * render.rgb
+            final = weight * render.rgb + (1.0 - weight) * new
             self.cache.add(final, gen_depth, K, c2w, mask=~covered, anchor=i == 0)
         _, new_kv = self._run(latent, cache_tok, valid_tok, plucker, 1.0, text, action)
         self._push_context(new_kv)
