@@ -13,7 +13,7 @@ from pathlib import Path, PurePath
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from model_runtime.models.registry import DEFAULT_MODEL, available_models
 from oyster_blender.errors import TrackError
@@ -40,6 +40,16 @@ class RequestError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+def _known_model(model: str) -> str:
+    if model not in available_models():
+        raise ValueError(f"unknown model {model!r}; available: {', '.join(available_models())}")
+    return model
+
+
+ModelName = Annotated[str, AfterValidator(_known_model)]
+"""The name of a registered model (`/v1/info` lists them): shot requests and live sessions."""
 
 
 class _Strict(BaseModel):
@@ -81,7 +91,7 @@ class ShotRequest(_Strict):
     track: Annotated[dict[str, Any], WithJsonSchema(_track_json_schema)]
     """Camera track, wire format version 1 (docs/camera_track.md)."""
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
-    model: str = DEFAULT_MODEL
+    model: ModelName = DEFAULT_MODEL
     first_frame: FirstFrame | None = None
     output: str | None = Field(default=None, min_length=1, max_length=4096)
     """Project output folder; relative paths are below the runtime's output root, which is the default."""
@@ -98,13 +108,6 @@ class ShotRequest(_Strict):
             raise ValueError(f"{track['width']}x{track['height']} exceeds the runtime's limit of "
                              f"{MAX_PIXELS} pixels a frame (3840x2160)")
         return track
-
-    @field_validator("model")
-    @classmethod
-    def _known_model(cls, model: str) -> str:
-        if model not in available_models():
-            raise ValueError(f"unknown model {model!r}; available: {', '.join(available_models())}")
-        return model
 
     @field_validator("output")
     @classmethod

@@ -17,11 +17,12 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from email.message import Message
-from typing import Any
+from typing import Any, NamedTuple
 
 import bpy
 
@@ -32,7 +33,16 @@ from .errors import ShotError
 
 LIVE_IMAGE = "Oyster Live"
 INDEX_HEADER = "X-Oyster-Frame-Index"
+MODEL_SECONDS_HEADER = "X-Oyster-Model-Seconds"
 TICK_INTERVAL = 1.0 / 120.0  # seconds between timer calls: polls faster than any model's frame rate
+
+
+class LiveFrame(NamedTuple):
+    index: int
+    image: bytes
+    """The generated frame, encoded (BMP)."""
+    model_seconds: float
+    """The model's own time for this frame in the runtime; the rest of a round trip is plumbing."""
 
 
 class LiveClient:
@@ -61,21 +71,22 @@ class LiveClient:
         """Open a session (waits while the runtime loads the model); returns its id."""
         return json.loads(self._request("POST", "/live", request, timeout)[1])["session_id"]
 
-    def step(self, session_id: str, frame: dict[str, Any]) -> tuple[int, bytes]:
-        """(frame index, PNG bytes) for one camera frame `{c2w, fx, fy, cx, cy}`."""
-        headers, png = self._request("POST", f"/live/{urllib.parse.quote(session_id)}/frames", frame, 120.0)
-        return int(headers[INDEX_HEADER]), png
+    def step(self, session_id: str, frame: dict[str, Any]) -> LiveFrame:
+        """The generated frame for one camera frame `{c2w, fx, fy, cx, cy}`."""
+        headers, image = self._request("POST", f"/live/{urllib.parse.quote(session_id)}/frames", frame, 120.0)
+        return LiveFrame(int(headers[INDEX_HEADER]), image, float(headers[MODEL_SECONDS_HEADER]))
 
     def close(self, session_id: str) -> None:
         self._request("DELETE", f"/live/{urllib.parse.quote(session_id)}")
 
 
-def show_png(name: str, png: bytes) -> bpy.types.Image:
-    """Put PNG bytes into the image datablock `name` (made if missing) without touching the disk."""
+def show_frame(name: str, encoded: bytes) -> bpy.types.Image:
+    """Put an encoded frame (any file format Blender reads; the runtime sends BMP) into the image
+    datablock `name` (made if missing) without touching the disk or looping over pixels in Python."""
     image = bpy.data.images.get(name) or bpy.data.images.new(name, 1, 1)
-    image.pack(data=png, data_len=len(png))
+    image.pack(data=encoded, data_len=len(encoded))
     image.source = "FILE"
-    image.buffers_free()  # the next draw (or pixels read) decodes the new packed PNG
+    image.buffers_free()  # the next draw (or pixels read) decodes the new packed frame, in C
     return image
 
 
@@ -101,10 +112,14 @@ class LiveRecorder:
         self.sent = 0
         self.indices: list[int] = []
         """Frame indices as the runtime answered them, in order."""
+        self.latency: list[tuple[float, float]] = []
+        """Per frame shown: (seconds from reading its pose to showing it, the model's own seconds in the
+        runtime). The difference is the live plumbing (docs/runtime_api.md, "Live mode")."""
         self.error: str | None = None
         """Why the flight stopped early (the runtime refused or could not be reached)."""
         self._frames: queue.SimpleQueue[dict[str, Any] | None] = queue.SimpleQueue()
-        self._answers: queue.SimpleQueue[tuple[int, bytes] | str] = queue.SimpleQueue()
+        self._answers: queue.SimpleQueue[LiveFrame | str] = queue.SimpleQueue()
+        self._sent_at = 0.0
         self._thread = threading.Thread(target=self._run, daemon=True, name="oyster-live")
         self._running = False
 
@@ -147,14 +162,16 @@ class LiveRecorder:
                 self.error = answer
                 self.stop()
                 return None
-            self.indices.append(answer[0])
-            newest = answer[1]
+            self.indices.append(answer.index)
+            newest = answer
         if newest is not None:
-            show_png(self.image_name, newest)
+            show_frame(self.image_name, newest.image)
             _redraw_image_editors()
+            self.latency.append((time.perf_counter() - self._sent_at, newest.model_seconds))
         if not self._running:
             return None
         if not self.waiting:
+            self._sent_at = time.perf_counter()
             self._frames.put(self._record())
             self.sent += 1
         return TICK_INTERVAL

@@ -63,8 +63,9 @@ def test_a_hundred_camera_updates_return_a_hundred_frames_in_order(runtime: Runt
     frames = [live.step(session, pose(i)) for i in range(UPDATES)]
     live.close(session)
 
-    assert [index for index, _ in frames] == list(range(UPDATES))
-    images = [cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR) for _, png in frames]
+    assert [frame.index for frame in frames] == list(range(UPDATES))
+    assert all(frame.model_seconds > 0 for frame in frames)
+    images = [cv2.imdecode(np.frombuffer(frame.image, np.uint8), cv2.IMREAD_COLOR) for frame in frames]
     assert all(image.shape == (HEIGHT, WIDTH, 3) for image in images)
     first = cv2.imread(start_request["first_frame"]["rgb"])
     assert np.array_equal(images[0], first)  # depth-warp's frame 0 is the first frame itself
@@ -139,6 +140,8 @@ def test_a_live_flight_records_a_camera_with_a_keyframe_per_frame(oyster_scene, 
     tick_until(lambda: len(recorder.indices) == UPDATES)  # the frames in flight still arrive after stop
 
     assert recorder.indices == list(range(UPDATES)) and recorder.error is None
+    assert len(recorder.latency) == UPDATES  # one frame in flight: each tick shows at most one
+    assert all(round_trip > model > 0 for round_trip, model in recorder.latency)
     assert tuple(bpy.data.images[LIVE_IMAGE].size) == (WIDTH, HEIGHT)
     assert len(set(seen)) > UPDATES // 2  # the image datablock shows each new frame
     camera = recorder.camera

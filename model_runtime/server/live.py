@@ -5,11 +5,11 @@ first session and kept warm, so a take running in the take worker never delays a
 live frame and torch never loads in the server. Commands carry an id; one reader
 thread hands each reply to the request waiting for it. A step holds its
 session's lock until its frame is back, so the steps of a session are answered
-in the order they are taken.
+in the order they are taken. A frame comes back through the pipe and out in the
+response as the worker encoded it (a BMP: docs/runtime_api.md, "Live mode").
 """
 from __future__ import annotations
 
-import base64
 import itertools
 import json
 import logging
@@ -26,7 +26,7 @@ from fastapi.params import Depends
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from model_runtime.live import LiveStart, check_frame
+from model_runtime.live import FRAME_MEDIA_TYPE, LiveStart, check_frame
 from model_runtime.request import RequestError, load_first_frame
 from model_runtime.server.supervisor import describe_exit
 
@@ -50,29 +50,32 @@ class LiveSupervisor:
         self.command = command or [sys.executable, "-m", "model_runtime.server.live_worker"]
         self.sessions: dict[str, threading.Lock] = {}
         """Open sessions, each with the lock that keeps its steps in order."""
-        self._process: subprocess.Popen[str] | None = None
-        self._pending: dict[int, Future[dict[str, Any]]] = {}
+        self._process: subprocess.Popen[bytes] | None = None
+        self._pending: dict[int, Future[tuple[dict[str, Any], bytes]]] = {}
         self._ids = itertools.count()
         self._lock = threading.Lock()
 
-    def _ensure_worker(self) -> subprocess.Popen[str]:
+    def _ensure_worker(self) -> subprocess.Popen[bytes]:
         """The running live worker, started (and its hello read) if there is none. Call with _lock held."""
         if self._process is not None and self._process.poll() is None:
             return self._process
-        process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                   encoding="utf-8")
+        process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         if not process.stdout.readline():
             raise LiveWorkerError(f"the live worker {describe_exit(process.wait())} before it was ready")
         self._process = process
         threading.Thread(target=self._read, args=(process,), daemon=True, name="live-worker-reader").start()
         return process
 
-    def _read(self, process: subprocess.Popen[str]) -> None:
+    def _read(self, process: subprocess.Popen[bytes]) -> None:
         for line in process.stdout:
             reply = json.loads(line)
+            size = reply.pop("frame_bytes", 0)
+            frame = process.stdout.read(size)
+            if len(frame) < size:
+                break  # the worker died while writing a frame: its calls fail below with the exit reason
             future = self._pending.pop(reply.pop("id"), None)
             if future is not None:
-                future.set_result(reply)
+                future.set_result((reply, frame))
         reason = f"the live worker {describe_exit(process.wait())}; its sessions are gone, start a new one"
         with self._lock:
             if self._process is process:  # not stopped by `stop()`: it died
@@ -83,14 +86,15 @@ class LiveSupervisor:
                 future.set_exception(LiveWorkerError(reason))
             self._pending.clear()
 
-    def call(self, command: dict[str, Any], timeout: float) -> dict[str, Any]:
-        future: Future[dict[str, Any]] = Future()
+    def call(self, command: dict[str, Any], timeout: float) -> tuple[dict[str, Any], bytes]:
+        """The worker's reply to `command` and the frame bytes that came with it (empty but for a step)."""
+        future: Future[tuple[dict[str, Any], bytes]] = Future()
         with self._lock:
             process = self._ensure_worker()
             command_id = next(self._ids)
             self._pending[command_id] = future
             try:
-                process.stdin.write(json.dumps({"id": command_id} | command) + "\n")
+                process.stdin.write(json.dumps({"id": command_id} | command).encode() + b"\n")
                 process.stdin.flush()
             except (BrokenPipeError, ValueError):
                 pass  # the worker is dying: the reader fails this future with the exit reason
@@ -115,16 +119,16 @@ def _refused(status: int, field: str, message: str) -> HTTPException:
     return HTTPException(status, detail=[{"field": field, "message": message}])
 
 
-def _answer(reply: dict[str, Any]) -> dict[str, Any]:
-    if "status" in reply:
-        raise _refused(reply["status"], reply["field"], reply["error"])
+def _answer(reply: tuple[dict[str, Any], bytes]) -> tuple[dict[str, Any], bytes]:
+    if "status" in reply[0]:
+        raise _refused(reply[0]["status"], reply[0]["field"], reply[0]["error"])
     return reply
 
 
 def live_router(supervisor: LiveSupervisor, output_root: Path, dependencies: list[Depends]) -> APIRouter:
     router = APIRouter(prefix="/v1/live", dependencies=dependencies, tags=["live"])
 
-    def call(command: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def call(command: dict[str, Any], timeout: float) -> tuple[dict[str, Any], bytes]:
         try:
             return _answer(supervisor.call(command, timeout))
         except LiveWorkerError as error:
@@ -154,16 +158,16 @@ def live_router(supervisor: LiveSupervisor, output_root: Path, dependencies: lis
         return lock
 
     @router.post("/{session_id}/frames", response_class=Response,
-                 responses={200: {"content": {"image/png": {}}}, 404: {}, 422: {}})
+                 responses={200: {"content": {FRAME_MEDIA_TYPE: {}}}, 404: {}, 422: {}})
     def step(session_id: str = PathParam(max_length=64), frame: Any = Body(...)) -> Response:
-        """One camera frame in (c2w 4x4 OpenCV, fx, fy, cx, cy); the generated frame out as PNG."""
+        """One camera frame in (c2w 4x4 OpenCV, fx, fy, cx, cy); the generated frame out as a BMP."""
         lock = session_lock(session_id)
         problem = check_frame(frame, {"version": 1, "width": 1, "height": 1, "fps": 1.0, "scale": 1.0})
         if problem is not None:
             raise _refused(422, *problem)
         with lock:
-            reply = call({"op": "step", "session": session_id, "frame": frame}, STEP_TIMEOUT)
-        return Response(base64.b64decode(reply["png"]), media_type="image/png",
+            reply, image = call({"op": "step", "session": session_id, "frame": frame}, STEP_TIMEOUT)
+        return Response(image, media_type=FRAME_MEDIA_TYPE,
                         headers={INDEX_HEADER: str(reply["index"]), SECONDS_HEADER: f"{reply['seconds']:.6f}"})
 
     @router.delete("/{session_id}", status_code=204, response_class=Response)
