@@ -36,3 +36,26 @@ def test_demo_generates_the_example_shot(tmp_path):
         assert (export / name).is_file(), name
     video = cv2.VideoCapture(str(export / "previs.mp4"))
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == len(frames)
+
+    # the README's sequencer picture, drawn from the demo's saved .blend
+    picture_path = tmp_path / "sequencer.png"
+    result = subprocess.run([sys.executable, "-m", "examples.sequencer_picture", "--blend", str(out / "example.blend"),
+                             "--out", str(picture_path), "--frame", "10"],
+                            cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    check_sequencer_picture(cv2.imread(str(picture_path)), cv2.imread(str(take / "0010.png")))
+
+
+def check_sequencer_picture(picture, frame_10):
+    """The preview shows the take's frame at the playhead; the take's strip lies on its channel."""
+    from examples.sequencer_picture import PREVIEW_HEIGHT, WIDTH, IMAGE_STRIP
+
+    assert picture.shape[1] == WIDTH
+    width = round(frame_10.shape[1] * PREVIEW_HEIGHT / frame_10.shape[0])
+    left = (WIDTH - width) // 2
+    preview = picture[30:30 + PREVIEW_HEIGHT, left:left + width].astype(float)
+    expected = cv2.resize(frame_10, (width, PREVIEW_HEIGHT), interpolation=cv2.INTER_AREA).astype(float)
+    assert abs(preview - expected).mean() < 1  # the same picture through Blender's sequencer (a neighbour: > 1.3)
+    timeline = picture[30 + PREVIEW_HEIGHT + 40:]
+    assert (abs(timeline.astype(int) - IMAGE_STRIP).sum(-1) == 0).sum() > 5000  # the active strip's colour
