@@ -1,18 +1,21 @@
 """Continue a take from frame N: reuse its frames before N, resume the model from its state there.
 
-While a take is generated, the warm worker keeps a snapshot of the session every
-SNAPSHOT_EVERY frames (`StateStore`, in memory, for the most recent takes). A
-continuation request names the parent take and the scene frame N from which its
-camera path or notes change. The new take gets the parent's frames before N
-copied bit for bit, the session is restored from the nearest snapshot at or
-before N, the few frames between that snapshot and N are replayed (their
-pixels are the parent's, only the state matters), and generation goes on from N
-with the new request. When the runtime no longer holds the parent's states (it
-restarted, or the take is older than the store keeps), the take fails saying
-that a full regeneration is needed.
+While a take is generated, the session is snapshotted every SNAPSHOT_EVERY frames:
+in the warm worker's memory (`StateStore`, for the most recent takes) and, when the
+request asks (`save_states`), beside the take as `states/NNNN.safetensors`, the
+state before scene frame NNNN (model_runtime/state_file.py), which outlives the
+worker. A continuation request names the parent take and the scene frame N from
+which its camera path or notes change. The new take gets the parent's frames
+before N copied bit for bit, the session is restored from the nearest snapshot at
+or before N (memory first, then disk), the few frames between that snapshot and N
+are replayed (their pixels are the parent's, only the state matters), and
+generation goes on from N with the new request. When no state is left, or the one
+on disk was made by another model or checkpoint, the take fails saying that a full
+regeneration is needed.
 """
 from __future__ import annotations
 
+import os
 import shutil
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -21,16 +24,20 @@ from typing import Any
 
 import numpy as np
 
-from model_runtime.request import RequestError, ShotRequest, resolve_path
+from model_runtime.models.interface import FrameGenerator, Session
+from model_runtime.request import RequestError, ShotRequest, load_first_frame, resolve_path
+from model_runtime.state_file import StateFileError, read_state, write_state
 from model_runtime.takes import read_take
 from oyster_blender.naming import frame_file_name
 
 SNAPSHOT_EVERY = 8
 KEPT_TAKES = 4
+STATES = "states"
+REGENERATE = "regenerate the take in full"
 
 
 class StateStore:
-    """Session snapshots of the most recent takes, by take folder and frame index."""
+    """Session snapshots of the most recent takes, in memory, by take folder and frame index."""
 
     def __init__(self, kept_takes: int = KEPT_TAKES):
         self.kept_takes = kept_takes
@@ -43,11 +50,32 @@ class StateStore:
         while len(self._takes) > self.kept_takes:
             self._takes.popitem(last=False)
 
-    def nearest(self, take_dir: Path, index: int) -> tuple[int, Any] | None:
-        """The latest snapshot at or before `index` (the state before that frame is generated)."""
-        states = self._takes.get(str(take_dir.resolve()), {})
-        usable = [i for i in states if i <= index]
-        return (max(usable), states[max(usable)]) if usable else None
+    def up_to(self, take_dir: Path, index: int) -> dict[int, Any]:
+        """The snapshots at or before `index` (each is the state before that frame is generated)."""
+        return {i: s for i, s in self._takes.get(str(take_dir.resolve()), {}).items() if i <= index}
+
+
+def state_path(take_dir: Path, scene_frame: int) -> Path:
+    """Where the state before `scene_frame` is kept on disk (named like the frame files)."""
+    return take_dir / STATES / frame_file_name(scene_frame).replace(".png", ".safetensors")
+
+
+def _identity(generator: FrameGenerator) -> dict[str, str]:
+    """What made a state; a state only fits the same model with the same checkpoint (and so its config)."""
+    return {"model": generator.name, "checkpoint_sha256": generator.checkpoint_sha256 or ""}
+
+
+def keep_state(session: Session, index: int, request: ShotRequest, take_dir: Path, generator: FrameGenerator,
+               states: StateStore | None) -> None:
+    """Snapshot the session before frame `index` when it is due: in memory with `states`, on disk when the
+    request asks for `save_states`."""
+    if index % SNAPSHOT_EVERY or (states is None and not request.save_states):
+        return
+    snapshot = session.snapshot()
+    if states is not None:
+        states.put(take_dir, index, snapshot)
+    if request.save_states:
+        write_state(state_path(take_dir, request.track["frames"][index]["frame"]), snapshot, _identity(generator))
 
 
 @dataclass
@@ -57,6 +85,8 @@ class Continuation:
     """Index of frame N in the track: frames before it are the parent's."""
     snapshot_index: int
     snapshot: Any
+    source: str
+    """Where the state came from: "memory" (the warm worker) or "disk" (the parent's states folder)."""
 
 
 def _same_camera(a: dict, b: dict) -> bool:
@@ -64,7 +94,36 @@ def _same_camera(a: dict, b: dict) -> bool:
         abs(a[k] - b[k]) < 1e-6 for k in ("fx", "fy", "cx", "cy"))
 
 
-def plan(request: ShotRequest, take_dir: Path, states: StateStore | None) -> Continuation:
+def _same_first_frame(request: ShotRequest, take_dir: Path, parent_request: ShotRequest, parent: Path) -> bool:
+    mine, theirs = load_first_frame(request, take_dir)[2:], load_first_frame(parent_request, parent)[2:]
+    return all((a is None and b is None) or (a is not None and b is not None and np.array_equal(a, b))
+               for a, b in zip(mine, theirs))
+
+
+def _disk_states(take_dir: Path, track: dict, index: int) -> dict[int, Path]:
+    """The state files of a take at or before `index`, by index."""
+    paths = {i: state_path(take_dir, f["frame"]) for i, f in enumerate(track["frames"][:index + 1])}
+    return {i: path for i, path in paths.items() if path.is_file()}
+
+
+def _read_checked(path: Path, parent: Path, scene_frame: int, generator: FrameGenerator) -> Any:
+    """The snapshot in a state file, or the reason (naming the file) why a full regeneration is needed."""
+    try:
+        snapshot, metadata = read_state(path)
+    except StateFileError as error:
+        raise RequestError("continue_from", f"the state file {path.relative_to(parent.parent)} cannot be used: "
+                                            f"{error}; {REGENERATE}") from None
+    made_by = {key: metadata.get(key) for key in ("model", "checkpoint_sha256")}
+    if made_by != _identity(generator):
+        def describe(who: dict) -> str:
+            return f"{who['model']} (checkpoint sha256 {who['checkpoint_sha256'][:12] or 'none'})"
+        raise RequestError("continue_from", f"the state of {parent.name} before frame {scene_frame} was made by "
+                                            f"{describe(made_by)}, the runtime now runs "
+                                            f"{describe(_identity(generator))}: {REGENERATE}")
+    return snapshot
+
+
+def plan(request: ShotRequest, take_dir: Path, states: StateStore | None, generator: FrameGenerator) -> Continuation:
     """Check the request against its parent take and find the state to resume from."""
     spec = request.continue_from
     field = "continue_from"
@@ -91,14 +150,24 @@ def plan(request: ShotRequest, take_dir: Path, states: StateStore | None) -> Con
     early_events = [e for e in request.notes_events if e.frame < spec.frame]
     if early_events != [e for e in parent_request.notes_events if e.frame < spec.frame]:
         raise RequestError(f"{field}.frame", f"notes events before frame {spec.frame} differ from the parent's")
+    if not _same_first_frame(request, take_dir, parent_request, parent):
+        raise RequestError("first_frame", "differs from the parent take's first frame; only the camera after frame "
+                                          f"{spec.frame} and notes events from it on may change")
     missing = [f["frame"] for f in old["frames"][:index] if not (parent / frame_file_name(f["frame"])).is_file()]
     if missing:
         raise RequestError(f"{field}.take", f"the parent take lacks frames {missing[:5]} before frame {spec.frame}")
-    found = states.nearest(parent, index) if states is not None else None
-    if found is None:
-        raise RequestError(field, f"the runtime no longer holds the state of {parent.name} at frame {spec.frame} "
-                                  "(it restarted or the take is too old): regenerate the take in full")
-    return Continuation(parent, index, found[0], found[1])
+
+    in_memory = states.up_to(parent, index) if states is not None else {}
+    on_disk = _disk_states(parent, old, index)
+    best_memory, best_disk = max(in_memory, default=-1), max(on_disk, default=-1)
+    if best_memory < 0 and best_disk < 0:
+        raise RequestError(field, f"the runtime holds no state of {parent.name} at or before frame {spec.frame} "
+                                  f"(it restarted, or the take is older than the {KEPT_TAKES} it keeps in memory) and "
+                                  f"the take kept none on disk (ask for save_states): {REGENERATE}")
+    if best_memory >= best_disk:
+        return Continuation(parent, index, best_memory, in_memory[best_memory], "memory")
+    snapshot = _read_checked(on_disk[best_disk], parent, old["frames"][best_disk]["frame"], generator)
+    return Continuation(parent, index, best_disk, snapshot, "disk")
 
 
 def copy_parent_frames(continuation: Continuation, request: ShotRequest, take_dir: Path) -> list[Path]:
@@ -111,3 +180,41 @@ def copy_parent_frames(continuation: Continuation, request: ShotRequest, take_di
         partial.replace(take_dir / name)
         copied.append(take_dir / name)
     return copied
+
+
+def inherit_states(continuation: Continuation, request: ShotRequest, take_dir: Path, generator: FrameGenerator,
+                   states: StateStore | None) -> None:
+    """The parent's states before frame N are the new take's too (its past is the parent's), so that a later
+    continuation of the new take from before N finds them: in memory, and on disk when asked (hard links)."""
+    parent, start = continuation.parent, continuation.start_index
+    in_memory = states.up_to(parent, start - 1) if states is not None else {}
+    if continuation.snapshot_index < start:
+        in_memory[continuation.snapshot_index] = continuation.snapshot
+    if states is not None:
+        for index, snapshot in in_memory.items():
+            states.put(take_dir, index, snapshot)
+    if not request.save_states:
+        return
+    frames = request.track["frames"]
+    on_disk = _disk_states(parent, request.track, start - 1)
+    for index in sorted(set(in_memory) | set(on_disk)):
+        target = state_path(take_dir, frames[index]["frame"])
+        if index in on_disk:
+            target.parent.mkdir(exist_ok=True)
+            _link_or_copy(on_disk[index], target)
+        else:
+            write_state(target, in_memory[index], _identity(generator))
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link (no space, no time) where the file system allows one, else a copy; atomic either way."""
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        try:
+            os.link(source, partial)
+        except OSError:
+            shutil.copyfile(source, partial)
+        partial.replace(target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise

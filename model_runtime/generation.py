@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from model_runtime.continuation import SNAPSHOT_EVERY, StateStore, copy_parent_frames, plan
+from model_runtime.continuation import StateStore, copy_parent_frames, inherit_states, keep_state, plan
 from model_runtime.models.interface import FrameGenerator, GeneratorInputError, ShotInput
 from model_runtime.request import RequestError, ShotRequest, load_first_frame
 from model_runtime.takes import now_iso, read_take, update_take, write_frame
@@ -66,8 +66,9 @@ def run_take(generator: FrameGenerator, take_dir: Path,
              model_load_seconds: float | None = None, states: StateStore | None = None) -> TakeResult:
     """Generate the take described by `take_dir/take.json` into that folder.
 
-    With `states`, a snapshot of the session is kept every SNAPSHOT_EVERY frames, and a request that
-    continues an earlier take resumes from that take's state (model_runtime/continuation.py).
+    A snapshot of the session is kept every few frames, in `states` (memory) and, when the request asks,
+    on disk beside the take; a request that continues an earlier take resumes from that take's state
+    (model_runtime/continuation.py).
     """
     result = TakeResult("failed")
     started = time.perf_counter()
@@ -86,8 +87,9 @@ def run_take(generator: FrameGenerator, take_dir: Path,
         size = (request.track["height"], request.track["width"], 3)
         first_index = 0
         if request.continue_from is not None:
-            continuation = plan(request, take_dir, states)
+            continuation = plan(request, take_dir, states, generator)
             copy_parent_frames(continuation, request, take_dir)
+            inherit_states(continuation, request, take_dir, generator, states)
             session.restore(continuation.snapshot)
             for _ in range(continuation.snapshot_index, continuation.start_index):
                 session.step()  # the parent's frames: only the state they lead to matters
@@ -95,12 +97,12 @@ def run_take(generator: FrameGenerator, take_dir: Path,
             update_take(take_dir, continued_from={
                 "take": str(continuation.parent), "frame": request.continue_from.frame,
                 "reused_frames": continuation.start_index,
-                "replayed_frames": continuation.start_index - continuation.snapshot_index})
+                "replayed_frames": continuation.start_index - continuation.snapshot_index,
+                "state_from": continuation.source})
         for index, track_frame in enumerate(frames):
             if index < first_index:
                 continue
-            if states is not None and index % SNAPSHOT_EVERY == 0:
-                states.put(take_dir, index, session.snapshot())
+            keep_state(session, index, request, take_dir, generator, states)
             if cancelled():
                 result.status = "cancelled"
                 break
