@@ -23,7 +23,6 @@ from model_runtime.world.config import DynamicsConfig, preset
 from model_runtime.world.generator import DEFAULT_CHECKPOINT, OysterWorldModel, WorldSession
 from model_runtime.world.model import WorldModel
 from model_runtime.world.text import embed_notes
-from model_runtime.world.transformer import LayerCache
 
 
 def bench_track(frames: int, width: int, height: int) -> dict:
@@ -44,12 +43,17 @@ def bench_track(frames: int, width: int, height: int) -> dict:
 
 
 def dynamics_flops(config: DynamicsConfig, n_query: int, n_keys: int, n_frames: int, token_in: int,
-                   token_out: int) -> float:
-    """Multiply-adds x 2 of one dynamics pass: n_query tokens of n_frames frames attending to n_keys keys."""
-    d = config.d_model
+                   token_out: int, keys_only: bool = False) -> float:
+    """Multiply-adds x 2 of one dynamics pass: n_query tokens of n_frames frames attending to n_keys keys.
+
+    `keys_only`: the clean pass (`LatentDynamics.remember`), which stops after the last block's keys and values.
+    """
+    d, L = config.d_model, config.n_layers
     per_layer = 2 * n_query * d * (3 * d + d + 2 * config.mlp_ratio * d) + 4 * n_query * n_keys * d
-    modulation = 2 * n_frames * d * 6 * d * config.n_layers + 2 * n_frames * d * 2 * d
-    return config.n_layers * per_layer + modulation + 2 * n_query * (token_in * d + d * token_out)
+    flops = L * per_layer + 2 * n_query * token_in * d
+    if keys_only:
+        return flops - (2 * n_query * d * (d + 2 * config.mlp_ratio * d) + 4 * n_query * n_keys * d)
+    return flops + 2 * n_query * d * token_out
 
 
 def _timed(fn, repeats: int) -> float:
@@ -70,27 +74,35 @@ def matmul_gflops(n: int = 1024, repeats: int = 10) -> float:
 
 @torch.no_grad()
 def kv_against_naive(model: WorldModel, repeats: int) -> dict:
-    """Dynamics time of one frame (sampler steps + the clean pass) at a full window, cached vs recomputed."""
+    """Dynamics time of one frame at a full window (the sampler's passes, then the clean pass that keeps the
+    frame's keys and values), through the KV window against recomputing the whole window for every pass."""
     cfg, dyn = model.config, model.dynamics
-    n, d, window = cfg.tokens_per_frame, cfg.dynamics.d_model, cfg.dynamics.window
+    n, d, window_frames, steps = cfg.tokens_per_frame, cfg.dynamics.d_model, cfg.dynamics.window, cfg.sampler.steps
     g = torch.Generator().manual_seed(0)
-    tokens = torch.randn((1, window + 1, n, d), generator=g)                      # embedded tokens
-    cond = torch.randn((1, window + 1, d), generator=g)
-    past = None
-    for t in range(window):                                                       # fill the KV window
-        _, kv = dyn.step(tokens[:, t], cond[:, t], past, t)
-        past = [LayerCache(k, v) for k, v in kv] if past is None else \
-            [LayerCache(torch.cat([c.k, k], 2), torch.cat([c.v, v], 2)) for c, (k, v) in zip(past, kv)]
-    passes = cfg.sampler.steps + 1
-    cached_out = dyn.step(tokens[:, -1], cond[:, -1], past, window)[0]
+    tokens = torch.randn((1, window_frames + 1, n, d), generator=g)                 # embedded tokens
+    cond = torch.randn((1, window_frames + 1, d), generator=g)
+    window = dyn.new_window()
+    for t in range(window_frames):                                                  # fill the KV window
+        dyn.remember(tokens[:, t], dyn.modulations(cond[:, t:t + 1]), window)
+    last = tokens[:, -1]
+    passes = torch.randn((steps + 1, 1, d), generator=g)                            # each pass's condition
+    cached_out = dyn.step(last, dyn.modulations(cond[:, -1:]), window)
     naive_out = dyn(tokens, cond)[:, -1]
-    cached = _timed(lambda: [dyn.step(tokens[:, -1], cond[:, -1], past, window) for _ in range(passes)], repeats)
-    naive = _timed(lambda: [dyn(tokens, cond) for _ in range(passes)], repeats)
-    flops = passes * dynamics_flops(cfg.dynamics, n, (window + 1) * n, 1, dyn.token_in.in_features,
-                                    dyn.out.out_features)
-    return {"passes_per_frame": passes, "cached_ms": cached * 1e3, "naive_ms": naive * 1e3,
+
+    def cached_frame() -> None:
+        modulations = dyn.modulations(passes)                                       # all passes at once
+        for i in range(steps):
+            dyn.step(last, [m[i:i + 1] for m in modulations], window)
+        dyn.remember(last, [m[steps:] for m in modulations], window)               # full window: slides
+
+    cached = _timed(cached_frame, repeats)
+    naive = _timed(lambda: [dyn(tokens, cond) for _ in range(steps + 1)], repeats)
+    flops = [dynamics_flops(cfg.dynamics, n, (window_frames + 1) * n, 1, dyn.token_in.in_features,
+                            dyn.out.out_features, keys_only=clean) for clean in (False, True)]
+    frame_flops = steps * flops[0] + flops[1]
+    return {"passes_per_frame": steps + 1, "cached_ms": cached * 1e3, "naive_ms": naive * 1e3,
             "naive_over_cached": naive / cached, "max_abs_difference": float((cached_out - naive_out).abs().max()),
-            "dynamics_gflops": flops / cached / 1e9, "dynamics_gflop_per_frame": flops / 1e9}
+            "dynamics_gflops": frame_flops / cached / 1e9, "dynamics_gflop_per_frame": frame_flops / 1e9}
 
 
 def rollout(generator_model: WorldModel, frames: int, seed: int) -> list[float]:
@@ -129,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         model = generator.model
         report["checkpoint"] = str(args.checkpoint)
     else:
-        model = WorldModel(preset(args.config)).eval()
+        model = WorldModel(preset(args.config)).for_inference()
         report["checkpoint"] = f"none ({args.checkpoint} missing): untrained {args.config}, timings only"
     cfg = model.config
     track = bench_track(2, cfg.width, cfg.height)

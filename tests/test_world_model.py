@@ -13,7 +13,6 @@ from model_runtime.world.config import ConfigError, WorldConfig, preset
 from model_runtime.world.cache3d import PointCache
 from model_runtime.world.generator import OysterWorldModel, WorldSession, close_cracks, load_world_model
 from model_runtime.world.model import WorldModel
-from model_runtime.world.transformer import LayerCache
 
 
 def micro_model(seed: int = 0) -> WorldModel:
@@ -84,18 +83,57 @@ def test_changing_frame_t_never_changes_earlier_frames():
 
 
 def test_kv_cached_steps_equal_the_parallel_forward():
+    """Frame by frame through the sliding KV window, past the point where it is full and frames leave it."""
     model = micro_model()
-    T = model.config.dynamics.window + 1
+    dyn, window_frames = model.dynamics, model.config.dynamics.window
+    T = 2 * window_frames + 3
     tokens, cond = _sequence(model, T)
     with torch.no_grad():
-        parallel = model.dynamics(tokens, cond)
-        past, n_past = None, 0
+        parallel = dyn(tokens, cond)
+        window = dyn.new_window()
         for t in range(T):
-            out, kv = model.dynamics.step(tokens[:, t], cond[:, t], past, n_past)
-            assert torch.allclose(out, parallel[:, t], atol=1e-5), t
-            past = [LayerCache(k, v) for k, v in kv] if past is None else \
-                [LayerCache(torch.cat([c.k, k], 2), torch.cat([c.v, v], 2)) for c, (k, v) in zip(past, kv)]
-            n_past += 1
+            modulations = dyn.modulations(cond[:, t:t + 1])
+            assert torch.allclose(dyn.step(tokens[:, t], modulations, window), parallel[:, t], atol=1e-5), t
+            dyn.remember(tokens[:, t], modulations, window)
+            assert window.frames == min(t + 1, window_frames)
+
+
+def test_remember_keeps_the_keys_of_a_full_pass_and_slides_the_window():
+    """The clean pass skips the last block's attention and MLP and the head; its keys and values are exactly
+    those a full pass computes, and a full window drops its oldest frame."""
+    model = micro_model()
+    dyn, n, window_frames = model.dynamics, model.config.tokens_per_frame, model.config.dynamics.window
+    tokens, cond = _sequence(model, window_frames + 1)
+    with torch.no_grad():
+        window = dyn.new_window()
+        for t in range(window_frames):
+            dyn.remember(tokens[:, t], dyn.modulations(cond[:, t:t + 1]), window)
+        before = window.layers()
+        modulations = dyn.modulations(cond[:, -1:])
+        dyn.step(tokens[:, -1], modulations, window)              # a full pass leaves its keys in the slot
+        slot_k, slot_v = window.k[:, :, -n:].clone(), window.v[:, :, -n:].clone()
+        window.load(before)
+        dyn.remember(tokens[:, -1], modulations, window)
+    after = window.layers()
+    assert window.frames == window_frames
+    for layer, (old, new) in enumerate(zip(before, after)):
+        assert torch.equal(new.k[:, :, :-n], old.k[:, :, n:]) and torch.equal(new.v[:, :, :-n], old.v[:, :, n:])
+        assert torch.equal(new.k[:, :, -n:], slot_k[layer].transpose(1, 2))
+        assert torch.equal(new.v[:, :, -n:], slot_v[layer].transpose(1, 2))
+
+
+def test_modulations_of_all_passes_at_once_equal_one_pass_at_a_time():
+    model = micro_model()
+    dyn = model.dynamics
+    g = torch.Generator().manual_seed(0)
+    text, action = torch.randn((1, 384), generator=g), torch.randn((1, 16), generator=g)
+    times = torch.tensor([0.0, 0.5, 1.0])
+    with torch.no_grad():
+        together = dyn.modulations(dyn.frame_condition(times, text.expand(3, -1), action.expand(3, -1))[:, None])
+        for i, t in enumerate(times):
+            alone = dyn.modulations(dyn.frame_condition(t[None], text, action)[:, None])
+            for a, b in zip(together, alone):
+                assert torch.allclose(a[i:i + 1], b, rtol=1e-6, atol=1e-6)
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ def load_world_model(path: str | Path) -> WorldModel:
     config, tensors, _ = read_checkpoint(path)
     model = WorldModel(config)
     load_weights(model, {k: v for k, v in tensors.items() if not k.startswith("optim.")}, Path(path).name)
-    return model.eval()
+    return model.for_inference()
 
 
 def close_cracks(valid: np.ndarray, pixels: int) -> np.ndarray:
@@ -79,8 +79,7 @@ class WorldSession(Session):
         self.centres = token_centres(cfg.width, cfg.padded_height, grid_w, grid_h)
         self.centres[:, 1] -= (cfg.padded_height - cfg.height) // 2            # pad rows above the image
         self.cache = PointCache(cfg.cache.max_points)
-        self.kv: list[LayerCache] | None = None
-        self.n_past = 0
+        self.window = model.dynamics.new_window()
         self._index = 0
         self.generator = torch.Generator().manual_seed(int(shot.seed))
         self.times = time_grid(cfg.sampler.steps)
@@ -122,23 +121,15 @@ class WorldSession(Session):
     def frame_index(self) -> int:
         return self._index
 
-    def _run(self, tokens: torch.Tensor, cache_tok: torch.Tensor, valid_tok: torch.Tensor, plucker: torch.Tensor,
-             t: float, text: torch.Tensor, action: torch.Tensor) -> tuple[torch.Tensor, list]:
+    def _pass_modulations(self, text: torch.Tensor, action: torch.Tensor) -> dict[float, list[torch.Tensor]]:
+        """The adaLN modulations of the frame's passes (each sampler time, then the clean pass at t = 1) by
+        time, computed for all passes at once (`LatentDynamics.modulations`)."""
         dyn = self.model.dynamics
-        cond = dyn.frame_condition(torch.full((1,), t), text, action)                  # (1, d)
-        embedded = dyn.embed_tokens(tokens, cache_tok, valid_tok, plucker)
-        return dyn.step(embedded, cond, self.kv, self.n_past)
-
-    def _push_context(self, new_kv: list) -> None:
-        """Append a finished frame's keys/values and keep only the last `window` frames."""
-        n = self.model.config.tokens_per_frame
-        keep = self.model.config.dynamics.window * n
-        if self.kv is None:
-            self.kv = [LayerCache(k, v) for k, v in new_kv]
-        else:
-            self.kv = [LayerCache(torch.cat([c.k, k], 2)[:, :, -keep:], torch.cat([c.v, v], 2)[:, :, -keep:])
-                       for c, (k, v) in zip(self.kv, new_kv)]
-        self.n_past = min(self.n_past + 1, self.model.config.dynamics.window)
+        times = [float(t) for t in self.times[:-1]] + [1.0]
+        n = len(times)
+        cond = dyn.frame_condition(torch.tensor(times), text.expand(n, -1), action.expand(n, -1))  # (passes, d)
+        modulations = dyn.modulations(cond[:, None])                                             # (passes, 1, *)
+        return {t: [m[i:i + 1] for m in modulations] for i, t in enumerate(times)}
 
     @torch.no_grad()
     def step(self) -> np.ndarray:
@@ -147,7 +138,8 @@ class WorldSession(Session):
             raise IndexError("the shot has no more frames")
         K, c2w, rel = self._camera(i)
         text, action, plucker = self._condition(i, K, rel)
-        model = self.model
+        model, dyn = self.model, self.model.dynamics
+        modulations = self._pass_modulations(text, action)
         if i == 0 and self.first is not None:
             rgb, depth = self.first
             cache_tok, valid_tok = self._render_tokens(empty_render(self.width, self.height))
@@ -162,13 +154,15 @@ class WorldSession(Session):
             cache_tok, valid_tok = self._render_tokens(render)
             noise = torch.randn((1, model.config.tokens_per_frame, model.token_dim), generator=self.generator)
             guidance = model.config.sampler.guidance if not render.valid.any() else 1.0
+            unguided = self._pass_modulations(torch.zeros_like(text), action) if guidance != 1.0 else None
 
             def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
                 """Classifier-free guidance (Ho & Salimans 2022) where nothing but the notes says what to show."""
-                v = self._run(x, cache_tok, valid_tok, plucker, t, text, action)[0]
-                if guidance == 1.0:
+                tokens = dyn.embed_tokens(x, cache_tok, valid_tok, plucker)
+                v = dyn.step(tokens, modulations[t], self.window)
+                if unguided is None:
                     return v
-                v_null = self._run(x, cache_tok, valid_tok, plucker, t, torch.zeros_like(text), action)[0]
+                v_null = dyn.step(tokens, unguided[t], self.window)
                 return v_null + guidance * (v - v_null)
 
             latent = sample_euler(velocity, noise, self.times, self.callback)
@@ -180,8 +174,7 @@ class WorldSession(Session):
             new = share * gen_rgb + (1.0 - share) * render.rgb
             final = weight * render.rgb + (1.0 - weight) * new
             self.cache.add(final, gen_depth, K, c2w, mask=~covered, anchor=i == 0)
-        _, new_kv = self._run(latent, cache_tok, valid_tok, plucker, 1.0, text, action)
-        self._push_context(new_kv)
+        dyn.remember(dyn.embed_tokens(latent, cache_tok, valid_tok, plucker), modulations[1.0], self.window)
         self._index += 1
         return self._to_output(final)
 
@@ -200,12 +193,12 @@ class WorldSession(Session):
     # ------------------------------------------------------------------ state
 
     def snapshot(self) -> _State:
-        return _State(self._index, None if self.kv is None else list(self.kv), self.n_past, self.cache.state(),
-                      self.generator.get_state())
+        return _State(self._index, self.window.layers() if self.window.frames else None, self.window.frames,
+                      self.cache.state(), self.generator.get_state())
 
     def restore(self, state: _State) -> None:
-        self._index, self.n_past = state.index, state.n_past
-        self.kv = None if state.kv is None else list(state.kv)
+        self._index = state.index
+        self.window.load(state.kv)
         self.cache.set_state(state.cache)
         self.generator.set_state(state.rng)
 

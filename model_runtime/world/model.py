@@ -28,6 +28,12 @@ class WorldModel(nn.Module):
         self.register_buffer("latent_mean", torch.zeros(c))
         self.register_buffer("latent_std", torch.ones(c))
 
+    def for_inference(self) -> "WorldModel":
+        """Eval mode with the autoencoder's weights channels-last: oneDNN's NHWC convolutions run it about
+        1.5x faster on a CPU (its activations follow the weights' layout; same results up to float rounding)."""
+        self.autoencoder.to(memory_format=torch.channels_last)
+        return self.eval()
+
     # ------------------------------------------------------------------ frames <-> autoencoder input
 
     @property

@@ -8,7 +8,7 @@ behaves the same at frame 300 as at frame 10 (Press et al. 2022 use a fixed
 linear bias; here it is learned over the short window). Training runs whole
 clips in parallel under the block-causal mask with an independent noise level
 per frame (diffusion forcing, Chen et al. 2024); inference runs one frame at a
-time against a sliding KV cache of clean context frames. Conditioning enters
+time against a sliding KV window of clean context frames. Conditioning enters
 through adaLN-Zero modulation (Peebles & Xie 2023): per frame, the flow time,
 the scene-notes embedding and the camera action.
 """
@@ -33,14 +33,21 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.cat([angles.cos(), angles.sin()], dim=-1)
 
 
+def per_frame(x: torch.Tensor, n_frames: int) -> torch.Tensor:
+    """(B, T*N, C) tokens of T frames -> a (B, T, N, C) view, so per-frame values broadcast over tokens."""
+    return x.view(x.shape[0], n_frames, -1, x.shape[-1])
+
+
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-    return x * (1.0 + scale) + shift
+    """x (B, T*N, C) tokens; shift and scale (B, T, C) per frame, broadcast to the frame's tokens
+    (materialising them per token cost as much as the MLP)."""
+    T = shift.shape[1]
+    return (per_frame(x, T) * (1.0 + scale[:, :, None]) + shift[:, :, None]).view(x.shape)
 
 
-def per_token(frame_values: torch.Tensor, n_tokens: int) -> torch.Tensor:
-    """(B, T, C) per frame -> (B, T*N, C), each frame's value for each of its N tokens (frames in order)."""
-    B, T, C = frame_values.shape
-    return frame_values[:, :, None, :].expand(B, T, n_tokens, C).reshape(B, T * n_tokens, C)
+def gated(x: torch.Tensor, gate: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """x + gate * h, with the gate (B, T, C) per frame."""
+    return x + (gate[:, :, None] * per_frame(h, gate.shape[1])).view(x.shape)
 
 
 @dataclass
@@ -50,6 +57,53 @@ class LayerCache:
     v: torch.Tensor
 
 
+class KVWindow:
+    """The sliding window of one-frame inference: every layer's keys and values of the last `window` finished
+    frames, oldest first, then a slot for the frame being made.
+
+    The buffers, (layers, B, (window + 1) * N, H, hd), are allocated once. A pass writes its frame's keys and
+    values into the slot and attends over the window and the slot as one view, so nothing is concatenated per
+    pass; `commit` keeps the slot as the newest context frame (the oldest leaves once the window is full).
+    """
+
+    def __init__(self, n_layers: int, batch: int, n_tokens: int, n_heads: int, head_dim: int, window: int):
+        shape = (n_layers, batch, (window + 1) * n_tokens, n_heads, head_dim)
+        self.k, self.v = torch.zeros(shape), torch.zeros(shape)
+        self.n_tokens, self.window = n_tokens, window
+        self.frames = 0  # committed context frames
+
+    def attend(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Put the frame's k, v (B, N, H, hd) in the slot; returns the window's and the slot's keys and values,
+        (B, H, (frames + 1) * N, hd) each, oldest first."""
+        end = (self.frames + 1) * self.n_tokens
+        self.k[layer, :, end - self.n_tokens:end] = k
+        self.v[layer, :, end - self.n_tokens:end] = v
+        return self.k[layer, :, :end].transpose(1, 2), self.v[layer, :, :end].transpose(1, 2)
+
+    def commit(self) -> None:
+        """The slot becomes the newest context frame."""
+        if self.frames < self.window:
+            self.frames += 1
+            return
+        n = self.n_tokens
+        self.k[:, :, :-n] = self.k[:, :, n:].clone()  # the oldest frame leaves; the slot is free again
+        self.v[:, :, :-n] = self.v[:, :, n:].clone()
+
+    def layers(self) -> list[LayerCache]:
+        """A copy of the context, per layer (B, H, frames * N, hd), e.g. for a snapshot."""
+        end = self.frames * self.n_tokens
+        return [LayerCache(k[:, :end].transpose(1, 2).clone(), v[:, :end].transpose(1, 2).clone())
+                for k, v in zip(self.k, self.v)]
+
+    def load(self, layers: list[LayerCache] | None) -> None:
+        """Replace the context by `layers` (as `layers()` returns them; None: no context)."""
+        self.frames = 0 if not layers else layers[0].k.shape[2] // self.n_tokens
+        end = self.frames * self.n_tokens
+        for i, layer in enumerate(layers or []):
+            self.k[i, :, :end] = layer.k.transpose(1, 2)
+            self.v[i, :, :end] = layer.v.transpose(1, 2)
+
+
 class Attention(nn.Module):
     def __init__(self, d: int, n_heads: int):
         super().__init__()
@@ -57,17 +111,19 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(d, 3 * d)
         self.proj = nn.Linear(d, d)
 
-    def forward(self, x: torch.Tensor, bias: torch.Tensor, past: LayerCache | None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """x (B, L, d); bias (H, L, L_past + L) additive (-inf where masked). Returns (out, k, v) of x."""
+    def heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """x (B, L, d) -> q, k, v (B, L, H, hd) each."""
         B, L, d = x.shape
-        q, k, v = self.qkv(x).split(d, dim=-1)
-        # (B, L, d) -> (B, H, L, hd)
-        q, k, v = (t.view(B, L, self.n_heads, d // self.n_heads).transpose(1, 2) for t in (q, k, v))
-        keys, values = (k, v) if past is None else (torch.cat([past.k, k], 2), torch.cat([past.v, v], 2))
-        out = F.scaled_dot_product_attention(q, keys, values, attn_mask=bias.unsqueeze(0))
-        out = out.transpose(1, 2).reshape(B, L, d)  # (B, H, L, hd) -> (B, L, d)
-        return self.proj(out), k, v
+        return tuple(t.view(B, L, self.n_heads, d // self.n_heads) for t in self.qkv(x).split(d, dim=-1))
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor, window: KVWindow | None, layer: int) -> torch.Tensor:
+        """x (B, L, d); bias (H, L, L_keys) additive (-inf where masked). Keys are x's own, or with a
+        `window` the context frames' and x's (x is one frame, its keys go into the window's slot)."""
+        B, L, d = x.shape
+        q, k, v = self.heads(x)
+        keys, values = (k.transpose(1, 2), v.transpose(1, 2)) if window is None else window.attend(layer, k, v)
+        out = F.scaled_dot_product_attention(q.transpose(1, 2), keys, values, attn_mask=bias.unsqueeze(0))
+        return self.proj(out.transpose(1, 2).reshape(B, L, d))  # (B, H, L, hd) -> (B, L, d)
 
 
 class Block(nn.Module):
@@ -82,18 +138,18 @@ class Block(nn.Module):
         nn.init.zeros_(self.modulation.weight)  # adaLN-Zero: every block starts as the identity
         nn.init.zeros_(self.modulation.bias)
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor, bias: torch.Tensor, past: LayerCache | None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """x (B, T*N, d) tokens of T frames, cond (B, T, d) per frame.
+    def forward(self, x: torch.Tensor, modulation: torch.Tensor, bias: torch.Tensor, window: KVWindow | None,
+                layer: int) -> torch.Tensor:
+        """x (B, T*N, d) tokens of T frames, modulation (B, T, 6d) per frame (`LatentDynamics.modulations`)."""
+        s1, g1, a1, s2, g2, a2 = modulation.chunk(6, dim=-1)
+        x = gated(x, a1, self.attn(modulate(self.norm1(x), s1, g1), bias, window, layer))
+        return gated(x, a2, self.mlp(modulate(self.norm2(x), s2, g2)))
 
-        The modulation is computed per frame and broadcast to its tokens: per token it cost as much as the MLP.
-        """
-        n_tokens = x.shape[1] // cond.shape[1]
-        s1, g1, a1, s2, g2, a2 = per_token(self.modulation(F.silu(cond)), n_tokens).chunk(6, dim=-1)
-        h, k, v = self.attn(modulate(self.norm1(x), s1, g1), bias, past)
-        x = x + a1 * h
-        x = x + a2 * self.mlp(modulate(self.norm2(x), s2, g2))
-        return x, k, v
+    def keys_into(self, x: torch.Tensor, modulation: torch.Tensor, window: KVWindow, layer: int) -> None:
+        """Only this block's keys and values of x (one frame), into the window's slot."""
+        s1, g1 = modulation.chunk(6, dim=-1)[:2]
+        _, k, v = self.attn.heads(modulate(self.norm1(x), s1, g1))
+        window.attend(layer, k, v)
 
 
 class LatentDynamics(nn.Module):
@@ -124,10 +180,23 @@ class LatentDynamics(nn.Module):
         """t (B, T), text (B, T, text_dim), action (B, T, ACTION_DIM) -> (B, T, d)."""
         return self.time_in(timestep_embedding(t, self.config.d_model)) + self.text_in(text) + self.action_in(action)
 
+    def modulations(self, cond: torch.Tensor) -> list[torch.Tensor]:
+        """cond (B, T, d) -> the adaLN modulation of every block (B, T, 6d) and of the output (B, T, 2d).
+
+        Inference computes them for all passes of a frame at once (one row per pass): the modulation weights
+        are a third of the network, and reading them once per frame instead of once per pass saves that much.
+        """
+        c = F.silu(cond)
+        return [block.modulation(c) for block in self.blocks] + [self.out_modulation(c)]
+
     def embed_tokens(self, noisy: torch.Tensor, cache: torch.Tensor, valid: torch.Tensor, plucker: torch.Tensor
                      ) -> torch.Tensor:
         """Each (B, T, N, *) -> (B, T, N, d)."""
         return self.token_in(torch.cat([noisy, cache, valid, plucker], dim=-1)) + self.position
+
+    def new_window(self, batch: int = 1) -> KVWindow:
+        cfg = self.config
+        return KVWindow(cfg.n_layers, batch, self.n_tokens, cfg.n_heads, cfg.d_model // cfg.n_heads, cfg.window)
 
     def _age_bias(self, query_frames: torch.Tensor, key_frames: torch.Tensor, n_tokens: int) -> torch.Tensor:
         """Learned bias by frame age, -inf outside [0, window] (future or too old).
@@ -147,35 +216,41 @@ class LatentDynamics(nn.Module):
         return bias[:, :, :, None, :].expand(L, H, Tq, n_tokens, Tk * n_tokens).reshape(
             L, H, Tq * n_tokens, Tk * n_tokens)                                 # (layers, H, Tq*N, Tk*N)
 
-    def _run(self, x: torch.Tensor, cond: torch.Tensor, query_frames: torch.Tensor,
-             past: list[LayerCache] | None, past_frames: torch.Tensor | None
-             ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
-        """x (B, T*N, d) query tokens of T frames, cond (B, T, d) per frame, query_frames (T,) frame indices,
-        past_frames (T_past,) the frame indices of the cached keys."""
-        n_tokens = x.shape[1] // cond.shape[1]
-        key_frames = query_frames if past_frames is None else torch.cat([past_frames, query_frames])
-        bias = self._age_bias(query_frames, key_frames, n_tokens)
-        new_kv = []
-        for i, block in enumerate(self.blocks):
-            x, k, v = block(x, cond, bias[i], None if past is None else past[i])
-            new_kv.append((k, v))
-        s, g = per_token(self.out_modulation(F.silu(cond)), n_tokens).chunk(2, dim=-1)
-        return self.out(modulate(self.norm_out(x), s, g)), new_kv
+    def _blocks(self, x: torch.Tensor, modulations: list[torch.Tensor], bias: torch.Tensor,
+                window: KVWindow | None, count: int) -> torch.Tensor:
+        for i, block in enumerate(self.blocks[:count]):
+            x = block(x, modulations[i], bias[i], window, i)
+        return x
+
+    def _head(self, x: torch.Tensor, modulation: torch.Tensor) -> torch.Tensor:
+        s, g = modulation.chunk(2, dim=-1)
+        return self.out(modulate(self.norm_out(x), s, g))
 
     def forward(self, tokens: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Training: tokens (B, T, N, d) embedded, cond (B, T, d) -> velocity (B, T, N, token_dim)."""
         B, T, N, d = tokens.shape
-        x = tokens.reshape(B, T * N, d)                                          # (B, T*N, d)
-        out, _ = self._run(x, cond, torch.arange(T), None, None)
-        return out.view(B, T, N, -1)                                             # (B, T*N, P) -> (B, T, N, P)
+        frames = torch.arange(T)
+        modulations = self.modulations(cond)
+        x = self._blocks(tokens.reshape(B, T * N, d), modulations, self._age_bias(frames, frames, N), None,
+                         len(self.blocks))                                      # (B, T*N, d)
+        return self._head(x, modulations[-1]).view(B, T, N, -1)                 # (B, T*N, P) -> (B, T, N, P)
 
-    def step(self, tokens: torch.Tensor, cond: torch.Tensor, past: list[LayerCache] | None, n_past: int
-             ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
-        """Inference for one frame: tokens (B, N, d), cond (B, d), `n_past` context frames in `past`.
+    def _window_bias(self, window: KVWindow) -> torch.Tensor:
+        return self._age_bias(torch.tensor([window.frames]), torch.arange(window.frames + 1), self.n_tokens)
 
-        Returns the velocity (B, N, token_dim) and this frame's (k, v) per layer, which the caller
-        appends to the cache when the frame is final (clean pass).
+    def step(self, tokens: torch.Tensor, modulations: list[torch.Tensor], window: KVWindow) -> torch.Tensor:
+        """Inference for one frame: tokens (B, N, d), modulations (B, 1, *) of this pass, attending to the
+        window's context frames -> velocity (B, N, token_dim). The window is left as it was."""
+        x = self._blocks(tokens, modulations, self._window_bias(window), window, len(self.blocks))
+        return self._head(x, modulations[-1])
+
+    def remember(self, tokens: torch.Tensor, modulations: list[torch.Tensor], window: KVWindow) -> None:
+        """The clean pass of a finished frame: its keys and values join the window as the newest context.
+
+        Only keys and values are kept, so the last block stops after them and the output head is skipped:
+        the same keys and values as a full `step`, for 1/7 less work.
         """
-        query = torch.tensor([n_past])
-        past_frames = torch.arange(n_past) if n_past else None
-        return self._run(tokens, cond[:, None, :], query, past if n_past else None, past_frames)
+        last = len(self.blocks) - 1
+        x = self._blocks(tokens, modulations, self._window_bias(window), window, last)
+        self.blocks[last].keys_into(x, modulations[last], window, last)
+        window.commit()
