@@ -10,8 +10,9 @@ import atexit
 import importlib
 from types import ModuleType
 
-# Registration order: data first (operators and panels refer to it), the main panel, then its sub-panels.
-MODULES = ("properties", "preferences", "operators", "ui", "timeline", "take_browser", "export")
+# Registration order: data first (operators and panels refer to it), the main panel, then its sub-panels;
+# the runtime session last, so that unregistering stops it (and a runtime it started) first.
+MODULES = ("properties", "preferences", "operators", "ui", "timeline", "take_browser", "export", "runtime_session")
 
 
 def _modules() -> list[ModuleType]:

@@ -17,9 +17,11 @@ from typing import Any
 
 import bpy
 
+from . import first_frame
 from . import shots as rules
 from .camera import camera_track, check_camera, check_range, render_size
 from .errors import CameraError, OutputError, OysterError, ShotError
+from .first_frame import FirstFrame
 from .naming import inside, sanitise_name
 from .properties import OYSTER_PG_scene, OYSTER_PG_shot
 from .shots import MarkerShot, ShotSettings
@@ -106,8 +108,10 @@ def shot_problem(scene: bpy.types.Scene, shot: ShotRef) -> str | None:
 
 def add_shot(scene: bpy.types.Scene, name: str | None = None, camera: bpy.types.Object | None = _UNSET,
              frame_start: int | None = None, frame_end: int | None = None, notes: str = "", seed: int = 0,
-             resolution: tuple[int, int] | None = None, fps: float | None = None) -> OYSTER_PG_shot:
-    """A new shot, made active; defaults: the scene camera, the timeline range, the scene's output size and fps.
+             resolution: tuple[int, int] | None = None, fps: float | None = None,
+             model: str | None = None) -> OYSTER_PG_shot:
+    """A new shot, made active; defaults: the scene camera, the timeline range, the scene's output size and fps,
+    the bundled model (`model=""`: whatever the runtime's default is).
 
     Nothing is added when any value is refused.
     """
@@ -129,13 +133,15 @@ def add_shot(scene: bpy.types.Scene, name: str | None = None, camera: bpy.types.
     shot.name, shot.camera, shot.frame_start, shot.frame_end = name, camera, start, end
     shot.camera_name = camera.name  # the update callback does this in the UI; scripts set it here
     shot.notes, shot.seed, shot.resolution_x, shot.resolution_y, shot.fps = notes, seed, width, height, fps
+    if model is not None:
+        shot.model = model
     data.active_shot_index = len(data.shots) - 1
     return shot
 
 
 def edit_shot(scene: bpy.types.Scene, shot: ShotRef, *, name: str = _UNSET, camera: bpy.types.Object | None = _UNSET,
               frame_start: int = _UNSET, frame_end: int = _UNSET, notes: str = _UNSET, seed: int = _UNSET,
-              resolution: tuple[int, int] = _UNSET, fps: float = _UNSET) -> OYSTER_PG_shot:
+              resolution: tuple[int, int] = _UNSET, fps: float = _UNSET, model: str = _UNSET) -> OYSTER_PG_shot:
     """Change the given fields of a shot; all are checked together first, so a refusal changes nothing."""
     shot = find_shot(scene, shot)
     new_name = shot.name if name is _UNSET else name
@@ -158,6 +164,8 @@ def edit_shot(scene: bpy.types.Scene, shot: ShotRef, *, name: str = _UNSET, came
     shot.name, shot.camera, shot.frame_start, shot.frame_end = new_name, new_camera, start, end
     shot.camera_name = new_camera.name
     shot.notes, shot.seed, shot.resolution_x, shot.resolution_y, shot.fps = new_notes, new_seed, width, height, new_fps
+    if model is not _UNSET:
+        shot.model = model
     return shot
 
 
@@ -235,13 +243,28 @@ def shot_track(scene: bpy.types.Scene, shot: ShotRef) -> dict[str, Any]:
                         size=(shot.resolution_x, shot.resolution_y), fps=shot.fps)
 
 
-def shot_request(scene: bpy.types.Scene, shot: ShotRef, root: Path | None = None) -> dict[str, Any]:
-    """The runtime's shot request (docs/runtime_api.md): name, notes, seed, camera track, output folder."""
+def shot_request(scene: bpy.types.Scene, shot: ShotRef, root: Path | None = None,
+                 first: FirstFrame | None = None) -> dict[str, Any]:
+    """The runtime's shot request (docs/runtime_api.md): name, notes, seed, camera track, model, output
+    folder, and the first frame when one was rendered (`render_first_frame`)."""
     shot = find_shot(scene, shot)
     request = {"shot": shot.name, "notes": shot.notes, "seed": shot.seed, "track": shot_track(scene, shot)}
+    if shot.model:
+        request["model"] = shot.model
+    if first is not None:
+        request["first_frame"] = first.request()
     if root is not None:
         request["output"] = str(root)
     return request
+
+
+def render_first_frame(scene: bpy.types.Scene, shot: ShotRef, root: Path) -> FirstFrame:
+    """The shot's first frame from the blockout (Workbench RGB and depth) in a scratch folder of its shot
+    folder; delete `.folder` once the runtime has answered (it copies the files into the take)."""
+    shot = find_shot(scene, shot)
+    check_shot(scene, shot)
+    return first_frame.render_first_frame(scene, shot.camera, shot.frame_start,
+                                          (shot.resolution_x, shot.resolution_y), shot_folder(root, shot.name))
 
 
 def write_camera_track(scene: bpy.types.Scene, shot: ShotRef, root: Path) -> Path:

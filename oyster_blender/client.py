@@ -119,8 +119,12 @@ class EventFollower:
         return self
 
     def stop(self) -> None:
-        """Stop following; the thread ends after its current long-poll (it is a daemon, so never blocks quit)."""
+        """Stop following; the thread ends after its current long-poll (at once when the runtime is gone)."""
         self._stop.set()
+
+    def join(self, timeout: float) -> None:
+        """Wait up to `timeout` s for the thread to end after `stop()`."""
+        self._thread.join(timeout)
 
     def drain(self) -> list[dict[str, Any]]:
         events = []

@@ -32,7 +32,9 @@ from bpy.props import BoolProperty, StringProperty
 from .camera import camera_track
 from .errors import OysterError
 from .naming import frame_file_name, sanitise_name
+from .polls import allow, no_data
 from .preferences import runtime_settings
+from .settings import runtime_root
 from .take_files import TAKE_JSON
 from .timeline import active_strip, present_frames, strip_folder
 
@@ -405,8 +407,7 @@ def runtime_command(python: str) -> tuple[str, Path | None]:
     """The runtime's Python and the repository it runs from (`<repo>/.venv/bin/python`), if it is one."""
     if not python:
         raise ExportError("set the runtime's Python in Oyster's preferences: it writes the OTIO and EDL")
-    root = Path(python).parent.parent.parent
-    return python, root if (root / "model_runtime").is_dir() else None
+    return python, runtime_root(python)
 
 
 class OYSTER_OT_export_previs(bpy.types.Operator):
@@ -426,14 +427,9 @@ class OYSTER_OT_export_previs(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        scene = context.scene
-        if scene is None or getattr(scene, "oyster", None) is None or not len(scene.oyster.shots):
-            cls.poll_message_set("add a shot and generate a take first")
-            return False
-        if PROGRESS.job is not None:
-            cls.poll_message_set("an export is running")
-            return False
-        return True
+        reason = no_data(context) or (None if len(context.scene.oyster.shots) else
+                                      "add a shot and generate a take first")
+        return allow(cls, reason or ("an export is running" if PROGRESS.job is not None else None))
 
     def invoke(self, context: bpy.types.Context, _event: bpy.types.Event) -> set[str]:
         context.window_manager.fileselect_add(self)
@@ -529,12 +525,9 @@ class OYSTER_PT_export(bpy.types.Panel):
 classes = (OYSTER_OT_export_previs, OYSTER_PT_export)
 
 
-def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
+register, _unregister_classes = bpy.utils.register_classes_factory(classes)
 
 
 def unregister() -> None:
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+    _unregister_classes()
     PROGRESS.job, PROGRESS.message = None, ""

@@ -1,28 +1,15 @@
-"""Operators: thin wrappers over `api`, each with a poll that says why it is unavailable."""
+"""Operators: thin wrappers over `api` and the runtime session, each with a poll that says why it is unavailable."""
 from __future__ import annotations
 
+import shutil
+
 import bpy
+from bpy.props import StringProperty
 
-from . import api
+from . import api, runtime_session
 from .errors import OysterError
+from .polls import allow, no_active_shot, no_data
 from .preferences import runtime_settings
-from .runtime_status import STATUS
-
-
-def _has_shots_data(cls: type, context: bpy.types.Context) -> bool:
-    if context.scene is None or getattr(context.scene, "oyster", None) is None:
-        cls.poll_message_set("no scene with Oyster data")
-        return False
-    return True
-
-
-def _has_active_shot(cls: type, context: bpy.types.Context) -> bool:
-    if not _has_shots_data(cls, context):
-        return False
-    if api.active_shot(context.scene) is None:
-        cls.poll_message_set("add a shot first")
-        return False
-    return True
 
 
 class OYSTER_OT_add_shot(bpy.types.Operator):
@@ -34,12 +21,8 @@ class OYSTER_OT_add_shot(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if not _has_shots_data(cls, context):
-            return False
-        if context.scene.camera is None:
-            cls.poll_message_set("the scene has no camera: set one in Scene Properties > Camera")
-            return False
-        return True
+        return allow(cls, no_data(context) or (None if context.scene.camera is not None else
+                                               "the scene has no camera: set one in Scene Properties > Camera"))
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         try:
@@ -60,7 +43,7 @@ class OYSTER_OT_remove_shot(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        return _has_active_shot(cls, context)
+        return allow(cls, no_active_shot(context))
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         api.remove_shot(context.scene, api.active_shot(context.scene))
@@ -76,12 +59,9 @@ class OYSTER_OT_shots_from_markers(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if not _has_shots_data(cls, context):
-            return False
-        if not any(m.camera is not None for m in context.scene.timeline_markers):
-            cls.poll_message_set("no timeline marker is bound to a camera (Marker > Bind Camera to Markers)")
-            return False
-        return True
+        return allow(cls, no_data(context) or (
+            None if any(m.camera is not None for m in context.scene.timeline_markers)
+            else "no timeline marker is bound to a camera (Marker > Bind Camera to Markers)"))
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         try:
@@ -101,7 +81,7 @@ class OYSTER_OT_save_camera_track(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        return _has_active_shot(cls, context)
+        return allow(cls, no_active_shot(context))
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         shot = api.active_shot(context.scene)
@@ -116,49 +96,106 @@ class OYSTER_OT_save_camera_track(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class OYSTER_OT_start_runtime(bpy.types.Operator):
+    """Start the model runtime of the preferences (or connect to the studio runtime at its address)"""
+
+    bl_idname = "oyster.start_runtime"
+    bl_label = "Start Runtime"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if runtime_session.current() is not None:
+            cls.poll_message_set("the runtime is running")
+            return False
+        return allow(cls, runtime_session.unavailable_reason(context))
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        try:
+            runtime_session.start(context)
+        except OysterError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
+class OYSTER_OT_stop_runtime(bpy.types.Operator):
+    """Stop the runtime (a take it is making is marked interrupted; its frames so far stay)"""
+
+    bl_idname = "oyster.stop_runtime"
+    bl_label = "Stop Runtime"
+
+    @classmethod
+    def poll(cls, _context: bpy.types.Context) -> bool:
+        return allow(cls, None if runtime_session.current() is not None else "no runtime is running")
+
+    def execute(self, _context: bpy.types.Context) -> set[str]:
+        runtime_session.stop()
+        return {"FINISHED"}
+
+
 class OYSTER_OT_generate_take(bpy.types.Operator):
-    """Generate a new take of the active shot with the model runtime"""
+    """Generate a new take of the active shot with the model runtime (started first if none runs)"""
 
     bl_idname = "oyster.generate_take"
     bl_label = "Generate"
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if not _has_active_shot(cls, context):
-            return False
-        reason = STATUS.unavailable_reason()
-        if reason is not None:
-            cls.poll_message_set(reason)
-            return False
-        return True
+        return allow(cls, no_active_shot(context) or runtime_session.unavailable_reason(context))
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        submit = STATUS.snapshot().submit
-        if submit is None:  # the runtime went away between poll and click
-            self.report({"ERROR"}, STATUS.unavailable_reason() or "the runtime is not ready")
-            return {"CANCELLED"}
-        shot = api.active_shot(context.scene)
+        scene = context.scene
+        shot = api.active_shot(scene)
+        first = None
         try:
-            api.check_shot(context.scene, shot)
+            api.check_shot(scene, shot)  # the shot's own problem first: it is the more specific one
             root = api.output_root(bpy.data.filepath, runtime_settings(context).output_folder)
-            request = api.shot_request(context.scene, shot, root)
+            request = api.shot_request(scene, shot, root)
+            if shot.use_blockout:
+                first = api.render_first_frame(scene, shot, root)
+                request["first_frame"] = first.request()
+            runtime_session.submit(context, request, first.folder if first is not None else None)
         except OysterError as error:
+            if first is not None:
+                shutil.rmtree(first.folder, ignore_errors=True)
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
-        submit(request)  # returns at once: the connection sends it from its own thread
         self.report({"INFO"}, f"shot '{shot.name}' sent to the runtime")
         return {"FINISHED"}
 
 
+class OYSTER_OT_cancel_take(bpy.types.Operator):
+    """Cancel a take of the active shot that is queued or being made (its frames so far stay)"""
+
+    bl_idname = "oyster.cancel_take"
+    bl_label = "Cancel Take"
+
+    take_id: StringProperty(name="Take", options={"HIDDEN", "SKIP_SAVE"},
+                            description="The runtime's take id; empty: every take of the active shot in flight")
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        reason = no_active_shot(context)
+        if reason is None and runtime_session.current() is None:
+            reason = "no runtime is running"
+        if reason is None and not runtime_session.TAKES.in_flight(api.active_shot(context.scene).name):
+            reason = "no take of this shot is queued or being made"
+        return allow(cls, reason)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        session = runtime_session.current()
+        shot = api.active_shot(context.scene)
+        takes = [t for t in runtime_session.TAKES.in_flight(shot.name) if self.take_id in ("", t.take_id)]
+        if session is None or not takes:
+            self.report({"ERROR"}, f"no take of '{shot.name}' to cancel")
+            return {"CANCELLED"}
+        for take in takes:
+            session.cancel(take.take_id)
+        self.report({"INFO"}, f"cancelling {', '.join(t.name for t in takes)}")
+        return {"FINISHED"}
+
+
 classes = (OYSTER_OT_add_shot, OYSTER_OT_remove_shot, OYSTER_OT_shots_from_markers, OYSTER_OT_save_camera_track,
-           OYSTER_OT_generate_take)
+           OYSTER_OT_start_runtime, OYSTER_OT_stop_runtime, OYSTER_OT_generate_take, OYSTER_OT_cancel_take)
 
-
-def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import StringProperty
 
-from .settings import RuntimeSettings, SettingsError, parse_address
+from .settings import CHECKOUT, RuntimeSettings, SettingsError, checkout_python, parse_address
 
 
 class OYSTER_AP_preferences(bpy.types.AddonPreferences):
@@ -26,6 +26,10 @@ class OYSTER_AP_preferences(bpy.types.AddonPreferences):
     def draw(self, _context: bpy.types.Context) -> None:
         layout = self.layout
         layout.prop(self, "runtime_python")
+        if not self.runtime_python and not self.runtime_address:
+            default = checkout_python(CHECKOUT)
+            layout.label(text=f"empty: {default} (this checkout)" if default else
+                         "set this, or a Runtime Address, to generate takes", icon="INFO")
         layout.prop(self, "runtime_address")
         if self.runtime_address:
             layout.prop(self, "runtime_token")
@@ -48,11 +52,4 @@ def runtime_settings(context: bpy.types.Context) -> RuntimeSettings:
 classes = (OYSTER_AP_preferences,)
 
 
-def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(classes)

@@ -7,7 +7,9 @@ and the panel shows it.
 from __future__ import annotations
 
 import bpy
-from bpy.props import CollectionProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+
+from . import runtime_session
 
 
 def _is_camera(_shot: "OYSTER_PG_shot", obj: bpy.types.Object) -> bool:
@@ -18,6 +20,11 @@ def _remember_camera(shot: "OYSTER_PG_shot", _context: bpy.types.Context) -> Non
     # Blender clears the pointer when its object is deleted; the name lets the panel say
     # "camera 'CamA' was deleted" instead of "no camera".
     shot.camera_name = shot.camera.name if shot.camera is not None else ""
+
+
+def _runtime_models(_shot: "OYSTER_PG_shot", _context: bpy.types.Context, _text: str) -> list[str]:
+    session = runtime_session.current()
+    return session.models if session is not None else []
 
 
 class OYSTER_PG_shot(bpy.types.PropertyGroup):
@@ -36,6 +43,11 @@ class OYSTER_PG_shot(bpy.types.PropertyGroup):
     resolution_y: IntProperty(name="Height", min=1, max=8192, default=1080, subtype="PIXEL",
                               description="Height of the generated frames")
     fps: FloatProperty(name="FPS", min=0.001, max=1000.0, default=24.0, description="Frame rate of the shot")
+    model: StringProperty(name="Model", default="oyster-tiny", search=_runtime_models, search_options={"SUGGESTION"},
+                          description="The runtime's model that generates the take (empty: the runtime's default)")
+    use_blockout: BoolProperty(name="Start from Blockout",
+                               description="Render the shot's first frame from the scene in Workbench (colour and "
+                                           "depth) and give it to the model, so the world starts from the layout")
 
 
 class OYSTER_PG_scene(bpy.types.PropertyGroup):
@@ -48,13 +60,14 @@ class OYSTER_PG_scene(bpy.types.PropertyGroup):
 classes = (OYSTER_PG_shot, OYSTER_PG_scene)
 
 
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+
+
 def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
+    _register_classes()
     bpy.types.Scene.oyster = PointerProperty(type=OYSTER_PG_scene)
 
 
 def unregister() -> None:
     del bpy.types.Scene.oyster
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+    _unregister_classes()

@@ -76,14 +76,17 @@ class LocalRuntime:
         if self.process.poll() is not None:
             self._reader.join(timeout=1)
             if self.url is None:
-                raise RuntimeStartError(f"the runtime exited with code {self.process.returncode}:\n{self.log_tail()}")
+                raise RuntimeStartError(self.exit_message())
         return self.url
 
-    def log_tail(self, lines: int = 20) -> str:
+    def exit_message(self) -> str:
+        """One line for the panel: the exit code and the log's last line (usually the reason), and the log."""
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            lines = [line for line in self.log_path.read_text(errors="replace").splitlines() if line.strip()]
         except OSError:
-            return ""
+            lines = []
+        last = f": {lines[-1].strip()}" if lines else ""
+        return f"the runtime exited with code {self.process.returncode}{last} (log: {self.log_path})"
 
     def client(self) -> RuntimeClient:
         if self.url is None:
@@ -100,6 +103,7 @@ class LocalRuntime:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self._reader.join(1.0)  # its pipe ends with the process (not closed under a reading thread)
         if self.process.stdout is not None:
             self.process.stdout.close()
 
@@ -115,7 +119,7 @@ class StatusSink(Protocol):
 
     def set_starting(self, message: str) -> None: ...
 
-    def set_ready(self, message: str, submit: Callable[[dict[str, Any]], None]) -> None: ...
+    def set_ready(self, message: str) -> None: ...
 
     def set_error(self, message: str) -> None: ...
 
@@ -143,6 +147,7 @@ class RuntimeConnection:
 
     TICK_SECONDS = 0.1
     RETRY_SECONDS = 2.0
+    JOIN_SECONDS = 2.0
 
     def __init__(self, status: StatusSink, on_event: Callable[[dict[str, Any]], None],
                  on_reply: Callable[[Reply], None], local: LocalRuntime | None = None,
@@ -158,7 +163,10 @@ class RuntimeConnection:
         self._follower: EventFollower | None = None
         self._connecting, self._retry_at, self._lost, self._stopped = False, 0.0, False, False
         self._ready_message = ""
-        threading.Thread(target=self._serve_calls, daemon=True, name="oyster-runtime-calls").start()
+        self.models: list[str] = []
+        """The runtime's models (`/v1/info`), once connected."""
+        self._calls_thread = threading.Thread(target=self._serve_calls, daemon=True, name="oyster-runtime-calls")
+        self._calls_thread.start()
         status.set_starting("starting the local runtime" if local else f"connecting to {client.base_url}")
 
     # ------------------------------------------------------------ background thread
@@ -174,7 +182,8 @@ class RuntimeConnection:
             try:
                 info = client.info()
             except RuntimeClientError as error:
-                self._main.put(lambda: self._connect_failed(error))
+                # bound now: Python unbinds `error` when the except block ends, before the main thread runs this
+                self._main.put(lambda failure=error: self._connect_failed(failure))
                 return
             self._main.put(lambda: self._connected(client, info))
 
@@ -210,10 +219,11 @@ class RuntimeConnection:
         if self.cursor is None:
             self.cursor = info["event_cursor"]
         self._follower = EventFollower(client, cursor=self.cursor).start()
+        self.models = [m["name"] for m in info["models"]]
         loaded = [m["name"] for m in info["models"] if m["loaded"]]
         self._ready_message = (f"runtime {info['version']} on {info['device'] or 'an unknown device'}, "
                                f"models {', '.join(loaded) or 'none loaded yet'}")
-        self.status.set_ready(self._ready_message, self.submit)
+        self.status.set_ready(self._ready_message)
 
     def _connect_failed(self, error: RuntimeClientError) -> None:
         self._connecting = False
@@ -232,8 +242,7 @@ class RuntimeConnection:
                 self.stop()
                 return None
             if url is not None and self.local.process.poll() is not None:
-                self.status.set_error(f"the runtime exited with code {self.local.process.returncode}:\n"
-                                      f"{self.local.log_tail()}")
+                self.status.set_error(self.local.exit_message())
                 self.stop()
                 return None
             if url is not None and self.client is None and not self._connecting:
@@ -253,15 +262,28 @@ class RuntimeConnection:
             if lost and not self._lost:
                 self.status.set_error(f"lost the runtime: {lost}")
             elif self._lost and not lost:
-                self.status.set_ready(self._ready_message, self.submit)
+                self.status.set_ready(self._ready_message)
             self._lost = bool(lost)
         return self.TICK_SECONDS
 
+    @property
+    def stopped(self) -> bool:
+        """True once stopped, by `stop()` or because the local runtime ended."""
+        return self._stopped
+
     def stop(self) -> None:
-        """Stop following and calling; a runtime this Blender started is stopped too (at quit)."""
+        """Stop following and calling; a runtime this Blender started is stopped too (at quit).
+
+        Waits briefly for the background threads to end: the bpy module hung at exit in 4 of 7 runs
+        while a daemon thread was still inside a call. A local runtime is stopped first, so that their
+        calls fail at once; a studio runtime's long poll may outlast the wait.
+        """
         self._stopped = True
         if self._follower is not None:
             self._follower.stop()
         self._calls.put(None)
         if self.local is not None:
             self.local.stop()
+        self._calls_thread.join(self.JOIN_SECONDS)
+        if self._follower is not None:
+            self._follower.join(self.JOIN_SECONDS)

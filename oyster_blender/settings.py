@@ -7,6 +7,7 @@ registered by a script rather than enabled as an extension (then: defaults).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import OysterError
 
@@ -41,3 +42,43 @@ def parse_address(address: str) -> tuple[str, int]:
     if not port.isdigit() or not 1 <= int(port) <= 65535:
         raise SettingsError(f"runtime address {address!r}: the port must be a number within 1..65535")
     return host, int(port)
+
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+"""The folder holding this package: the repository when the extension runs from its checkout."""
+
+
+def runtime_root(python: str) -> Path | None:
+    """The repository a runtime interpreter belongs to (`<repo>/.venv/bin/python` -> `<repo>`), if it is one.
+
+    Not resolved: the venv's `python` is a link to the system interpreter, outside the repository.
+    """
+    root = Path(python).absolute().parent.parent.parent
+    return root if (root / "model_runtime").is_dir() else None
+
+
+def checkout_python(checkout: Path) -> str:
+    """The interpreter of `build.py`'s venv in a repository checkout, or "" when there is none."""
+    for relative in (".venv/bin/python", ".venv/Scripts/python.exe"):
+        if (checkout / "model_runtime").is_dir() and (checkout / relative).is_file():
+            return str(checkout / relative)
+    return ""
+
+
+def local_runtime(settings: RuntimeSettings, checkout: Path = CHECKOUT) -> tuple[str, Path]:
+    """(interpreter, repository) to start a local runtime with; SettingsError saying what to set.
+
+    Without a configured interpreter, the extension running from a repository checkout (`checkout`
+    holds `model_runtime/`) uses that checkout's `.venv`, so a developer needs no preferences.
+    """
+    python = settings.python or checkout_python(checkout)
+    if not python:
+        raise SettingsError("no runtime set up: in Oyster's preferences, set Runtime Python to the .venv "
+                            "interpreter that `python3 build.py setup` makes, or a Runtime Address")
+    if not Path(python).is_file():
+        raise SettingsError(f"the Runtime Python {python!r} does not exist: fix it in Oyster's preferences")
+    root = runtime_root(python) or (checkout if (checkout / "model_runtime").is_dir() else None)
+    if root is None:
+        raise SettingsError(f"the Runtime Python {python!r} is not the .venv of an Oyster repository "
+                            "(no model_runtime/ beside its .venv): point it at <repository>/.venv/bin/python")
+    return python, root

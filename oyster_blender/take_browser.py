@@ -15,10 +15,10 @@ import bpy
 import bpy.utils.previews
 from bpy.props import BoolProperty, StringProperty
 
-from . import api
+from . import api, runtime_session
 from .errors import OysterError
+from .polls import allow, no_active_shot
 from .preferences import runtime_settings
-from .runtime_status import STATUS
 from .take_files import TakeInfo, list_takes, read_take_range, regenerate_request, trash_take
 from .timeline import active_strip, remove_take, set_active_take, sync_take_folder
 
@@ -98,24 +98,16 @@ class OYSTER_OT_regenerate_take(_TakeOperator, bpy.types.Operator):
     new_seed: BoolProperty(name="New Seed", default=False, description="Draw a new random seed")
 
     @classmethod
-    def poll(cls, _context: bpy.types.Context) -> bool:
-        reason = STATUS.unavailable_reason()
-        if reason is not None:
-            cls.poll_message_set(reason)
-            return False
-        return True
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return allow(cls, runtime_session.unavailable_reason(context))
 
-    def execute(self, _context: bpy.types.Context) -> set[str]:
-        submit = STATUS.snapshot().submit
-        if submit is None:  # the runtime went away between poll and click
-            self.report({"ERROR"}, STATUS.unavailable_reason() or "the runtime is not ready")
-            return {"CANCELLED"}
+    def execute(self, context: bpy.types.Context) -> set[str]:
         try:
             request = regenerate_request(self.take_path(), self.new_seed)
+            runtime_session.submit(context, request)  # returns at once: the connection sends it from its thread
         except OysterError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
-        submit(request)  # returns at once: the connection sends it from its own thread
         self.forget_listing()
         self.report({"INFO"}, f"{self.take_path().name} sent again with seed {request['seed']}")
         return {"FINISHED"}
@@ -169,11 +161,7 @@ class OYSTER_OT_load_takes(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if context.scene is None or getattr(context.scene, "oyster", None) is None \
-                or api.active_shot(context.scene) is None:
-            cls.poll_message_set("add a shot first")
-            return False
-        return True
+        return allow(cls, no_active_shot(context))
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         shot = api.active_shot(context.scene)
@@ -199,8 +187,7 @@ class OYSTER_PT_takes(bpy.types.Panel):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        scene = context.scene
-        return scene is not None and getattr(scene, "oyster", None) is not None and api.active_shot(scene) is not None
+        return no_active_shot(context) is None
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
@@ -250,10 +237,12 @@ classes = (OYSTER_OT_set_active_take, OYSTER_OT_regenerate_take, OYSTER_OT_revea
            OYSTER_OT_load_takes, OYSTER_PT_takes)
 
 
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+
+
 def register() -> None:
     global _previews
-    for cls in classes:
-        bpy.utils.register_class(cls)
+    _register_classes()
     _previews = bpy.utils.previews.new()
 
 
@@ -263,5 +252,4 @@ def unregister() -> None:
         bpy.utils.previews.remove(_previews)
         _previews = None
     _listings.clear()
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+    _unregister_classes()

@@ -22,10 +22,12 @@ MAX_SEED = 2**31 - 1  # a new seed stays within what every model's RNG takes
 
 @dataclass(frozen=True)
 class TakeRange:
-    """Where a take sits on the timeline: its shot (the artist's name) and its scene frames."""
+    """Where a take sits on the timeline: its shot (the artist's name), its scene frames and frame size."""
     shot: str
     frame_start: int
     frame_end: int
+    width: int
+    height: int
 
 
 def read_take_range(take_dir: Path) -> TakeRange | None:
@@ -33,7 +35,8 @@ def read_take_range(take_dir: Path) -> TakeRange | None:
     try:
         record = json.loads((take_dir / TAKE_JSON).read_text())
         track = record["request"]["track"]
-        return TakeRange(str(record["request"]["shot"]), int(track["frame_start"]), int(track["frame_end"]))
+        return TakeRange(str(record["request"]["shot"]), int(track["frame_start"]), int(track["frame_end"]),
+                         int(track["width"]), int(track["height"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -24,6 +24,7 @@ from .naming import frame_file_name
 from .take_files import TakeRange, read_take_range
 
 FIRST_CHANNEL = 2  # channel 1 stays free for the artist's own blockout renders or sound
+NOT_A_FRAME = ".new_strip"  # a strip made from a file name that is no file opens nothing
 SHOT_KEY, TAKE_KEY = "oyster_shot", "oyster_take"  # custom properties that mark a strip as a take
 TAKE_EVENTS = ("queued", "started", "frame", "done", "failed", "cancelled", "interrupted")
 
@@ -76,11 +77,32 @@ def _folder_for_blend(take_dir: Path) -> str:
     return bpy.path.relpath(folder) if bpy.data.filepath else folder
 
 
+def _new_strip(scene: bpy.types.Scene, name: str, take_dir: Path, first: str, channel: int, frame_start: int,
+               size: tuple[int, int] | None) -> bpy.types.Strip:
+    """An image strip of one frame, fitted to the scene's frame.
+
+    Blender decodes the file it is given to size the strip: 5-20 ms for a 960x540 frame, too long for
+    a timer tick. With the take's size known, the strip is made from a name that is no file and fitted
+    here the way FIT does (the smaller of the two scale factors), then pointed at the frame.
+    """
+    editor = scene.sequence_editor or scene.sequence_editor_create()
+    if size is None:
+        return editor.strips.new_image(name=name, filepath=str(take_dir / first), channel=channel,
+                                       frame_start=frame_start, fit_method="FIT")
+    strip = editor.strips.new_image(name=name, filepath=str(take_dir / NOT_A_FRAME), channel=channel,
+                                    frame_start=frame_start, fit_method="ORIGINAL")
+    strip.elements[0].filename = first
+    strip.transform.scale_x = strip.transform.scale_y = min(scene.render.resolution_x / size[0],
+                                                            scene.render.resolution_y / size[1])
+    return strip
+
+
 def sync_take(scene: bpy.types.Scene, shot: str, take_dir: Path, frame_start: int,
-              frame_end: int) -> bpy.types.Strip | None:
+              frame_end: int, size: tuple[int, int] | None = None) -> bpy.types.Strip | None:
     """Create or grow the strip of a take from the frames on disk; returns it, or None before the first frame.
 
-    A new take goes on a channel above the shot's other takes and becomes the active one.
+    A new take goes on a channel above the shot's other takes and becomes the active one. `size`, the
+    take's (width, height), spares decoding its first frame (the runtime's events call this in a timer).
     """
     take_dir = Path(take_dir)
     strip = take_strip(scene, shot, take_dir.name)
@@ -89,10 +111,8 @@ def sync_take(scene: bpy.types.Scene, shot: str, take_dir: Path, frame_start: in
     if strip is None:
         if not names:
             return None
-        editor = scene.sequence_editor or scene.sequence_editor_create()
         channel = max([s.channel for s in shot_strips(scene, shot)], default=FIRST_CHANNEL - 1) + 1
-        strip = editor.strips.new_image(name=strip_name(shot, take_dir.name), filepath=str(take_dir / names[0]),
-                                        channel=channel, frame_start=frame_start, fit_method="FIT")
+        strip = _new_strip(scene, strip_name(shot, take_dir.name), take_dir, names[0], channel, frame_start, size)
         strip[SHOT_KEY], strip[TAKE_KEY] = shot, take_dir.name
         strip.directory = _folder_for_blend(take_dir)
         names = names[1:]
@@ -136,7 +156,8 @@ def sync_take_folder(scene: bpy.types.Scene, take_dir: Path) -> bpy.types.Strip 
     take_range = read_take_range(take_dir)
     if take_range is None:
         return None
-    return sync_take(scene, take_range.shot, take_dir, take_range.frame_start, take_range.frame_end)
+    return sync_take(scene, take_range.shot, take_dir, take_range.frame_start, take_range.frame_end,
+                     (take_range.width, take_range.height))
 
 
 def _scenes_with_shot(shot: str) -> list[bpy.types.Scene]:
@@ -167,7 +188,8 @@ def on_runtime_event(event: dict[str, Any]) -> None:
         return
     _take_ranges[take_dir] = take_range
     for scene in _scenes_with_shot(take_range.shot):
-        sync_take(scene, take_range.shot, take_dir, take_range.frame_start, take_range.frame_end)
+        sync_take(scene, take_range.shot, take_dir, take_range.frame_start, take_range.frame_end,
+                  (take_range.width, take_range.height))
     _redraw()
 
 
@@ -190,9 +212,6 @@ def _relative_take_folders(filepath: str, *_args: Any) -> None:
                     strip.directory = bpy.path.relpath(strip.directory, start=start).rstrip("/\\") + "/"
                 except ValueError:  # another drive (Windows): stays absolute
                     continue
-
-
-classes = ()
 
 
 def register() -> None:

@@ -1,4 +1,5 @@
-"""The sidebar panel (3D viewport, N panel, tab "Oyster"): shots, their settings, Generate, runtime status.
+"""The sidebar panel (3D viewport, N panel, tab "Oyster"): shots, their settings, Generate, takes in
+flight with their progress and Cancel, the runtime's status with Start and Stop.
 
 `panel_state` gathers everything the panel shows that is not a plain property,
 so drawing stays a list of layout calls and the benchmark can time the work.
@@ -9,9 +10,10 @@ from dataclasses import dataclass
 
 import bpy
 
-from . import api
+from . import api, runtime_session
 from .naming import sanitise_name
 from .runtime_status import ERROR, READY, STARTING, STATUS
+from .take_progress import TakeProgress
 
 STATUS_ICONS = {READY: "CHECKMARK", STARTING: "SORTTIME", ERROR: "ERROR"}
 REDRAW_SECONDS = 0.25
@@ -29,18 +31,28 @@ class PanelState:
     """Why the active shot cannot be generated, None when it can."""
     status_icon: str = "INFO"
     status_text: str = ""
+    in_flight: tuple[TakeProgress, ...] = ()
+    """The active shot's takes queued or being made by this session, oldest first."""
+    take_problem: str | None = None
+    """The last thing that went wrong with the active shot's takes (refused, failed, cancelled)."""
 
 
-def panel_state(scene: bpy.types.Scene | None) -> PanelState:
+def panel_state(scene: bpy.types.Scene | None, runtime_problem: str | None = None) -> PanelState:
+    """`runtime_problem` (runtime_session.unavailable_reason): why no take can be sent, e.g. what to set
+    up in the preferences; it replaces the status line."""
     snap = STATUS.snapshot()
     icon, text = STATUS_ICONS.get(snap.state, "INFO"), snap.message
+    if runtime_problem is not None:
+        icon, text = "ERROR", runtime_problem
     if scene is None or getattr(scene, "oyster", None) is None:
         return PanelState(False, status_icon=icon, status_text=text)
     shot = api.active_shot(scene)
     if shot is None:
         return PanelState(True, problem="add a shot: the scene camera over the timeline range",
                           status_icon=icon, status_text=text)
-    return PanelState(True, f"oyster/{sanitise_name(shot.name)}", api.shot_problem(scene, shot), icon, text)
+    takes = runtime_session.TAKES
+    return PanelState(True, f"oyster/{sanitise_name(shot.name)}", api.shot_problem(scene, shot), icon, text,
+                      tuple(takes.in_flight(shot.name)), takes.problems.get(shot.name))
 
 
 class OYSTER_UL_shots(bpy.types.UIList):
@@ -65,7 +77,7 @@ class OYSTER_PT_shots(bpy.types.Panel):
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout
         scene = context.scene
-        state = panel_state(scene)
+        state = panel_state(scene, runtime_session.unavailable_reason(context))
         if not state.has_data:
             layout.label(text="no scene", icon="ERROR")
             return
@@ -91,26 +103,42 @@ class OYSTER_PT_shots(bpy.types.Panel):
             row.prop(shot, "resolution_x")
             row.prop(shot, "resolution_y")
             column.prop(shot, "fps")
+            column.prop(shot, "model")
+            column.prop(shot, "use_blockout")
             column.label(text=f"Folder: {state.folder}", icon="FILE_FOLDER")
         if state.problem is not None:
             layout.label(text=state.problem, icon="ERROR")
         row = layout.row(align=True)
         row.scale_y = 1.5
         row.operator("oyster.generate_take", icon="RENDER_ANIMATION")
+        for take in state.in_flight:
+            row = layout.row(align=True)
+            row.progress(factor=take.fraction, type="BAR",
+                         text=f"{take.name} {take.state} {take.frames_done}/{take.frames_total}")
+            row.operator("oyster.cancel_take", text="", icon="CANCEL").take_id = take.take_id
+        if state.take_problem is not None:
+            layout.label(text=state.take_problem, icon="ERROR")
         row = layout.row(align=True)
         row.operator("oyster.save_camera_track", icon="EXPORT")
-        layout.label(text=state.status_text, icon=state.status_icon)
+        row = layout.row(align=True)
+        row.label(text=state.status_text, icon=state.status_icon)
+        if runtime_session.current() is None:
+            row.operator("oyster.start_runtime", text="", icon="PLAY")
+        else:
+            row.operator("oyster.stop_runtime", text="", icon="PAUSE")
 
 
 _seen_version = -1
+_seen_takes_version = -1
 
 
 def _redraw_on_status_change() -> float:
-    """Timer: redraw Oyster's sidebars when the runtime status changed (it changes on other threads)."""
-    global _seen_version
-    version = STATUS.snapshot().version
-    if version != _seen_version:
-        _seen_version = version
+    """Timer: redraw Oyster's sidebars when the runtime status (it changes on other threads) or a take's
+    progress changed."""
+    global _seen_version, _seen_takes_version
+    version, takes_version = STATUS.snapshot().version, runtime_session.TAKES.version
+    if (version, takes_version) != (_seen_version, _seen_takes_version):
+        _seen_version, _seen_takes_version = version, takes_version
         for window in bpy.context.window_manager.windows:
             for area in window.screen.areas:
                 if area.type == "VIEW_3D":
@@ -121,9 +149,11 @@ def _redraw_on_status_change() -> float:
 classes = (OYSTER_UL_shots, OYSTER_PT_shots)
 
 
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+
+
 def register() -> None:
-    for cls in classes:
-        bpy.utils.register_class(cls)
+    _register_classes()
     # Without windows (blender -b, bpy as a module) there is nothing to redraw, and a timer still
     # registered when the bpy module exits hangs the process in its static destructors.
     if not bpy.app.background:
@@ -133,5 +163,4 @@ def register() -> None:
 def unregister() -> None:
     if bpy.app.timers.is_registered(_redraw_on_status_change):
         bpy.app.timers.unregister(_redraw_on_status_change)
-    for cls in reversed(classes):
-        bpy.utils.unregister_class(cls)
+    _unregister_classes()

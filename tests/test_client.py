@@ -18,7 +18,7 @@ def started(tmp_path: Path) -> LocalRuntime:
                            preload=["copy-first-frame"])
     deadline = time.monotonic() + 60
     while runtime.ready() is None:
-        assert time.monotonic() < deadline, runtime.log_tail()
+        assert time.monotonic() < deadline, runtime.log_path.read_text()
         time.sleep(0.02)
     return runtime
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,8 +27,11 @@ from types import SimpleNamespace
 import bpy, addon_utils
 
 addon_utils.enable("oyster_blender", default_set=True)  # as Blender enables it: preferences exist
+from pathlib import Path
 from oyster_blender import api
+from oyster_blender.runtime_session import TAKES
 from oyster_blender.runtime_status import STATUS
+from oyster_blender.take_progress import TakeProgress
 from oyster_blender.ui import OYSTER_PT_shots, OYSTER_UL_shots
 
 
@@ -47,7 +51,10 @@ bpy.data.objects.remove(camera)
 ready, _ = scene_with_camera("ready")
 for i in range(6):
     api.add_shot(ready, f"sh{(i + 1) * 10:03d}", notes="ночь, неон, 雨 🌧 " * 500)
-STATUS.set_ready("oyster-tiny on cpu", lambda request: None)
+STATUS.set_ready("oyster-tiny on cpu")
+# the active shot has a take in flight (a progress bar and its Cancel button) and one that failed
+TAKES.takes["t2"] = TakeProgress("t2", "sh060", Path("/p/oyster/sh060/take_002"), "running", 3, 12)
+TAKES.problems["sh060"] = "take_001 failed: the generator failed: " + "долгая причина " * 40
 
 rows, errors = [], []
 original = OYSTER_UL_shots.draw_item
@@ -101,3 +108,49 @@ def test_panel_draws_in_a_real_layout_in_each_state(tmp_path):
     ready = out["rows"]["ready"]
     assert len(ready) >= 4 and ready[-1] == "sh060", ready
     assert ready == [f"sh{n:03d}" for n in range(70 - 10 * len(ready), 70, 10)]
+
+
+NOT_SET_UP = r'''
+import json, bpy, addon_utils
+
+addon_utils.enable("oyster_blender", default_set=True)  # installed outside a checkout: no .venv to fall back on
+from oyster_blender import api, runtime_session, ui
+
+scene = bpy.context.scene
+camera = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
+scene.collection.objects.link(camera)
+api.add_shot(scene, "sh010", camera, 1, 10)
+prefs = bpy.context.preferences.addons["oyster_blender"].preferences
+out = {"panel": ui.panel_state(scene, runtime_session.unavailable_reason(bpy.context)).status_text}
+for name, call in (("generate", bpy.ops.oyster.generate_take), ("start", bpy.ops.oyster.start_runtime)):
+    try:
+        call()
+    except RuntimeError as error:
+        out[name] = str(error)
+prefs.runtime_python = "/nonexistent/venv/bin/python"
+out["missing"] = runtime_session.unavailable_reason(bpy.context)
+prefs.runtime_python, prefs.runtime_address = "", "render-box"
+out["address"] = runtime_session.unavailable_reason(bpy.context)
+out["running"] = runtime_session.current() is not None
+print("RESULT " + json.dumps(out), flush=True)
+'''
+
+
+def test_without_a_runtime_set_up_the_panel_says_what_to_set(tmp_path):
+    """The extension enabled from a folder that is not a repository checkout, preferences empty."""
+    addons = tmp_path / "addons"
+    shutil.copytree(REPO / "oyster_blender", addons / "oyster_blender", ignore=shutil.ignore_patterns("__pycache__"))
+    script = tmp_path / "not_set_up.py"
+    script.write_text(NOT_SET_UP)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=str(addons)), cwd=tmp_path)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert lines, done.stdout[-2000:] + done.stderr[-3000:]
+    out = json.loads(lines[-1][len("RESULT "):])
+    setup = "no runtime set up: in Oyster's preferences, set Runtime Python"
+    assert out["panel"].startswith(setup)
+    assert setup in out["generate"] and setup in out["start"]  # the disabled buttons say it too
+    assert out["missing"] == ("the Runtime Python '/nonexistent/venv/bin/python' does not exist: "
+                              "fix it in Oyster's preferences")
+    assert out["address"].startswith("runtime address 'render-box' must be host:port")
+    assert not out["running"]

@@ -8,7 +8,7 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from oyster_blender import api  # noqa: E402
+from oyster_blender import api, runtime_session  # noqa: E402
 from oyster_blender.errors import ShotError  # noqa: E402
 from oyster_blender.runtime_status import STATUS  # noqa: E402
 from oyster_blender.shots import marker_shots  # noqa: E402
@@ -118,9 +118,11 @@ def test_track_and_request_use_the_shot_settings(oyster_scene):
     validate_track(track)
     assert (track["width"], track["height"], track["fps"], track["frame_start"], track["frame_end"]) == \
         (256, 144, 12.0, 3, 12)
-    assert (request["shot"], request["notes"], request["seed"], request["output"]) == \
-        ("sh010", "fog", 9, "/tmp/oyster-out")
+    assert (request["shot"], request["notes"], request["seed"], request["output"], request["model"]) == \
+        ("sh010", "fog", 9, "/tmp/oyster-out", "oyster-tiny")
     json.dumps(request)
+    api.edit_shot(scene, shot, model="")  # the runtime's default model
+    assert "model" not in api.shot_request(scene, shot)
 
 
 def test_output_root_rules(tmp_path):
@@ -136,33 +138,18 @@ def test_output_root_rules(tmp_path):
         api.output_root(blend, "renders")
 
 
-def test_generate_is_disabled_with_a_reason_until_the_runtime_is_ready(oyster_scene, tmp_path):
+def test_generate_needs_a_shot_and_an_output_folder_before_anything_starts(oyster_scene, tmp_path):
     scene = oyster_scene
     with pytest.raises(RuntimeError, match="add a shot first"):
         bpy.ops.oyster.generate_take()
     api.add_shot(scene, "sh010", frame_start=1, frame_end=4, notes="dusk")
-    assert not bpy.ops.oyster.generate_take.poll()
-    with pytest.raises(RuntimeError, match="no runtime"):
-        bpy.ops.oyster.generate_take()
-    STATUS.set_starting("loading the model")
-    with pytest.raises(RuntimeError, match="the runtime is starting: loading the model"):
-        bpy.ops.oyster.generate_take()
-    STATUS.set_error("connection refused")
-    with pytest.raises(RuntimeError, match="not reachable: connection refused"):
-        bpy.ops.oyster.generate_take()
-    assert panel_state(scene).status_text == "connection refused"
-    submitted: list[dict] = []
-    STATUS.set_ready("oyster-tiny on cpu", submitted.append)
-    # unsaved, and no output folder in the preferences: an error report (bpy raises it), nothing sent
+    assert bpy.ops.oyster.generate_take.poll()  # the checkout's .venv: Generate starts a runtime
+    # unsaved, and no output folder in the preferences: an error report (bpy raises it), no runtime started
     with pytest.raises(RuntimeError, match="save the .blend file or set an output folder"):
         bpy.ops.oyster.generate_take()
-    assert submitted == []
-    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "proj.blend"))
-    assert bpy.ops.oyster.generate_take() == {"FINISHED"}
-    (request,) = submitted
-    validate_track(request["track"])
-    assert (request["shot"], request["notes"], request["output"]) == ("sh010", "dusk", str(tmp_path))
-    assert panel_state(bpy.context.scene).status_icon == "CHECKMARK"
+    assert runtime_session.current() is None
+    STATUS.set_error("connection refused")
+    assert (panel_state(scene).status_text, panel_state(scene).status_icon) == ("connection refused", "ERROR")
 
 
 def test_save_camera_track_writes_inside_the_output_folder(oyster_scene, tmp_path):

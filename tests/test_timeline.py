@@ -4,6 +4,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 bpy = pytest.importorskip("bpy")
@@ -111,3 +113,28 @@ def test_takes_placed_before_the_first_save_are_stored_relative(timeline_registe
     assert shot_strips(bpy.context.scene, "sh050")[0].directory == "//oyster/sh050/take_001/"
     bpy.ops.wm.open_mainfile(filepath=str(project / "previs.blend"))
     assert shot_strips(bpy.context.scene, "sh050")[0].directory == "//oyster/sh050/take_001/"
+
+
+def render_sequencer(scene: bpy.types.Scene, path: Path) -> np.ndarray:
+    scene.render.use_sequencer = True
+    scene.render.resolution_percentage = 100
+    scene.render.image_settings.file_format = "PNG"
+    scene.render.filepath = str(path)
+    scene.frame_set(1)
+    bpy.ops.render.render(write_still=True, scene=scene.name)
+    return cv2.imread(str(path))
+
+
+def test_a_strip_sized_from_the_take_shows_what_a_strip_fitted_from_its_file_shows(empty_scene, tmp_path):
+    take = write_take(tmp_path, "sh060", 1, 1, 4)  # 64x36 frames
+    scenes = [empty_scene, bpy.data.scenes.new("other")]
+    for scene in scenes:
+        scene.render.resolution_x, scene.render.resolution_y = 192, 120  # FIT: x3, a band at top and bottom
+    from_file = sync_take(scenes[0], "sh060", take, 1, 4)
+    sized = sync_take(scenes[1], "sh060", take, 1, 4, size=(64, 36))  # what runtime events do: no decode
+    assert [e.filename for e in sized.elements] == [e.filename for e in from_file.elements]
+    assert (sized.transform.scale_x, sized.transform.scale_y) == pytest.approx((3.0, 3.0))
+    assert (from_file.transform.scale_x, from_file.transform.scale_y) == pytest.approx((3.0, 3.0))
+    images = [render_sequencer(scene, tmp_path / f"{scene.name}.png") for scene in scenes]
+    assert images[0].shape == (120, 192, 3) and images[0][60, 96].max() > 0 and images[0][1, 96].max() == 0
+    assert np.array_equal(images[0], images[1])

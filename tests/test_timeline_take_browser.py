@@ -11,7 +11,6 @@ bpy = pytest.importorskip("bpy")
 
 import oyster_blender  # noqa: E402
 from oyster_blender import api, export, take_browser  # noqa: E402
-from oyster_blender.runtime_status import STATUS  # noqa: E402
 from oyster_blender.timeline import active_strip, shot_strips  # noqa: E402
 from timeline_fixtures import write_take  # noqa: E402
 
@@ -59,18 +58,6 @@ def test_delete_moves_the_take_to_the_trash_and_off_the_timeline(browser_scene, 
     assert [t.name for t in take_browser.shot_takes(folder)] == ["take_002", "take_001"]
     with pytest.raises(RuntimeError, match="not a take folder"):
         bpy.ops.oyster.delete_take(take_dir=take_dir(tmp_path, 3))
-
-
-def test_regenerate_waits_for_the_runtime_then_sends_the_same_or_a_new_seed(browser_scene, tmp_path):
-    assert not bpy.ops.oyster.regenerate_take.poll()  # no runtime: the button says why
-    sent: list[dict] = []
-    STATUS.set_ready("runtime ready", sent.append)
-    assert bpy.ops.oyster.regenerate_take(take_dir=take_dir(tmp_path, 2)) == {"FINISHED"}
-    assert bpy.ops.oyster.regenerate_take(take_dir=take_dir(tmp_path, 2), new_seed=True) == {"FINISHED"}
-    same, new = sent
-    assert same["seed"] == 2 and new["seed"] != 2 and same["track"] == new["track"]
-    assert same["notes"] == "rain-soaked neon alley, night" and same["shot"] == "sh010"
-    assert same["first_frame"]["rgb"] == str(Path(take_dir(tmp_path, 2)).resolve() / "inputs" / "first_rgb.png")
 
 
 def test_export_operator_writes_the_previs(browser_scene, tmp_path):

@@ -1,0 +1,123 @@
+"""A shot's first frame rendered from the blockout, so the world starts from the artist's layout.
+
+The runtime takes it as files (docs/runtime_api.md, the shot request's
+`first_frame`): an 8-bit RGB PNG and a float32 OpenEXR z-depth in metres, sky
+as 0, both exactly the shot's size. Python cannot read a render result's
+pixels, so the compositor writes both files (as the data renderer does,
+model_runtime/data/render.py) and masks and scales the depth on the way.
+
+The render runs in a throwaway copy of the scene (`Scene.copy()` links the same
+objects, with its own render settings and compositor), so the artist's engine,
+output, compositor and sequencer settings are never touched. Colour goes out
+through the Standard view transform, the look the model was trained on, and
+Workbench's FXAA keeps the render to one sample (a fraction of a second at
+previs sizes).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import bpy
+
+from . import camera_math
+from .camera import check_camera
+from .errors import OutputError
+
+SCRATCH_FOLDER = ".first"  # in the shot's folder, beside its takes; emptied once the runtime has the files
+
+
+@dataclass(frozen=True)
+class FirstFrame:
+    """The rendered files, in a scratch folder of their own (delete it once the runtime copied them)."""
+
+    rgb: Path
+    depth: Path
+    folder: Path
+
+    def request(self) -> dict[str, str]:
+        """The shot request's `first_frame`."""
+        return {"rgb": str(self.rgb), "depth": str(self.depth)}
+
+
+def _compositor(scene: bpy.types.Scene, folder: Path, sky_depth: float, metres_per_unit: float) -> None:
+    """Colour to PNG; depth in metres to EXR, where Workbench hit nothing (its depth then is 1e10) as 0."""
+    scene.use_nodes = True
+    tree = scene.node_tree
+    for node in list(tree.nodes):
+        tree.nodes.remove(node)
+    layers = tree.nodes.new("CompositorNodeRLayers")
+    layers.scene = scene
+    composite = tree.nodes.new("CompositorNodeComposite")
+    tree.links.new(layers.outputs["Image"], composite.inputs["Image"])
+
+    hit = tree.nodes.new("CompositorNodeMath")
+    hit.operation = "LESS_THAN"
+    hit.inputs[1].default_value = sky_depth
+    tree.links.new(layers.outputs["Depth"], hit.inputs[0])
+    masked = tree.nodes.new("CompositorNodeMath")
+    masked.operation = "MULTIPLY"
+    tree.links.new(layers.outputs["Depth"], masked.inputs[0])
+    tree.links.new(hit.outputs[0], masked.inputs[1])
+    metres = tree.nodes.new("CompositorNodeMath")
+    metres.operation = "MULTIPLY"
+    metres.inputs[1].default_value = metres_per_unit
+    tree.links.new(masked.outputs[0], metres.inputs[0])
+
+    out = tree.nodes.new("CompositorNodeOutputFile")
+    out.base_path = str(folder) + os.sep
+    out.format.file_format = "OPEN_EXR"
+    out.format.color_mode = "RGB"  # OpenCV reads R, G, B channels (not a lone Y or V); depth in all three
+    out.format.color_depth = "32"
+    out.file_slots.new("depth_")
+    out.file_slots.new("rgb_")
+    rgb = out.file_slots["rgb_"]
+    rgb.use_node_format = False
+    rgb.format.file_format = "PNG"
+    rgb.format.color_mode = "RGB"
+    rgb.format.color_depth = "8"
+    tree.links.new(metres.outputs[0], out.inputs["depth_"])
+    tree.links.new(layers.outputs["Image"], out.inputs["rgb_"])
+
+
+def render_first_frame(scene: bpy.types.Scene, camera: bpy.types.Object, frame: int, size: tuple[int, int],
+                       shot_folder: Path) -> FirstFrame:
+    """Render `frame` through `camera` at `size` (width, height) in Workbench into `<shot_folder>/.first/`."""
+    camera = check_camera(camera)
+    scale = camera_math.shot_scale(scene.unit_settings.scale_length)
+    try:
+        (shot_folder / SCRATCH_FOLDER).mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="frame_", dir=shot_folder / SCRATCH_FOLDER))
+    except OSError as error:
+        raise OutputError(f"cannot write the first frame into {shot_folder}: {error.strerror or error}") from None
+    original_frame = scene.frame_current
+    copy = scene.copy()
+    try:
+        copy.camera = camera
+        render = copy.render
+        render.engine = "BLENDER_WORKBENCH"
+        render.resolution_x, render.resolution_y = size
+        render.resolution_percentage = 100
+        render.use_border = False
+        render.film_transparent = False
+        render.use_sequencer = False  # a scene with take strips would otherwise render its timeline
+        render.use_compositing = True
+        copy.display.render_aa = "FXAA"
+        copy.view_settings.view_transform = "Standard"
+        copy.view_settings.look = "None"
+        copy.view_layers[0].use_pass_z = True
+        _compositor(copy, folder, camera.data.clip_end, scale)
+        scene.frame_set(frame)  # the render operator takes the frame from the context's scene
+        copy.frame_set(frame)
+        bpy.ops.render.render(scene=copy.name)
+    finally:
+        bpy.data.scenes.remove(copy)
+        scene.frame_set(original_frame)  # the shared objects were animated to `frame`
+    rgb, depth = sorted(folder.glob("rgb_*.png")), sorted(folder.glob("depth_*.exr"))
+    if len(rgb) != 1 or len(depth) != 1:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise OutputError(f"Blender wrote no first frame into {folder}")
+    return FirstFrame(rgb[0], depth[0], folder)
