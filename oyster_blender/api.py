@@ -91,6 +91,7 @@ def check_shot(scene: bpy.types.Scene, shot: ShotRef) -> None:
     check_range(scene, shot.frame_start, shot.frame_end)
     rules.check_settings(ShotSettings(shot.name, shot.notes, shot.seed, shot.resolution_x, shot.resolution_y,
                                       shot.fps))
+    rules.check_notes_events(notes_events(shot), shot.frame_start, shot.frame_end)
     _check_name(scene, shot.name, shot)
 
 
@@ -178,6 +179,61 @@ def remove_shot(scene: bpy.types.Scene, shot: ShotRef) -> None:
     data.active_shot_index = min(data.active_shot_index, len(data.shots) - 1)
 
 
+# ---------------------------------------------------------------- notes events
+
+
+NOTES_MARKER_PREFIX = "notes:"
+
+
+def notes_events(shot: OYSTER_PG_shot) -> list[tuple[int, str]]:
+    """The shot's notes events as (frame, notes), by frame."""
+    return sorted((event.frame, event.notes) for event in shot.notes_events)
+
+
+def _set_notes_events(shot: OYSTER_PG_shot, events: list[tuple[int, str]]) -> None:
+    shot.notes_events.clear()
+    for frame, notes in sorted(events):
+        item = shot.notes_events.add()
+        item.frame, item.notes = frame, notes
+
+
+def add_notes_event(scene: bpy.types.Scene, shot: ShotRef, frame: int, notes: str) -> None:
+    """Key `notes` at scene `frame` of the shot (the list stays in frame order); ShotError when refused."""
+    shot = find_shot(scene, shot)
+    events = notes_events(shot) + [(frame, notes)]
+    rules.check_notes_events(events, shot.frame_start, shot.frame_end)
+    _set_notes_events(shot, events)
+    shot.active_notes_event_index = sorted(events).index((frame, notes))
+
+
+def remove_notes_event(scene: bpy.types.Scene, shot: ShotRef, frame: int) -> None:
+    shot = find_shot(scene, shot)
+    index = next((i for i, event in enumerate(shot.notes_events) if event.frame == frame), None)
+    if index is None:
+        raise ShotError(f"shot '{shot.name}' has no notes event at frame {frame}")
+    shot.notes_events.remove(index)
+    shot.active_notes_event_index = min(shot.active_notes_event_index, len(shot.notes_events) - 1)
+
+
+def notes_events_from_markers(scene: bpy.types.Scene, shot: ShotRef, prefix: str = NOTES_MARKER_PREFIX) -> int:
+    """Key the shot's notes events from timeline markers named `<prefix><notes>` within its frames (an
+    event on a marker's frame is replaced); returns how many markers were read. All checked first."""
+    shot = find_shot(scene, shot)
+    found = rules.marker_notes([(m.name, m.frame) for m in scene.timeline_markers], prefix,
+                               shot.frame_start, shot.frame_end)
+    if not found:
+        raise ShotError(f"no timeline marker within frames {shot.frame_start}-{shot.frame_end} is named "
+                        f"'{prefix} <notes>'")
+    marked = {frame for frame, _ in found}
+    events = [event for event in notes_events(shot) if event[0] not in marked] + found
+    rules.check_notes_events(events, shot.frame_start, shot.frame_end)
+    _set_notes_events(shot, events)
+    return len(found)
+
+
+# ---------------------------------------------------------------- markers
+
+
 def marker_shots(scene: bpy.types.Scene) -> list[MarkerShot]:
     """The cuts of the scene's timeline markers bound to cameras (Blender's own camera switching)."""
     markers = [(m.name, m.frame, m.camera.name) for m in scene.timeline_markers if m.camera is not None]
@@ -245,12 +301,17 @@ def shot_track(scene: bpy.types.Scene, shot: ShotRef) -> dict[str, Any]:
 
 def shot_request(scene: bpy.types.Scene, shot: ShotRef, root: Path | None = None,
                  first: FirstFrame | None = None) -> dict[str, Any]:
-    """The runtime's shot request (docs/runtime_api.md): name, notes, seed, camera track, model, output
-    folder, and the first frame when one was rendered (`render_first_frame`)."""
+    """The runtime's shot request (docs/runtime_api.md): name, notes and notes events, seed, camera track,
+    model, output folder, whether to keep the model's states, and the first frame when one was rendered
+    (`render_first_frame`)."""
     shot = find_shot(scene, shot)
     request = {"shot": shot.name, "notes": shot.notes, "seed": shot.seed, "track": shot_track(scene, shot)}
     if shot.model:
         request["model"] = shot.model
+    if len(shot.notes_events):
+        request["notes_events"] = [{"frame": frame, "notes": notes} for frame, notes in notes_events(shot)]
+    if shot.keep_states:
+        request["save_states"] = True
     if first is not None:
         request["first_frame"] = first.request()
     if root is not None:

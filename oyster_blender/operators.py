@@ -96,6 +96,76 @@ class OYSTER_OT_save_camera_track(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class OYSTER_OT_add_notes_event(bpy.types.Operator):
+    """Key scene notes at the current frame of the active shot: from there on they replace the shot's notes"""
+
+    bl_idname = "oyster.add_notes_event"
+    bl_label = "Add Notes Event"
+    bl_options = {"REGISTER", "UNDO"}
+
+    notes: StringProperty(name="Notes", options={"SKIP_SAVE"},
+                          description="The notes from this frame on (empty: start from the notes in force there)")
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return allow(cls, no_active_shot(context))
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        scene = context.scene
+        shot = api.active_shot(scene)
+        frame = scene.frame_current
+        in_force = [notes for at, notes in api.notes_events(shot) if at <= frame]
+        try:
+            api.add_notes_event(scene, shot, frame, self.notes or (in_force[-1] if in_force else shot.notes))
+        except OysterError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
+class OYSTER_OT_remove_notes_event(bpy.types.Operator):
+    """Remove the selected notes event of the active shot"""
+
+    bl_idname = "oyster.remove_notes_event"
+    bl_label = "Remove Notes Event"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        reason = no_active_shot(context)
+        if reason is None:
+            shot = api.active_shot(context.scene)
+            if not 0 <= shot.active_notes_event_index < len(shot.notes_events):
+                reason = "select a notes event"
+        return allow(cls, reason)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        shot = api.active_shot(context.scene)
+        api.remove_notes_event(context.scene, shot, shot.notes_events[shot.active_notes_event_index].frame)
+        return {"FINISHED"}
+
+
+class OYSTER_OT_notes_events_from_markers(bpy.types.Operator):
+    """Key the active shot's notes events from timeline markers named 'notes: <notes>' within its frames"""
+
+    bl_idname = "oyster.notes_events_from_markers"
+    bl_label = "Notes Events from Markers"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return allow(cls, no_active_shot(context))
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        try:
+            count = api.notes_events_from_markers(context.scene, api.active_shot(context.scene))
+        except OysterError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"{count} notes events from markers")
+        return {"FINISHED"}
+
+
 class OYSTER_OT_start_runtime(bpy.types.Operator):
     """Start the model runtime of the preferences (or connect to the studio runtime at its address)"""
 
@@ -196,6 +266,7 @@ class OYSTER_OT_cancel_take(bpy.types.Operator):
 
 
 classes = (OYSTER_OT_add_shot, OYSTER_OT_remove_shot, OYSTER_OT_shots_from_markers, OYSTER_OT_save_camera_track,
+           OYSTER_OT_add_notes_event, OYSTER_OT_remove_notes_event, OYSTER_OT_notes_events_from_markers,
            OYSTER_OT_start_runtime, OYSTER_OT_stop_runtime, OYSTER_OT_generate_take, OYSTER_OT_cancel_take)
 
 register, unregister = bpy.utils.register_classes_factory(classes)

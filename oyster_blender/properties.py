@@ -22,6 +22,13 @@ def _remember_camera(shot: "OYSTER_PG_shot", _context: bpy.types.Context) -> Non
     shot.camera_name = shot.camera.name if shot.camera is not None else ""
 
 
+class OYSTER_PG_notes_event(bpy.types.PropertyGroup):
+    """Scene notes keyed on the timeline: from `frame` on, they replace the shot's notes for the model."""
+
+    frame: IntProperty(name="Frame", description="Scene frame from which these notes apply")
+    notes: StringProperty(name="Notes", description="What the world becomes from this frame on")
+
+
 def _runtime_models(_shot: "OYSTER_PG_shot", _context: bpy.types.Context, _text: str) -> list[str]:
     session = runtime_session.current()
     return session.models if session is not None else []
@@ -48,6 +55,11 @@ class OYSTER_PG_shot(bpy.types.PropertyGroup):
     use_blockout: BoolProperty(name="Start from Blockout",
                                description="Render the shot's first frame from the scene in Workbench (colour and "
                                            "depth) and give it to the model, so the world starts from the layout")
+    keep_states: BoolProperty(name="Keep States",
+                              description="Also keep the model's states beside the take (several MB every 8 frames), "
+                                          "so that it can be continued after the runtime restarted")
+    notes_events: CollectionProperty(type=OYSTER_PG_notes_event)
+    active_notes_event_index: IntProperty(name="Active Notes Event", default=0)
 
 
 class OYSTER_PG_scene(bpy.types.PropertyGroup):
@@ -57,7 +69,7 @@ class OYSTER_PG_scene(bpy.types.PropertyGroup):
     active_shot_index: IntProperty(name="Active Shot", default=0)
 
 
-classes = (OYSTER_PG_shot, OYSTER_PG_scene)
+classes = (OYSTER_PG_notes_event, OYSTER_PG_shot, OYSTER_PG_scene)
 
 
 _register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)

@@ -19,6 +19,7 @@ MAX_NOTES = 10_000  # characters, the runtime's limit for `notes`
 MAX_PIXELS = 3840 * 2160  # the runtime refuses more pixels a frame than UHD
 MAX_SEED = 2**31 - 1  # Blender integer properties are 32-bit
 MAX_FPS = 1000.0
+MAX_NOTES_EVENTS = 10_000  # the runtime's limit for `notes_events`
 
 
 @dataclass
@@ -75,6 +76,34 @@ def check_settings(settings: ShotSettings) -> None:
         raise ShotError(f"{settings.width}x{settings.height} is more pixels than UHD (3840x2160)")
     if not math.isfinite(settings.fps) or not 0 < settings.fps <= MAX_FPS:
         raise ShotError(f"the fps must be within 0..{MAX_FPS:g}, got {settings.fps}")
+
+
+def check_notes_events(events: list[tuple[int, str]], frame_start: int, frame_end: int) -> None:
+    """ShotError for the first notes event (frame, notes) the shot cannot use: outside its frames (it would
+    never apply, or apply from before the shot began), two on one frame, or notes that are empty or refused."""
+    seen: set[int] = set()
+    for frame, notes in events:
+        if not frame_start <= frame <= frame_end:
+            raise ShotError(f"the notes event at frame {frame} lies outside the shot's frames {frame_start}-{frame_end}")
+        if frame in seen:
+            raise ShotError(f"two notes events on frame {frame}: merge them into one")
+        seen.add(frame)
+        if not notes.strip():
+            raise ShotError(f"the notes event at frame {frame} has no notes: type what changes there")
+        try:
+            check_notes(notes)
+        except ShotError as error:
+            raise ShotError(f"the notes event at frame {frame}: {error}") from None
+    if len(events) > MAX_NOTES_EVENTS:
+        raise ShotError(f"a shot holds at most {MAX_NOTES_EVENTS:,} notes events, this one {len(events):,}")
+
+
+def marker_notes(markers: list[tuple[str, int]], prefix: str, frame_start: int,
+                 frame_end: int) -> list[tuple[int, str]]:
+    """Notes events from timeline markers `(name, frame)` named `<prefix><notes>` within the shot's frames,
+    by frame (a marker's name is short: Blender keeps 63 bytes, so longer notes are typed in the panel)."""
+    return sorted((frame, name[len(prefix):].strip()) for name, frame in markers
+                  if name.startswith(prefix) and frame_start <= frame <= frame_end)
 
 
 def folder_clash(name: str, others: list[str]) -> str | None:

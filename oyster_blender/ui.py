@@ -12,6 +12,7 @@ import bpy
 
 from . import api, runtime_session
 from .naming import sanitise_name
+from .polls import no_active_shot
 from .runtime_status import ERROR, READY, STARTING, STATUS
 from .take_progress import TakeProgress
 
@@ -66,6 +67,15 @@ class OYSTER_UL_shots(bpy.types.UIList):
                   icon="CAMERA_DATA" if item.camera is not None else "ERROR")
 
 
+class OYSTER_UL_notes_events(bpy.types.UIList):
+    """A shot's notes events"""
+
+    def draw_item(self, _context, layout, _data, item, _icon, _active_data, _active_prop, _index=0, _flt_flag=0):
+        row = layout.row(align=True)
+        row.prop(item, "frame", text="", emboss=False)
+        row.prop(item, "notes", text="", emboss=False, icon="TEXT")
+
+
 class OYSTER_PT_shots(bpy.types.Panel):
     """Oyster shots and generation"""
 
@@ -104,7 +114,9 @@ class OYSTER_PT_shots(bpy.types.Panel):
             row.prop(shot, "resolution_y")
             column.prop(shot, "fps")
             column.prop(shot, "model")
-            column.prop(shot, "use_blockout")
+            row = column.row()
+            row.prop(shot, "use_blockout")
+            row.prop(shot, "keep_states")
             column.label(text=f"Folder: {state.folder}", icon="FILE_FOLDER")
         if state.problem is not None:
             layout.label(text=state.problem, icon="ERROR")
@@ -128,6 +140,32 @@ class OYSTER_PT_shots(bpy.types.Panel):
             row.operator("oyster.stop_runtime", text="", icon="PAUSE")
 
 
+class OYSTER_PT_notes_events(bpy.types.Panel):
+    """Scene notes keyed on the timeline: from each event's frame on, its notes replace the shot's"""
+
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Oyster"
+    bl_label = "Notes Events"
+    bl_parent_id = "OYSTER_PT_shots"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        return no_active_shot(context) is None
+
+    def draw(self, context: bpy.types.Context) -> None:
+        shot = api.active_shot(context.scene)
+        row = self.layout.row()
+        row.template_list("OYSTER_UL_notes_events", "", shot, "notes_events", shot, "active_notes_event_index",
+                          rows=3)
+        column = row.column(align=True)
+        column.operator("oyster.add_notes_event", icon="ADD", text="")
+        column.operator("oyster.remove_notes_event", icon="REMOVE", text="")
+        column.separator()
+        column.operator("oyster.notes_events_from_markers", icon="MARKER_HLT", text="")
+
+
 _seen_version = -1
 _seen_takes_version = -1
 
@@ -146,7 +184,7 @@ def _redraw_on_status_change() -> float:
     return REDRAW_SECONDS
 
 
-classes = (OYSTER_UL_shots, OYSTER_PT_shots)
+classes = (OYSTER_UL_shots, OYSTER_UL_notes_events, OYSTER_PT_shots, OYSTER_PT_notes_events)
 
 
 _register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)

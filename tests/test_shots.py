@@ -125,6 +125,47 @@ def test_track_and_request_use_the_shot_settings(oyster_scene):
     assert "model" not in api.shot_request(scene, shot)
 
 
+def test_notes_events_are_keyed_checked_saved_and_sent(oyster_scene, tmp_path):
+    scene = oyster_scene
+    shot = api.add_shot(scene, "sh010", frame_start=1, frame_end=48, notes="dusk street, dry")
+    scene.frame_set(30)
+    assert bpy.ops.oyster.add_notes_event() == {"FINISHED"}  # the notes in force there, to be edited
+    assert api.notes_events(shot) == [(30, "dusk street, dry")]
+    shot.notes_events[0].notes = "rain starts, lightning"
+    api.add_notes_event(scene, shot, 12, "a bus passes")
+    scene.timeline_markers.new("notes: the fog lifts", frame=40)
+    scene.timeline_markers.new("notes: too late", frame=60)  # beyond the shot: not its event
+    scene.timeline_markers.new("cut", frame=20)
+    assert bpy.ops.oyster.notes_events_from_markers() == {"FINISHED"}
+    events = [(12, "a bus passes"), (30, "rain starts, lightning"), (40, "the fog lifts")]
+    assert api.notes_events(shot) == events and [e.frame for e in shot.notes_events] == [12, 30, 40]
+    shot.keep_states = True
+    request = api.shot_request(scene, shot)
+    assert request["notes_events"] == [{"frame": f, "notes": n} for f, n in events] and request["save_states"]
+    for frame, notes, message in ((60, "late", "the notes event at frame 60 lies outside the shot's frames 1-48"),
+                                  (12, "again", "two notes events on frame 12: merge them into one"),
+                                  (5, "  ", "the notes event at frame 5 has no notes"),
+                                  (5, "x" * 10_001, "the notes event at frame 5: the notes are 10,001 characters")):
+        with pytest.raises(ShotError, match=message):
+            api.add_notes_event(scene, shot, frame, notes)
+    assert api.notes_events(shot) == events  # a refusal changes nothing
+    shot.notes_events[0].frame = 30  # edited in the panel's list into a clash: the panel says so
+    assert api.shot_problem(scene, shot) == "two notes events on frame 30: merge them into one"
+    shot.notes_events[0].frame = 12
+    path = tmp_path / "notes.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.wm.open_mainfile(filepath=str(path))
+    shot = api.find_shot(bpy.context.scene, "sh010")
+    assert api.notes_events(shot) == events and shot.keep_states
+    bpy.context.scene.oyster.active_shot_index = 0
+    shot.active_notes_event_index = 1
+    assert bpy.ops.oyster.remove_notes_event() == {"FINISHED"}
+    assert api.notes_events(shot) == [events[0], events[2]]
+    with pytest.raises(ShotError, match="no notes event at frame 30"):
+        api.remove_notes_event(bpy.context.scene, shot, 30)
+
+
 def test_output_root_rules(tmp_path):
     blend = str(tmp_path / "proj" / "scene.blend")
     assert api.output_root(blend, "") == tmp_path / "proj"
