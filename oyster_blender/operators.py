@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import IntProperty, StringProperty
 
-from . import api, runtime_session
+from . import api, runtime_session, timeline
 from .errors import OysterError
 from .polls import allow, no_active_shot, no_data
 from .preferences import runtime_settings
+from .take_files import TAKE_JSON, continue_request
 
 
 class OYSTER_OT_add_shot(bpy.types.Operator):
@@ -234,6 +236,53 @@ class OYSTER_OT_generate_take(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def active_take(scene: bpy.types.Scene, shot: bpy.types.PropertyGroup) -> Path | None:
+    """The folder of the shot's active take on the timeline (its top unmuted strip), if any."""
+    strip = timeline.active_strip(scene, shot.name)
+    return timeline.strip_folder(strip) if strip is not None else None
+
+
+class OYSTER_OT_continue_take(bpy.types.Operator):
+    """Make a new take that keeps the active take's frames before the playhead and generates the rest with the
+    shot's camera path and notes events as they are now"""
+
+    bl_idname = "oyster.continue_take"
+    bl_label = "Continue"
+
+    take_dir: StringProperty(name="Take Folder", subtype="DIR_PATH", options={"HIDDEN", "SKIP_SAVE"},
+                             description="The take to continue; empty: the shot's active take on the timeline")
+    frame: IntProperty(name="Frame", options={"SKIP_SAVE"},
+                       description="First frame to make anew; 0: the current frame")
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        reason = no_active_shot(context)
+        if reason is None and active_take(context.scene, api.active_shot(context.scene)) is None:
+            reason = "no take of this shot on the timeline: generate one first"
+        return allow(cls, reason or runtime_session.unavailable_reason(context))
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        scene = context.scene
+        shot = api.active_shot(scene)
+        parent = Path(self.take_dir) if self.take_dir else active_take(scene, shot)
+        frame = self.frame or scene.frame_current
+        try:
+            if parent is None or not (parent / TAKE_JSON).is_file():
+                raise OysterError(f"{parent} is not a take folder (no {TAKE_JSON})")
+            if not shot.frame_start < frame <= shot.frame_end:
+                raise OysterError(f"continue from a frame after the shot's first: {shot.frame_start + 1}-"
+                                  f"{shot.frame_end} (frame {frame}); put the playhead where the change begins")
+            api.check_shot(scene, shot)
+            root = api.output_root(bpy.data.filepath, runtime_settings(context).output_folder)
+            request = continue_request(parent, api.shot_request(scene, shot, root), frame)
+            runtime_session.submit(context, request)
+        except OysterError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"continuing {parent.name} of '{shot.name}' from frame {frame}")
+        return {"FINISHED"}
+
+
 class OYSTER_OT_cancel_take(bpy.types.Operator):
     """Cancel a take of the active shot that is queued or being made (its frames so far stay)"""
 
@@ -267,6 +316,7 @@ class OYSTER_OT_cancel_take(bpy.types.Operator):
 
 classes = (OYSTER_OT_add_shot, OYSTER_OT_remove_shot, OYSTER_OT_shots_from_markers, OYSTER_OT_save_camera_track,
            OYSTER_OT_add_notes_event, OYSTER_OT_remove_notes_event, OYSTER_OT_notes_events_from_markers,
-           OYSTER_OT_start_runtime, OYSTER_OT_stop_runtime, OYSTER_OT_generate_take, OYSTER_OT_cancel_take)
+           OYSTER_OT_start_runtime, OYSTER_OT_stop_runtime, OYSTER_OT_generate_take, OYSTER_OT_continue_take,
+           OYSTER_OT_cancel_take)
 
 register, unregister = bpy.utils.register_classes_factory(classes)

@@ -1,9 +1,11 @@
 """The take browser: a sub-panel of the Oyster tab listing the active shot's takes on disk.
 
 Each take shows its first frame as a thumbnail (`bpy.utils.previews`), its status
-and progress, and the notes, seed and model it was made from (its take.json). A
-take can be made the active one on the timeline, regenerated with the same seed
-(the same frames) or a new one, revealed in the file browser, or deleted, which
+and progress, and the notes, seed and model it was made from (its take.json); a
+continued take also which of its frames are its parent's and which are new, and
+its time against the full take. A take can be made the active one on the
+timeline, regenerated with the same seed (the same frames) or a new one,
+continued from the playhead, revealed in the file browser, or deleted, which
 moves it to `<shot>/.trash/` (never lost by one click).
 """
 from __future__ import annotations
@@ -19,7 +21,7 @@ from . import api, runtime_session
 from .errors import OysterError
 from .polls import allow, no_active_shot
 from .preferences import runtime_settings
-from .take_files import TakeInfo, list_takes, read_take_range, regenerate_request, trash_take
+from .take_files import TakeInfo, list_takes, read_take_range, regenerate_request, reuse_lines, trash_take
 from .timeline import active_strip, remove_take, set_active_take, sync_take_folder
 
 LIST_SECONDS = 1.0  # how long a listing of a shot's takes is reused by the panel before the disk is read again
@@ -219,6 +221,8 @@ class OYSTER_PT_takes(bpy.types.Panel):
         column.label(text=f"seed {take.seed}   {take.model}")
         notes = take.notes if len(take.notes) <= NOTES_CHARS else take.notes[:NOTES_CHARS - 1] + "…"
         column.label(text=notes or "(no notes)")
+        for line in reuse_lines(take):
+            column.label(text=line, icon="NEXT_KEYFRAME")
         if take.error:
             column.label(text=take.error, icon="ERROR")
         buttons = box.row(align=True)
@@ -229,6 +233,7 @@ class OYSTER_PT_takes(bpy.types.Panel):
         buttons.operator("oyster.regenerate_take", text="Same Seed", icon="FILE_REFRESH").take_dir = directory
         again = buttons.operator("oyster.regenerate_take", text="New Seed", icon="MOD_NOISE")
         again.take_dir, again.new_seed = directory, True
+        buttons.operator("oyster.continue_take", text="", icon="NEXT_KEYFRAME").take_dir = directory
         buttons.operator("oyster.reveal_take", text="", icon="FILE_FOLDER").take_dir = directory
         buttons.operator("oyster.delete_take", text="", icon="TRASH").take_dir = directory
 

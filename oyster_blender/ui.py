@@ -123,6 +123,7 @@ class OYSTER_PT_shots(bpy.types.Panel):
         row = layout.row(align=True)
         row.scale_y = 1.5
         row.operator("oyster.generate_take", icon="RENDER_ANIMATION")
+        row.operator("oyster.continue_take", text=f"Continue from {scene.frame_current}", icon="NEXT_KEYFRAME")
         for take in state.in_flight:
             row = layout.row(align=True)
             row.progress(factor=take.fraction, type="BAR",

@@ -5,6 +5,7 @@ preferences set), renders the shot's first frame from the blockout and sends the
 take once the runtime is ready; the session's timer (pumped by timer_loop, bpy runs no event
 loop) follows the events: progress for the panel, the take's strip growing on
 the sequencer. Cancel stops a take in flight; Stop leaves no runtime process.
+Continue makes a take that keeps its parent's frames before the playhead.
 """
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ import numpy as np  # noqa: E402
 
 import oyster_blender  # noqa: E402
 from examples.example_scene import build_example_scene  # noqa: E402
-from oyster_blender import api, runtime_session  # noqa: E402
+from oyster_blender import api, runtime_session, take_browser  # noqa: E402
 from oyster_blender.runtime_status import READY, STATUS  # noqa: E402
+from oyster_blender.take_files import reuse_lines  # noqa: E402
 from oyster_blender.timeline import present_frames, take_strip  # noqa: E402
 from oyster_blender.ui import panel_state  # noqa: E402
 from runtime_fixtures import alive  # noqa: E402
@@ -142,3 +144,42 @@ def test_panel_generates_grows_the_strip_cancels_and_stops_the_runtime(example_p
     assert not alive(server_pid) and not alive(worker_pid)
     assert runtime_session.current() is None and not bpy.app.timers.is_registered(session.tick)
     assert STATUS.snapshot().state == "ABSENT"
+
+
+def test_continue_from_frame_4_reuses_the_frames_before_it(example_project, tmp_path):
+    scene = example_project
+    shot_dir = tmp_path / "project" / "oyster" / "example"
+    assert bpy.ops.oyster.generate_take() == {"FINISHED"}
+    pump(scene, lambda: take_state("take_001") == "done", timeout=120)
+    assert bpy.ops.oyster.continue_take.poll()  # take_001 is the shot's active take on the timeline
+
+    # From frame 4 on: the camera drifts sideways and the notes change. Before it, nothing changes.
+    camera = scene.camera
+    for frame, offset in ((4, 0.0), (6, 0.6)):
+        camera.delta_location = (offset, 0.0, 0.0)
+        camera.keyframe_insert("delta_location", frame=frame)
+    api.add_notes_event(scene, "example", 4, "the street lights go out")
+    scene.frame_set(4)
+    assert bpy.ops.oyster.continue_take() == {"FINISHED"}
+    pump(scene, lambda: take_state("take_002") == "done")
+    parent, child = shot_dir / "take_001", shot_dir / "take_002"
+    same = [(child / f"{n:04d}.png").read_bytes() == (parent / f"{n:04d}.png").read_bytes() for n in range(1, 7)]
+    assert same[:3] == [True, True, True] and same[4:] == [False, False]  # frame 4: the move has not begun
+    record = json.loads((child / "take.json").read_text())
+    assert record["continued_from"]["reused_frames"] == 3 and record["continued_from"]["frame"] == 4
+    assert record["request"]["notes_events"] == [{"frame": 4, "notes": "the street lights go out"}]
+    take_browser._listings.clear()
+    info = take_browser.shot_takes(shot_dir)[0]
+    lines = reuse_lines(info)
+    assert lines[0] == "from take_001 at frame 4: frames 1-3 reused, 4-6 new (3 replayed)"
+    parent_seconds = json.loads((parent / "take.json").read_text())["timings"]["total_seconds"]
+    assert lines[1] == (f"{info.seconds:.1f} s against {parent_seconds:.1f} s for take_001 in full "
+                        f"({info.seconds / parent_seconds:.2f}x)")
+    assert take_strip(scene, "example", "take_002") is not None and len(take_strip(scene, "example",
+                                                                                   "take_002").elements) == 6
+
+    # Changing what a continuation must keep (the base notes) fails the take with the runtime's reason.
+    api.active_shot(scene).notes = "a different street"
+    assert bpy.ops.oyster.continue_take(take_dir=str(parent), frame=5) == {"FINISHED"}
+    pump(scene, lambda: take_state("take_003") == "failed")
+    assert panel_state(scene).take_problem.startswith("take_003 failed: continue_from: notes differs")
