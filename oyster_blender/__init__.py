@@ -11,8 +11,10 @@ import importlib
 from types import ModuleType
 
 # Registration order: data first (operators and panels refer to it), the main panel, then its sub-panels;
-# the runtime session last, so that unregistering stops it (and a runtime it started) first.
-MODULES = ("properties", "preferences", "operators", "ui", "timeline", "take_browser", "export", "runtime_session")
+# the runtime session and live mode last, so that unregistering stops a flight, then the session (and a
+# runtime it started), first.
+MODULES = ("properties", "preferences", "operators", "ui", "timeline", "take_browser", "export", "runtime_session",
+           "live_panel")
 
 
 def _modules() -> list[ModuleType]:

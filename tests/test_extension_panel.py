@@ -32,7 +32,9 @@ from oyster_blender import api
 from oyster_blender.runtime_session import TAKES
 from oyster_blender.runtime_status import STATUS
 from oyster_blender.take_progress import TakeProgress
-from oyster_blender.ui import OYSTER_PT_shots, OYSTER_UL_shots
+from oyster_blender.live_panel import OYSTER_PT_live
+from oyster_blender.take_browser import OYSTER_PT_takes
+from oyster_blender.ui import OYSTER_PT_notes_events, OYSTER_PT_shots, OYSTER_UL_shots
 
 
 def scene_with_camera(name):
@@ -51,6 +53,7 @@ bpy.data.objects.remove(camera)
 ready, _ = scene_with_camera("ready")
 for i in range(6):
     api.add_shot(ready, f"sh{(i + 1) * 10:03d}", notes="ночь, неон, 雨 🌧 " * 500)
+api.add_notes_event(ready, "sh060", 12, "雨が止む, the fog lifts " * 100)
 STATUS.set_ready("oyster-tiny on cpu")
 # the active shot has a take in flight (a progress bar and its Cancel button) and one that failed
 TAKES.takes["t2"] = TakeProgress("t2", "sh060", Path("/p/oyster/sh060/take_002"), "running", 3, 12)
@@ -74,7 +77,9 @@ def draw(popover, context):
         before = len(rows)
         try:
             with bpy.context.temp_override(scene=scene):
-                OYSTER_PT_shots.draw(SimpleNamespace(layout=popover.layout), bpy.context)
+                for panel in (OYSTER_PT_shots, OYSTER_PT_notes_events, OYSTER_PT_takes, OYSTER_PT_live):
+                    if not hasattr(panel, "poll") or panel.poll(bpy.context):
+                        panel.draw(SimpleNamespace(layout=popover.layout), bpy.context)
         except Exception:
             errors.append(traceback.format_exc())
         drawn[scene.name] = rows[before:]

@@ -1,0 +1,153 @@
+"""Live mode in the panel: Go Live flies the scene camera through the runtime, Stop ends the flight,
+Keep as Shot turns the recorded camera into a shot (oyster_blender.live.LiveRecorder does the work).
+
+The flight uses the active shot's model, notes, seed and size when there is one (else the
+bundled model at the scene's output size), starts from the notes (no first frame) at the
+current frame, and shows the frames in the image `Oyster Live` (open it in an image editor).
+"""
+from __future__ import annotations
+
+import bpy
+
+from . import api, runtime_session
+from .camera import render_size
+from .errors import OysterError
+from .live import LIVE_IMAGE, LiveRecorder
+from .polls import allow, no_data
+from .runtime_status import READY, STATUS
+
+_flight: LiveRecorder | None = None
+"""The current flight, or the last one (stopped) until it is kept or another starts."""
+_tick = None
+"""The flight's timer callback, registered here as one bound method (timers are found by identity)."""
+
+
+def flying() -> bool:
+    """A flight runs: its timer is registered (Blender drops it when the tick ends the flight) and no error."""
+    return _tick is not None and bpy.app.timers.is_registered(_tick) and _flight.error is None
+
+
+def _stop_flight() -> None:
+    global _tick
+    if _tick is not None and bpy.app.timers.is_registered(_tick):
+        bpy.app.timers.unregister(_tick)
+    _tick = None
+    if _flight is not None:
+        _flight.stop()
+
+
+class OYSTER_OT_live_start(bpy.types.Operator):
+    """Fly the scene camera (e.g. View > Navigation > Fly with Lock Camera to View) and see the model answer"""
+
+    bl_idname = "oyster.live_start"
+    bl_label = "Go Live"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        reason = no_data(context)
+        if reason is None and flying():
+            reason = "live mode is running"
+        if reason is None and (runtime_session.current() is None or STATUS.snapshot().state != READY):
+            reason = "start the runtime first (Start Runtime)"
+        if reason is None and context.scene.camera is None:
+            reason = "the scene has no camera to fly"
+        return allow(cls, reason)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        global _flight, _tick
+        _stop_flight()
+        scene = context.scene
+        shot = api.active_shot(scene)
+        settings = {} if shot is None else {"model": shot.model or "oyster-tiny", "notes": shot.notes,
+                                            "seed": shot.seed, "size": (shot.resolution_x, shot.resolution_y)}
+        try:
+            _flight = LiveRecorder(scene, scene.camera, runtime_session.current().connection.client,
+                                   frame_start=scene.frame_current, **{"size": render_size(scene), **settings})
+        except OysterError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        _flight.start(timer=False)
+        _tick = _flight.tick
+        bpy.app.timers.register(_tick, first_interval=0.0, persistent=True)
+        self.report({"INFO"}, f"live: fly '{scene.camera.name}', frames show in the image '{LIVE_IMAGE}'")
+        return {"FINISHED"}
+
+
+class OYSTER_OT_live_stop(bpy.types.Operator):
+    """End the live flight (its camera keeps the keyframes recorded so far)"""
+
+    bl_idname = "oyster.live_stop"
+    bl_label = "Stop Live"
+
+    @classmethod
+    def poll(cls, _context: bpy.types.Context) -> bool:
+        return allow(cls, None if flying() else "live mode is not running")
+
+    def execute(self, _context: bpy.types.Context) -> set[str]:
+        _stop_flight()
+        return {"FINISHED"}
+
+
+class OYSTER_OT_live_keep(bpy.types.Operator):
+    """Add the last flight as a shot: its recorded camera over the frames flown, with its notes and seed"""
+
+    bl_idname = "oyster.live_keep"
+    bl_label = "Keep as Shot"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, _context: bpy.types.Context) -> bool:
+        if _flight is None or flying():
+            return allow(cls, "stop a live flight first")
+        return allow(cls, None if _flight.sent else "nothing was recorded")
+
+    def execute(self, _context: bpy.types.Context) -> set[str]:
+        global _flight
+        try:
+            shot = _flight.to_shot()
+        except OysterError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+        _flight = None
+        self.report({"INFO"}, f"added shot '{shot.name}' ({shot.frame_start}-{shot.frame_end})")
+        return {"FINISHED"}
+
+
+class OYSTER_PT_live(bpy.types.Panel):
+    """Live mode: fly the camera, see the model answer, keep the flight"""
+
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Oyster"
+    bl_label = "Live"
+    bl_parent_id = "OYSTER_PT_shots"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, _context: bpy.types.Context) -> None:
+        layout = self.layout
+        row = layout.row(align=True)
+        if flying():
+            row.operator("oyster.live_stop", icon="PAUSE")
+        else:
+            row.operator("oyster.live_start", icon="PLAY")
+        row.operator("oyster.live_keep", icon="ADD")
+        if _flight is not None:
+            layout.label(text=f"{len(_flight.indices)} frames in '{LIVE_IMAGE}', {_flight.sent} keyframes",
+                         icon="CAMERA_DATA")
+            if _flight.error:
+                layout.label(text=_flight.error, icon="ERROR")
+
+
+classes = (OYSTER_OT_live_start, OYSTER_OT_live_stop, OYSTER_OT_live_keep, OYSTER_PT_live)
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
+
+
+def register() -> None:
+    _register_classes()
+
+
+def unregister() -> None:
+    global _flight
+    _stop_flight()
+    _flight = None
+    _unregister_classes()

@@ -1,0 +1,67 @@
+"""The Live sub-panel's buttons in the real bpy module, through a real runtime and the shipped oyster-tiny:
+Go Live flies the scene camera, frames come back, Stop, Keep as Shot makes the flight a shot."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+import oyster_blender  # noqa: E402
+from oyster_blender import api, live_panel, runtime_session  # noqa: E402
+from oyster_blender.live import LIVE_IMAGE  # noqa: E402
+from oyster_blender.runtime_status import READY, STATUS  # noqa: E402
+from timer_loop import run_timers  # noqa: E402
+
+FRAMES = 4
+
+
+@pytest.fixture
+def live_scene(empty_scene, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # the local runtime's state folder
+    oyster_blender.register()
+    scene = empty_scene
+    scene.frame_start, scene.frame_end = 1, 24
+    camera = bpy.data.objects.new("Cam", bpy.data.cameras.new("Cam"))
+    scene.collection.objects.link(camera)
+    scene.camera = camera
+    api.add_shot(scene, "sh010", camera, 1, 24, notes="a street at dusk", resolution=(96, 54))
+    try:
+        yield scene
+    finally:
+        oyster_blender.unregister()
+
+
+def test_go_live_fly_stop_and_keep_the_flight_as_a_shot(live_scene):
+    scene = live_scene
+    assert not bpy.ops.oyster.live_start.poll()  # no runtime yet: the button says to start one
+    assert bpy.ops.oyster.start_runtime() == {"FINISHED"}
+    session = runtime_session.current()
+    run_timers(session.tick, lambda: STATUS.snapshot().state == READY, scene, timeout=120)
+    scene.frame_set(5)
+    assert bpy.ops.oyster.live_start() == {"FINISHED"}
+    flight = live_panel._flight
+    assert live_panel.flying() and bpy.app.timers.is_registered(live_panel._tick)
+
+    def both() -> float:
+        session.tick()
+        scene.camera.location.x += 0.05  # the artist flies the camera
+        return live_panel._tick()
+
+    run_timers(both, lambda: len(flight.indices) >= FRAMES or flight.error is not None, scene, timeout=180)
+    assert flight.error is None and flight.indices[:FRAMES] == list(range(FRAMES))
+    assert bpy.data.images[LIVE_IMAGE].size[:] == (96, 54)
+    assert bpy.ops.oyster.live_stop() == {"FINISHED"}
+    assert not live_panel.flying() and live_panel._tick is None
+    deadline = time.monotonic() + 10
+    while flight.waiting and time.monotonic() < deadline:  # the pose in flight comes back (or is dropped)
+        flight.tick()
+        time.sleep(0.01)
+    assert bpy.ops.oyster.live_keep() == {"FINISHED"}
+    shot = api.active_shot(scene)
+    assert (shot.camera, shot.frame_start, shot.frame_end) == (flight.camera, 5, 5 + flight.sent - 1)
+    keys = flight.camera.animation_data.action.fcurves.find("location", index=0).keyframe_points
+    assert len(keys) == flight.sent >= FRAMES
+    assert (shot.notes, shot.resolution_x, shot.resolution_y) == ("a street at dusk", 96, 54)
+    assert live_panel._flight is None and not bpy.ops.oyster.live_keep.poll()
