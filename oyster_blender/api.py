@@ -190,6 +190,12 @@ def notes_events(shot: OYSTER_PG_shot) -> list[tuple[int, str]]:
     return sorted((event.frame, event.notes) for event in shot.notes_events)
 
 
+def notes_at(shot: OYSTER_PG_shot, frame: int) -> str:
+    """The notes in force at scene `frame`: the last event's at or before it, else the shot's."""
+    in_force = [notes for at, notes in notes_events(shot) if at <= frame]
+    return in_force[-1] if in_force else shot.notes
+
+
 def _set_notes_events(shot: OYSTER_PG_shot, events: list[tuple[int, str]]) -> None:
     shot.notes_events.clear()
     for frame, notes in sorted(events):

@@ -37,6 +37,7 @@ from .preferences import runtime_settings
 from .settings import runtime_root
 from .take_files import TAKE_JSON
 from .timeline import active_strip, present_frames, strip_folder
+from .ui import SubPanel
 
 MP4, EDIT_JSON = "previs.mp4", "edit.json"
 STAMPED = ".previs.stamped"  # the stamped frames between the two passes; removed when the export ends
@@ -499,14 +500,10 @@ class OYSTER_OT_export_previs(bpy.types.Operator):
         return result
 
 
-class OYSTER_PT_export(bpy.types.Panel):
+class OYSTER_PT_export(SubPanel, bpy.types.Panel):
     """Previs export to editorial"""
 
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Oyster"
     bl_label = "Export"
-    bl_parent_id = "OYSTER_PT_shots"
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context: bpy.types.Context) -> None:

@@ -15,6 +15,7 @@ from .errors import OysterError
 from .live import LIVE_IMAGE, LiveRecorder
 from .polls import allow, no_data
 from .runtime_status import READY, STATUS
+from .ui import SubPanel
 
 _flight: LiveRecorder | None = None
 """The current flight, or the last one (stopped) until it is kept or another starts."""
@@ -113,14 +114,10 @@ class OYSTER_OT_live_keep(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class OYSTER_PT_live(bpy.types.Panel):
+class OYSTER_PT_live(SubPanel, bpy.types.Panel):
     """Live mode: fly the camera, see the model answer, keep the flight"""
 
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Oyster"
     bl_label = "Live"
-    bl_parent_id = "OYSTER_PT_shots"
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, _context: bpy.types.Context) -> None:
@@ -139,11 +136,7 @@ class OYSTER_PT_live(bpy.types.Panel):
 
 
 classes = (OYSTER_OT_live_start, OYSTER_OT_live_stop, OYSTER_OT_live_keep, OYSTER_PT_live)
-_register_classes, _unregister_classes = bpy.utils.register_classes_factory(classes)
-
-
-def register() -> None:
-    _register_classes()
+register, _unregister_classes = bpy.utils.register_classes_factory(classes)
 
 
 def unregister() -> None:

@@ -116,9 +116,8 @@ class OYSTER_OT_add_notes_event(bpy.types.Operator):
         scene = context.scene
         shot = api.active_shot(scene)
         frame = scene.frame_current
-        in_force = [notes for at, notes in api.notes_events(shot) if at <= frame]
         try:
-            api.add_notes_event(scene, shot, frame, self.notes or (in_force[-1] if in_force else shot.notes))
+            api.add_notes_event(scene, shot, frame, self.notes or api.notes_at(shot, frame))
         except OysterError as error:
             self.report({"ERROR"}, str(error))
             return {"CANCELLED"}
@@ -176,10 +175,8 @@ class OYSTER_OT_start_runtime(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if runtime_session.current() is not None:
-            cls.poll_message_set("the runtime is running")
-            return False
-        return allow(cls, runtime_session.unavailable_reason(context))
+        return allow(cls, "the runtime is running" if runtime_session.current() is not None
+                     else runtime_session.unavailable_reason(context))
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         try:

@@ -23,6 +23,7 @@ from .polls import allow, no_active_shot
 from .preferences import runtime_settings
 from .take_files import TakeInfo, list_takes, read_take_range, regenerate_request, reuse_lines, trash_take
 from .timeline import active_strip, remove_take, set_active_take, sync_take_folder
+from .ui import SubPanel
 
 LIST_SECONDS = 1.0  # how long a listing of a shot's takes is reused by the panel before the disk is read again
 NOTES_CHARS = 80
@@ -178,14 +179,10 @@ class OYSTER_OT_load_takes(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class OYSTER_PT_takes(bpy.types.Panel):
+class OYSTER_PT_takes(SubPanel, bpy.types.Panel):
     """The active shot's takes"""
 
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Oyster"
     bl_label = "Takes"
-    bl_parent_id = "OYSTER_PT_shots"
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:

@@ -56,6 +56,20 @@ def panel_state(scene: bpy.types.Scene | None, runtime_problem: str | None = Non
                       tuple(takes.in_flight(shot.name)), takes.problems.get(shot.name))
 
 
+class SidebarPanel:
+    """Where Oyster's panels live: the 3D viewport's sidebar (N), tab Oyster."""
+
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Oyster"
+
+
+class SubPanel(SidebarPanel):
+    """A sub-panel of the Oyster Shots panel."""
+
+    bl_parent_id = "OYSTER_PT_shots"
+
+
 class OYSTER_UL_shots(bpy.types.UIList):
     """The scene's shots"""
 
@@ -76,12 +90,9 @@ class OYSTER_UL_notes_events(bpy.types.UIList):
         row.prop(item, "notes", text="", emboss=False, icon="TEXT")
 
 
-class OYSTER_PT_shots(bpy.types.Panel):
+class OYSTER_PT_shots(SidebarPanel, bpy.types.Panel):
     """Oyster shots and generation"""
 
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Oyster"
     bl_label = "Oyster Shots"
 
     def draw(self, context: bpy.types.Context) -> None:
@@ -141,14 +152,10 @@ class OYSTER_PT_shots(bpy.types.Panel):
             row.operator("oyster.stop_runtime", text="", icon="PAUSE")
 
 
-class OYSTER_PT_notes_events(bpy.types.Panel):
+class OYSTER_PT_notes_events(SubPanel, bpy.types.Panel):
     """Scene notes keyed on the timeline: from each event's frame on, its notes replace the shot's"""
 
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Oyster"
     bl_label = "Notes Events"
-    bl_parent_id = "OYSTER_PT_shots"
     bl_options = {"DEFAULT_CLOSED"}
 
     @classmethod

@@ -96,17 +96,23 @@ print("the popover did not draw", flush=True)
 '''
 
 
-def test_panel_draws_in_a_real_layout_in_each_state(tmp_path):
-    script = tmp_path / "draw_panel.py"
-    script.write_text(SCRIPT)
+def run_script(tmp_path: Path, text: str, package_parent: Path) -> tuple[dict, str]:
+    """Run a bpy script in a child process with `oyster_blender` importable from `package_parent`;
+    (the JSON it printed after RESULT, its stderr)."""
+    script = tmp_path / "script.py"
+    script.write_text(text)
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=tmp_path)
+                          env=dict(os.environ, PYTHONPATH=str(package_parent)), cwd=tmp_path)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, done.stdout[-2000:] + done.stderr[-3000:]
-    out = json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT "):]), done.stderr
+
+
+def test_panel_draws_in_a_real_layout_in_each_state(tmp_path):
+    out, stderr = run_script(tmp_path, SCRIPT, REPO)
     assert out["errors"] == []
     # Blender reports a misspelt property or operator in a layout on stderr, not as an exception
-    assert not [line for line in done.stderr.splitlines() if "rna_uiItem" in line], done.stderr[-2000:]
+    assert not [line for line in stderr.splitlines() if "rna_uiItem" in line], stderr[-2000:]
     assert out["rows"]["empty"] == []
     assert out["rows"]["deleted"] == ["sh010"]  # a row for a shot whose camera is gone
     # rows=4 on a list of six: Blender asks for a window of rows scrolled to the active (last added) shot
@@ -145,13 +151,7 @@ def test_without_a_runtime_set_up_the_panel_says_what_to_set(tmp_path):
     """The extension enabled from a folder that is not a repository checkout, preferences empty."""
     addons = tmp_path / "addons"
     shutil.copytree(REPO / "oyster_blender", addons / "oyster_blender", ignore=shutil.ignore_patterns("__pycache__"))
-    script = tmp_path / "not_set_up.py"
-    script.write_text(NOT_SET_UP)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, PYTHONPATH=str(addons)), cwd=tmp_path)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
-    assert lines, done.stdout[-2000:] + done.stderr[-3000:]
-    out = json.loads(lines[-1][len("RESULT "):])
+    out, _ = run_script(tmp_path, NOT_SET_UP, addons)
     setup = "no runtime set up: in Oyster's preferences, set Runtime Python"
     assert out["panel"].startswith(setup)
     assert setup in out["generate"] and setup in out["start"]  # the disabled buttons say it too
