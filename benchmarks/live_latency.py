@@ -1,6 +1,7 @@
 """Live-mode frame latency: the model's own frame time, and the plumbing on top of it up to Blender's image.
 
     PYTHONPATH=. .venv/bin/python benchmarks/live_latency.py [--model oyster-tiny] [--size 640x360] [--frames 100]
+                                                             [--threads 0]
 
 In one run, the same camera flight of `frames` updates:
   1. in this process (`LiveSession.step`): the model's own frame time;
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -98,7 +100,14 @@ def main() -> int:
     parser.add_argument("--model", default="oyster-tiny")
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads here and in the live worker (0: torch's default)")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # the runtime's processes inherit it
     width, height = (int(v) for v in args.size.split("x"))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
