@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from model_runtime.models.interface import ShotInput
 from model_runtime.world.config import DynamicsConfig, preset
 from model_runtime.world.generator import DEFAULT_CHECKPOINT, OysterWorldModel, WorldSession
 from model_runtime.world.model import WorldModel
+from model_runtime.world.process import LANES, prepare_inference_process
 from model_runtime.world.text import embed_notes
 
 
@@ -124,17 +126,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default="tiny",
                         help="config to time with untrained weights when the checkpoint does not exist")
     parser.add_argument("--frames", type=int, default=300, help="rollout length (at least 300)")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch CPU threads per lane (0: the runtime's choice, half the cores)")
     parser.add_argument("--repeats", type=int, default=20, help="repeats of the micro-benchmarks")
     parser.add_argument("--out", type=Path, help="also write the figures to this JSON file")
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.threads:
-        torch.set_num_threads(args.threads)
     if args.frames < 300:
         raise SystemExit("bench: --frames must be at least 300 (frames 290-300 are compared with 10-20)")
-    report: dict = {"threads": torch.get_num_threads(), "torch": torch.__version__}
+    prepare_inference_process()  # as the runtime's worker does when it loads the model
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    report: dict = {"lanes": LANES, "threads_per_lane": torch.get_num_threads(), "cpu_count": os.cpu_count(),
+                    "torch": torch.__version__}
     start = time.perf_counter()
     if args.checkpoint.is_file():
         generator = OysterWorldModel(args.checkpoint)

@@ -9,6 +9,7 @@ values join the sliding window).
 """
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +24,17 @@ from model_runtime.world.conditioning import (camera_action, check_track_steps, 
                                               plucker_tokens, token_centres)
 from model_runtime.world.flow import time_grid
 from model_runtime.world.model import WorldModel
+from model_runtime.world.process import prepare_inference_process
 from model_runtime.world.sampler import StepCallback, sample_euler
 from model_runtime.world.text import embed_notes
 from model_runtime.world.transformer import LayerCache
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "oyster-tiny.safetensors"
+# The second lane of a session: a frame's clean pass (its keys and values for the KV window) needs only its
+# latent, so it runs here while the first lane decodes the frame and renders and encodes the next one's cache
+# view. Two lanes of one thread each beat one lane of two threads on 2 cores: the dynamics' small matrices
+# barely speed up with a second thread (docs/world_model.md, 'Inference cost').
+_CONTEXT_LANE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oyster-context")
 
 
 def load_world_model(path: str | Path) -> WorldModel:
@@ -60,6 +67,15 @@ def feather(valid: np.ndarray, pixels: int) -> np.ndarray:
 
 
 @dataclass
+class _FrameInputs:
+    index: int
+    text: torch.Tensor                        # (1, 384)
+    action: torch.Tensor                      # (1, ACTION_DIM)
+    plucker: torch.Tensor                     # (1, N, 6)
+    modulations: dict[float, list[torch.Tensor]]  # by flow time: each pass's adaLN modulations
+
+
+@dataclass
 class _State:
     index: int
     kv: list[LayerCache] | None
@@ -80,6 +96,8 @@ class WorldSession(Session):
         self.centres[:, 1] -= (cfg.padded_height - cfg.height) // 2            # pad rows above the image
         self.cache = PointCache(cfg.cache.max_points)
         self.window = model.dynamics.new_window()
+        self._pending: Future | None = None  # the context lane's work for the last frame (`_remember`)
+        self._prepared: _FrameInputs | None = None  # the next frame's inputs, made on the context lane
         self._index = 0
         self.generator = torch.Generator().manual_seed(int(shot.seed))
         self.times = time_grid(cfg.sampler.steps)
@@ -107,19 +125,14 @@ class WorldSession(Session):
         K = native_intrinsics(frame, self.track["width"], self.track["height"], self.width, self.height)
         return K, np.asarray(frame["c2w"], dtype=np.float64), np.asarray(frame["rel"], dtype=np.float64)
 
-    def _condition(self, i: int, K: np.ndarray, rel: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(text (1, 384), action (1, 16), plücker (1, N, 6)) of frame i."""
+    def _frame_inputs(self, i: int) -> _FrameInputs:
+        """Frame i's conditioning: notes, camera action, Plücker rays and the modulations of its passes."""
+        K, _, rel = self._camera(i)
         notes = self.shot.notes_at(self.track["frames"][i]["frame"])
         text = torch.from_numpy(embed_notes([notes]))
         action = torch.from_numpy(camera_action(rel, K, self.width, self.height, self.scale))[None]
         plucker = torch.from_numpy(plucker_tokens(rel, K, self.centres, self.scale))[None]
-        return text, action, plucker
-
-    # ------------------------------------------------------------------ stepping
-
-    @property
-    def frame_index(self) -> int:
-        return self._index
+        return _FrameInputs(i, text, action, plucker, self._pass_modulations(text, action))
 
     def _pass_modulations(self, text: torch.Tensor, action: torch.Tensor) -> dict[float, list[torch.Tensor]]:
         """The adaLN modulations of the frame's passes (each sampler time, then the clean pass at t = 1) by
@@ -131,20 +144,25 @@ class WorldSession(Session):
         modulations = dyn.modulations(cond[:, None])                                             # (passes, 1, *)
         return {t: [m[i:i + 1] for m in modulations] for i, t in enumerate(times)}
 
+    # ------------------------------------------------------------------ stepping
+
+    @property
+    def frame_index(self) -> int:
+        return self._index
+
     @torch.no_grad()
     def step(self) -> np.ndarray:
         i = self._index
         if i >= len(self.track["frames"]):
             raise IndexError("the shot has no more frames")
-        K, c2w, rel = self._camera(i)
-        text, action, plucker = self._condition(i, K, rel)
+        K, c2w, _ = self._camera(i)
         model, dyn = self.model, self.model.dynamics
-        modulations = self._pass_modulations(text, action)
         if i == 0 and self.first is not None:
             rgb, depth = self.first
             cache_tok, valid_tok = self._render_tokens(empty_render(self.width, self.height))
             known = depth if depth is not None else np.full(rgb.shape[:2], np.inf, np.float32)
             latent = model.patchify(model.encode_frames(torch.from_numpy(rgb)[None], torch.from_numpy(known)[None]))
+            self._remember(latent, cache_tok, valid_tok, self._inputs_ready(i))
             if depth is not None:
                 self.cache.add(rgb, depth, K, c2w, anchor=True)
             final = rgb
@@ -153,19 +171,22 @@ class WorldSession(Session):
                 empty_render(self.width, self.height)
             cache_tok, valid_tok = self._render_tokens(render)
             noise = torch.randn((1, model.config.tokens_per_frame, model.token_dim), generator=self.generator)
+            inputs = self._inputs_ready(i)
             guidance = model.config.sampler.guidance if not render.valid.any() else 1.0
-            unguided = self._pass_modulations(torch.zeros_like(text), action) if guidance != 1.0 else None
+            unguided = self._pass_modulations(torch.zeros_like(inputs.text), inputs.action) if guidance != 1.0 \
+                else None
 
             def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
                 """Classifier-free guidance (Ho & Salimans 2022) where nothing but the notes says what to show."""
-                tokens = dyn.embed_tokens(x, cache_tok, valid_tok, plucker)
-                v = dyn.step(tokens, modulations[t], self.window)
+                tokens = dyn.embed_tokens(x, cache_tok, valid_tok, inputs.plucker)
+                v = dyn.step(tokens, inputs.modulations[t], self.window)
                 if unguided is None:
                     return v
                 v_null = dyn.step(tokens, unguided[t], self.window)
                 return v_null + guidance * (v - v_null)
 
             latent = sample_euler(velocity, noise, self.times, self.callback)
+            self._remember(latent, cache_tok, valid_tok, inputs)
             gen_rgb, gen_depth = model.decode_frames(model.unpatchify(latent))
             gen_rgb, gen_depth = gen_rgb[0].numpy(), gen_depth[0].numpy()
             covered = close_cracks(render.valid, model.config.cache.crack)
@@ -174,9 +195,35 @@ class WorldSession(Session):
             new = share * gen_rgb + (1.0 - share) * render.rgb
             final = weight * render.rgb + (1.0 - weight) * new
             self.cache.add(final, gen_depth, K, c2w, mask=~covered, anchor=i == 0)
-        dyn.remember(dyn.embed_tokens(latent, cache_tok, valid_tok, plucker), modulations[1.0], self.window)
         self._index += 1
         return self._to_output(final)
+
+    def _remember(self, latent: torch.Tensor, cache_tok: torch.Tensor, valid_tok: torch.Tensor,
+                  inputs: _FrameInputs) -> None:
+        """Start, on the context lane, the finished frame's clean pass (its keys and values join the KV window),
+        then the next frame's conditioning. They run beside this frame's decode and composite and the next
+        frame's cache render and encode; the next frame's sampler waits for them (`_inputs_ready`)."""
+        dyn, following = self.model.dynamics, inputs.index + 1
+
+        def clean_pass_and_next_inputs() -> _FrameInputs | None:
+            with torch.no_grad():  # grad mode is per thread
+                tokens = dyn.embed_tokens(latent, cache_tok, valid_tok, inputs.plucker)
+                dyn.remember(tokens, inputs.modulations[1.0], self.window)
+                return self._frame_inputs(following) if following < len(self.track["frames"]) else None
+
+        self._pending = _CONTEXT_LANE.submit(clean_pass_and_next_inputs)
+
+    def _context_ready(self) -> None:
+        """Wait for the context lane's work, if any (an error there is raised here)."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._prepared = pending.result()
+
+    def _inputs_ready(self, i: int) -> _FrameInputs:
+        """Frame i's inputs, once the KV window holds every frame before it."""
+        self._context_ready()
+        prepared, self._prepared = self._prepared, None
+        return prepared if prepared is not None and prepared.index == i else self._frame_inputs(i)
 
     def _render_tokens(self, render: CacheRender) -> tuple[torch.Tensor, torch.Tensor]:
         return self.model.cache_tokens(torch.from_numpy(render.rgb)[None], torch.from_numpy(render.depth)[None],
@@ -193,10 +240,12 @@ class WorldSession(Session):
     # ------------------------------------------------------------------ state
 
     def snapshot(self) -> _State:
+        self._context_ready()
         return _State(self._index, self.window.layers() if self.window.frames else None, self.window.frames,
                       self.cache.state(), self.generator.get_state())
 
     def restore(self, state: _State) -> None:
+        self._context_ready()
         self._index = state.index
         self.window.load(state.kv)
         self.cache.set_state(state.cache)
@@ -209,6 +258,7 @@ class OysterWorldModel(FrameGenerator):
     def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT, name: str = "oyster-tiny"):
         self.name = name
         self.checkpoint = Path(checkpoint)
+        prepare_inference_process()
         self.model = load_world_model(self.checkpoint)
         self.checkpoint_sha256 = file_sha256(self.checkpoint)
 

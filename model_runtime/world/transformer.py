@@ -61,47 +61,61 @@ class KVWindow:
     """The sliding window of one-frame inference: every layer's keys and values of the last `window` finished
     frames, oldest first, then a slot for the frame being made.
 
-    The buffers, (layers, B, (window + 1) * N, H, hd), are allocated once. A pass writes its frame's keys and
-    values into the slot and attends over the window and the slot as one view, so nothing is concatenated per
-    pass; `commit` keeps the slot as the newest context frame (the oldest leaves once the window is full).
+    Buffers of (layers, B, 2 (window + 1) N, H, hd), allocated once, hold each frame twice: in slot
+    f mod (window + 1) and in the slot window + 1 after it. The window and the slot of the frame being made
+    are then always window + 1 consecutive slots in time order, attended over as one view: nothing is
+    concatenated per pass, and sliding the window copies one frame, not the window.
     """
 
     def __init__(self, n_layers: int, batch: int, n_tokens: int, n_heads: int, head_dim: int, window: int):
-        shape = (n_layers, batch, (window + 1) * n_tokens, n_heads, head_dim)
+        shape = (n_layers, batch, 2 * (window + 1) * n_tokens, n_heads, head_dim)
         self.k, self.v = torch.zeros(shape), torch.zeros(shape)
         self.n_tokens, self.window = n_tokens, window
-        self.frames = 0  # committed context frames
+        self.count = 0  # frames committed since the start
+
+    @property
+    def frames(self) -> int:
+        """Context frames in the window."""
+        return min(self.count, self.window)
+
+    def _first_slot(self) -> int:
+        return 0 if self.count < self.window else (self.count + 1) % (self.window + 1)
+
+    def _rows(self, slot: int) -> slice:
+        return slice(slot * self.n_tokens, (slot + 1) * self.n_tokens)
 
     def attend(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Put the frame's k, v (B, N, H, hd) in the slot; returns the window's and the slot's keys and values,
+        """Put the frame's k, v (B, N, H, hd) in its slot; returns the window's and the slot's keys and values,
         (B, H, (frames + 1) * N, hd) each, oldest first."""
-        end = (self.frames + 1) * self.n_tokens
-        self.k[layer, :, end - self.n_tokens:end] = k
-        self.v[layer, :, end - self.n_tokens:end] = v
-        return self.k[layer, :, :end].transpose(1, 2), self.v[layer, :, :end].transpose(1, 2)
+        first = self._first_slot()
+        rows = slice(first * self.n_tokens, (first + self.frames + 1) * self.n_tokens)
+        self.k[layer, :, self._rows(first + self.frames)] = k
+        self.v[layer, :, self._rows(first + self.frames)] = v
+        return self.k[layer, :, rows].transpose(1, 2), self.v[layer, :, rows].transpose(1, 2)
 
     def commit(self) -> None:
-        """The slot becomes the newest context frame."""
-        if self.frames < self.window:
-            self.frames += 1
-            return
-        n = self.n_tokens
-        self.k[:, :, :-n] = self.k[:, :, n:].clone()  # the oldest frame leaves; the slot is free again
-        self.v[:, :, :-n] = self.v[:, :, n:].clone()
+        """The frame in the slot becomes the newest context frame (the oldest leaves a full window)."""
+        slot = self._first_slot() + self.frames
+        twin = (slot + self.window + 1) % (2 * (self.window + 1))
+        self.k[:, :, self._rows(twin)] = self.k[:, :, self._rows(slot)]
+        self.v[:, :, self._rows(twin)] = self.v[:, :, self._rows(slot)]
+        self.count += 1
 
     def layers(self) -> list[LayerCache]:
         """A copy of the context, per layer (B, H, frames * N, hd), e.g. for a snapshot."""
-        end = self.frames * self.n_tokens
-        return [LayerCache(k[:, :end].transpose(1, 2).clone(), v[:, :end].transpose(1, 2).clone())
+        first = self._first_slot()
+        rows = slice(first * self.n_tokens, (first + self.frames) * self.n_tokens)
+        return [LayerCache(k[:, rows].transpose(1, 2).clone(), v[:, rows].transpose(1, 2).clone())
                 for k, v in zip(self.k, self.v)]
 
     def load(self, layers: list[LayerCache] | None) -> None:
         """Replace the context by `layers` (as `layers()` returns them; None: no context)."""
-        self.frames = 0 if not layers else layers[0].k.shape[2] // self.n_tokens
-        end = self.frames * self.n_tokens
+        self.count = 0 if not layers else layers[0].k.shape[2] // self.n_tokens
+        end, twin = self.count * self.n_tokens, (self.window + 1) * self.n_tokens
         for i, layer in enumerate(layers or []):
-            self.k[i, :, :end] = layer.k.transpose(1, 2)
-            self.v[i, :, :end] = layer.v.transpose(1, 2)
+            for start in (0, twin):
+                self.k[i, :, start:start + end] = layer.k.transpose(1, 2)
+                self.v[i, :, start:start + end] = layer.v.transpose(1, 2)
 
 
 class Attention(nn.Module):
