@@ -97,7 +97,7 @@ class ShotRequest(_Strict):
     """Project output folder; relative paths are below the runtime's output root, which is the default."""
     continue_from: ContinueFrom | None = None
     save_states: bool = False
-    """Also keep the model's states beside the take (`states/`, about 7.5 MB each for oyster-tiny, one every
+    """Also keep the model's states beside the take (`states/`, 6.5 MB each for oyster-tiny, one every
     8 frames), so that it can be continued after the runtime restarted (docs/continuation.md)."""
 
     @field_validator("track")
