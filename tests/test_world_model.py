@@ -60,6 +60,22 @@ def test_shapes_and_round_trip_of_tokens():
     assert out_rgb.shape == (2, cfg.height, cfg.width, 3) and out_depth.shape == (2, cfg.height, cfg.width)
 
 
+def test_channels_last_autoencoder_of_inference_equals_the_plain_layout():
+    plain = micro_model()
+    fast = micro_model().for_inference()
+    assert fast.autoencoder.stem.weight.is_contiguous(memory_format=torch.channels_last) and not fast.training
+    cfg = plain.config
+    g = torch.Generator().manual_seed(2)
+    rgb = torch.rand((2, cfg.height, cfg.width, 3), generator=g)
+    depth = 1.0 + 9.0 * torch.rand((2, cfg.height, cfg.width), generator=g)
+    with torch.no_grad():
+        z, z_fast = plain.encode_frames(rgb, depth), fast.encode_frames(rgb, depth)
+        assert torch.allclose(z_fast, z, atol=1e-5)
+        decoded, decoded_fast = plain.autoencoder.decode(z), fast.autoencoder.decode(z)  # RGB and inverse depth
+        assert decoded_fast.is_contiguous(memory_format=torch.channels_last)
+        assert torch.allclose(decoded_fast, decoded, atol=1e-5)
+
+
 def _sequence(model: WorldModel, T: int, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     n, d = model.config.tokens_per_frame, model.config.dynamics.d_model
@@ -204,6 +220,16 @@ def test_same_seed_same_frames_and_first_frame_kept(generator):
     other = generator.start(shot(seed=4))
     others = [other.step() for _ in range(6)]
     assert not all(np.array_equal(x, y) for x, y in zip(frames1, others))
+
+
+def test_inference_layout_gives_the_frames_of_the_plain_model(generator):
+    """The loaded model (channels-last autoencoder) against the same weights in the plain layout: float
+    rounding apart, the same shot."""
+    plain = WorldSession(micro_model(), shot())
+    fast = generator.start(shot())
+    for _ in range(6):
+        a, b = plain.step().astype(int), fast.step().astype(int)
+        assert (np.abs(a - b) <= 1).mean() > 0.999 and np.abs(a - b).mean() < 0.01
 
 
 def test_snapshot_and_restore_reproduce_the_continuation(generator):
