@@ -62,7 +62,8 @@ def summary(ms: list[float]) -> str:
     return f"median {statistics.median(ordered):8.2f} ms   p95 {p95:8.2f} ms"
 
 
-def fly_in_blender(client: RuntimeClient, start: LiveStart, frames: int) -> tuple[list[float], list[float], list[float]]:
+def fly_in_blender(client: RuntimeClient, start: LiveStart,
+                   frames: int) -> tuple[list[float], list[float], list[float]]:
     """(round trips, model times, decode times) in ms of a LiveRecorder flight in the bpy module."""
     import bpy
 

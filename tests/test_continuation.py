@@ -20,6 +20,7 @@ from model_runtime.world.config import preset
 from model_runtime.world.generator import OysterWorldModel
 from model_runtime.world.model import WorldModel
 from runtime_fixtures import Runtime, write_first_frame
+from torch_threads import one_torch_thread  # noqa: F401 - autouse fixture
 
 FRAMES = 96
 N = 40  # scene frame (the track starts at 0) from which the camera changes, as in issue 8
@@ -48,15 +49,6 @@ def micro_checkpoint(path, seed: int):
         torch.nn.init.normal_(p, std=0.05)
     save_checkpoint(path, model.config, model.state_dict())
     return path
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """The micro model's ops are tiny: a second thread only adds waiting (5x slower on a busy 2-core CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +210,7 @@ def test_a_changed_past_is_refused_naming_what_changed(generator, parent, tmp_pa
 
 def test_a_take_continues_exactly_after_the_runtime_restarted(tmp_path, monkeypatch):
     """The real runtime with the shipped oyster-tiny: states kept on disk outlive the server and its worker."""
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the runtime's torch, on a shared CPU (see one_thread)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the runtime's torch, on a shared CPU (see torch_threads.py)
     short = track(frames=12)
 
     def generate(body: dict) -> dict:

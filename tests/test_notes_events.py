@@ -16,21 +16,13 @@ import torch
 from model_runtime.data.shards import Clip
 from model_runtime.evaluation.probe import LABELS, to_input, train_probe
 from model_runtime.models.interface import ShotInput
+from torch_threads import one_torch_thread  # noqa: F401 - autouse fixture
 
 FRAMES, EVENT = 24, 12  # frames 0-23; the event is keyed at frame 12
 BASE = "clear town street in daylight, eye level, slow pan left, normal lens"
 EVENT_NOTES = "clear town street at night, eye level, slow pan left, normal lens"
 TRAIN_SEEDS, UNSEEN_SEED = range(6), 40
 NIGHT = LABELS["time_of_day"].index("night")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small models on a shared 2-core CPU: a second torch thread mostly waits."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def render(seed: int, time_of_day: str) -> Clip:
@@ -92,9 +84,9 @@ def test_the_probe_reads_day_and_night_on_renders_it_never_saw(probe):
     assert (night_probability(probe, list(render(UNSEEN_SEED, "day").rgb)) < 0.5).all()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="the shipped oyster-tiny composites its point cache over every pixel after "
-                                       "frame 0, so a notes event only moves where new points land "
-                                       "(docs/continuation.md, 'Notes events')")
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="the shipped oyster-tiny composites its point cache over every pixel after frame 0, so a "
+                          "notes event only moves where new points land (docs/continuation.md, 'Notes events')")
 def test_a_notes_event_turns_the_probe_to_its_notes_after_its_frame(shots, probe):
     plain, evented = shots
     before = night_probability(probe, plain[EVENT:]) > 0.5
