@@ -10,6 +10,8 @@ same script runs under `torchrun --nproc_per_node N` (DDP on gloo).
 from __future__ import annotations
 
 import argparse
+import hashlib
+import inspect
 import json
 import os
 import time
@@ -19,11 +21,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from torch import distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from model_runtime import geometry
 from model_runtime.data.shards import Clip, load_clips
+from model_runtime.world import autoencoder, cache3d, conditioning
+from model_runtime.world import model as world_model
 from model_runtime.world.autoencoder import autoencoder_loss
 from model_runtime.world.cache3d import PointCache, empty_render
 from model_runtime.world.checkpoint import read_checkpoint, save_checkpoint
@@ -114,6 +121,66 @@ def resize_clip(clip: Clip, width: int, height: int) -> Clip:
     rgb = np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in clip.rgb])
     depth = np.stack([cv2.resize(d, (width, height), interpolation=cv2.INTER_NEAREST) for d in clip.depth])
     return Clip(clip.scene_seed, clip.caption, clip.labels, clip.move, clip.track, rgb, depth, clip.long_track)
+
+
+# ---------------------------------------------------------------------------- feature cache
+
+CACHED_FIELDS = ("latent", "cache", "valid", "plucker", "action")
+FEATURE_CODE = (geometry, cache3d, conditioning, autoencoder, world_model)  # modules clip_features computes with
+
+
+def features_key(model: WorldModel, clips: list[Clip]) -> str:
+    """sha256 of everything the cached features depend on: the clips (frames, depths, tracks), the config,
+    the autoencoder's weights and latent statistics (the dynamics do not enter), the code that computes them,
+    and the torch and numpy versions. Any change gives another key, so a stale cache is never read."""
+    digest = hashlib.sha256()
+    code = [inspect.getsource(m) for m in FEATURE_CODE] + [inspect.getsource(f) for f in (clip_features, resize_clip)]
+    digest.update(json.dumps({"config": model.config.to_dict(), "code": code, "torch": torch.__version__,
+                              "numpy": np.__version__}, sort_keys=True).encode())
+    parts = {**{f"autoencoder.{k}": v for k, v in model.autoencoder.state_dict().items()},
+             "latent_mean": model.latent_mean, "latent_std": model.latent_std}
+    for name in sorted(parts):
+        digest.update(name.encode())
+        digest.update(parts[name].detach().contiguous().numpy().data)
+    for clip in clips:
+        digest.update(json.dumps(clip.track, sort_keys=True).encode())
+        digest.update(np.ascontiguousarray(clip.rgb).data)
+        digest.update(np.ascontiguousarray(clip.depth).data)
+    return digest.hexdigest()
+
+
+def features_path(folder: Path, key: str) -> Path:
+    return folder / f"features-{key[:16]}.safetensors"
+
+
+def read_features(path: Path, key: str, texts: np.ndarray) -> list[ClipFeatures] | None:
+    """The cached features of `key`, or None (with the reason printed) when the file is missing, damaged or
+    made for another key."""
+    if not path.exists():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            if (f.metadata() or {}).get("key") != key:
+                print(f"features: {path.name} was made for other data, config or weights; computing them again")
+                return None
+            tensors = {name: f.get_tensor(name) for name in f.keys()}
+        return [ClipFeatures(**{field: tensors[f"{i:05d}.{field}"] for field in CACHED_FIELDS},
+                             text=torch.from_numpy(text)) for i, text in enumerate(texts)]
+    except (SafetensorError, OSError, KeyError) as error:
+        print(f"features: {path.name} cannot be read ({error}); computing them again")
+        return None
+
+
+def write_features(path: Path, key: str, features: list[ClipFeatures]) -> None:
+    """Atomically (temporary name, then rename); earlier caches in the folder (other keys) are removed."""
+    tensors = {f"{i:05d}.{field}": getattr(f, field).contiguous() for i, f in enumerate(features)
+               for field in CACHED_FIELDS}
+    partial = path.with_name(path.name + ".partial")
+    save_file(tensors, str(partial), metadata={"key": key, "clips": str(len(features))})
+    os.replace(partial, path)
+    for stale in path.parent.glob("features-*.safetensors"):
+        if stale != path:
+            stale.unlink()
 
 
 # ---------------------------------------------------------------------------- losses
@@ -322,7 +389,7 @@ class Trainer:
             p.requires_grad_(True)
         wrapped = DistributedDataParallel(module) if self.distributed else module
         optimizer, names = self._optimizer(stage)
-        features = self._features() if stage == "dynamics" else None
+        features = self.features() if stage == "dynamics" else None
         bar = tqdm(total=total, initial=self.step, desc=stage, disable=self.rank != 0)
         while self.step < total:
             start = time.perf_counter()
@@ -355,10 +422,22 @@ class Trainer:
         self.model.latent_mean.copy_(z.mean(dim=(0, 2, 3)))
         self.model.latent_std.copy_(z.std(dim=(0, 2, 3)).clamp_min(1e-3))
 
-    def _features(self) -> list[ClipFeatures]:
+    def features(self) -> list[ClipFeatures]:
+        """The clips' features, from the run folder's cache when it was made from the same data, config,
+        autoencoder and code (`features_key`), else computed and cached there (minutes for 400 clips)."""
         texts = embed_notes([c.caption for c in self.clips])
-        return [clip_features(self.model, c, texts[i])
-                for i, c in enumerate(tqdm(self.clips, desc="features", disable=self.rank != 0))]
+        key = features_key(self.model, self.clips)
+        path = features_path(self.out, key)
+        features = read_features(path, key, texts)
+        if features is not None:
+            if self.rank == 0:
+                print(f"features: {len(features)} clips read from {path}")
+            return features
+        features = [clip_features(self.model, c, texts[i])
+                    for i, c in enumerate(tqdm(self.clips, desc="features", disable=self.rank != 0))]
+        if self.rank == 0:
+            write_features(path, key, features)
+        return features
 
     @torch.no_grad()
     def _sample_grid(self) -> None:

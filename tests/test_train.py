@@ -130,3 +130,56 @@ def test_ddp_on_two_cpu_processes(dataset, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("RANKS_EQUAL") == 2
     assert len(_losses(tmp_path / "run", "dynamics")) == 3             # rank 0 alone writes the log
+
+
+def _equal_features(a: list, b: list) -> bool:
+    fields = ("latent", "cache", "valid", "plucker", "action", "text")
+    return len(a) == len(b) and all(torch.equal(getattr(x, f), getattr(y, f)) for x, y in zip(a, b) for f in fields)
+
+
+def test_dynamics_features_are_cached_in_the_run_folder_and_never_stale(dataset, tmp_path, capsys):
+    from model_runtime.train import clip_features, features_key
+    from model_runtime.world.text import embed_notes
+
+    run = tmp_path / "run"
+    _train(dataset, run, ae_steps=2, steps=1)                                  # computes and caches them
+    cached = list(run.glob("features-*.safetensors"))
+    assert len(cached) == 1
+    resumed = Trainer(preset("micro"), TrainConfig(ae_steps=2, steps=2), dataset, run, resume=True)
+    capsys.readouterr()
+    features = resumed.features()
+    assert "read from" in capsys.readouterr().out
+    texts = embed_notes([c.caption for c in resumed.clips])
+    fresh = [clip_features(resumed.model, c, texts[i]) for i, c in enumerate(resumed.clips)]
+    assert _equal_features(features, fresh)                                    # bit for bit
+
+    key = features_key(resumed.model, resumed.clips)
+    assert cached[0].name == f"features-{key[:16]}.safetensors"
+    with torch.no_grad():
+        resumed.model.latent_std.mul_(1.01)                                    # other autoencoder statistics
+    assert features_key(resumed.model, resumed.clips) != key
+    resumed.model.latent_std.div_(1.01)
+    resumed.clips[1].rgb[3, 0, 0, 0] ^= 1                                      # one pixel of the data
+    assert features_key(resumed.model, resumed.clips) != key
+    resumed.clips[1].rgb[3, 0, 0, 0] ^= 1
+    assert features_key(resumed.model, resumed.clips) == key
+
+    cached[0].write_bytes(cached[0].read_bytes()[:5000])                       # a damaged cache is recomputed
+    assert _equal_features(resumed.features(), fresh)
+    assert "cannot be read" in capsys.readouterr().out
+    assert list(run.glob("features-*.safetensors")) == cached
+
+
+def test_a_cache_from_other_weights_is_not_read(dataset, tmp_path, capsys):
+    run = tmp_path / "run"
+    _train(dataset, run, ae_steps=2, steps=1)
+    trainer = Trainer(preset("micro"), TrainConfig(ae_steps=2, steps=2), dataset, run, resume=True)
+    original = trainer.features()
+    with torch.no_grad():
+        for p in trainer.model.autoencoder.parameters():
+            p.mul_(0.9)
+    capsys.readouterr()
+    changed = trainer.features()
+    assert "read from" not in capsys.readouterr().out
+    assert not torch.equal(changed[0].latent, original[0].latent)
+    assert len(list(run.glob("features-*.safetensors"))) == 1                # the stale cache was replaced
