@@ -6,6 +6,14 @@ camera and the notes (attending to earlier frames through the KV cache), decode
 RGB and depth, composite the cache render where it is valid (its splat cracks
 closed from the nearest point, as depth-warp does), add what was new to the cache, then run the finished frame once more as clean context (its keys and
 values join the sliding window).
+
+A notes event changes the text conditioning from its frame on; but where the cache
+covers the view, the picture is the cache's, so the event also re-grades it: the
+network draws its own picture of the new notes from that camera with nothing cached
+(as a shot's first frame from notes alone), and the frames from the event on take
+that picture's colour statistics (a per-channel gain and offset, Reinhard et al.
+2001), faded in over EVENT_RAMP_FRAMES. The cache keeps the ungraded colours, so a
+later event grades the same world again (docs/continuation.md, "Notes events").
 """
 from __future__ import annotations
 
@@ -29,6 +37,8 @@ from model_runtime.world.sampler import StepCallback, sample_euler
 from model_runtime.world.text import embed_notes
 from model_runtime.world.transformer import LayerCache
 
+EVENT_RAMP_FRAMES = 8  # a notes event's new look fades in over a third of a second at 24 fps
+IDENTITY_GRADE = np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]], np.float32)  # per channel: gain, offset
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "oyster-tiny.safetensors"
 # The second lane of a session: a frame's clean pass (its keys and values for the KV window) needs only its
 # latent, so it runs here while the first lane decodes the frame and renders and encodes the next one's cache
@@ -82,6 +92,16 @@ class _State:
     n_past: int
     cache: tuple[np.ndarray, np.ndarray]
     rng: torch.Tensor
+    grade: tuple[np.ndarray, np.ndarray, int] = (IDENTITY_GRADE, IDENTITY_GRADE, 0)
+    """The notes events' colour grade: from, to, and the frame index its ramp starts at."""
+
+
+def colour_grade(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per-channel gain and offset that give `source` (H, W, 3) the mean and spread of `target`."""
+    mean_s, std_s = source.reshape(-1, 3).mean(0), source.reshape(-1, 3).std(0)
+    mean_t, std_t = target.reshape(-1, 3).mean(0), target.reshape(-1, 3).std(0)
+    gain = np.clip(std_t / np.maximum(std_s, 1e-3), 0.2, 5.0)  # a flat channel must not blow up
+    return np.stack([gain, mean_t - gain * mean_s]).astype(np.float32)
 
 
 class WorldSession(Session):
@@ -102,6 +122,7 @@ class WorldSession(Session):
         self.generator = torch.Generator().manual_seed(int(shot.seed))
         self.times = time_grid(cfg.sampler.steps)
         self.first = self._native_first_frame()
+        self.grade = (IDENTITY_GRADE, IDENTITY_GRADE, 0)
 
     # ------------------------------------------------------------------ inputs
 
@@ -133,6 +154,37 @@ class WorldSession(Session):
         action = torch.from_numpy(camera_action(rel, K, self.width, self.height, self.scale))[None]
         plucker = torch.from_numpy(plucker_tokens(rel, K, self.centres, self.scale))[None]
         return _FrameInputs(i, text, action, plucker, self._pass_modulations(text, action))
+
+    def _grade_at(self, i: int) -> np.ndarray:
+        """The colour grade in force at frame index i (the ramp of the latest event, if any)."""
+        start_grade, end_grade, start = self.grade
+        ramp = min(1.0, (i - start + 1) / EVENT_RAMP_FRAMES)
+        return (1.0 - ramp) * start_grade + ramp * end_grade
+
+    def _notes_change_at(self, i: int) -> bool:
+        frames = self.track["frames"]
+        return i > 0 and self.shot.notes_at(frames[i]["frame"]) != self.shot.notes_at(frames[i - 1]["frame"])
+
+    def _look(self, i: int, K: np.ndarray) -> np.ndarray:
+        """The network's picture of frame i's notes from its camera with nothing cached, as a first frame from
+        notes alone is made (empty context, the still camera of a first frame, guidance): RGB in [0, 1]."""
+        model, dyn = self.model, self.model.dynamics
+        still = np.eye(4)
+        text = torch.from_numpy(embed_notes([self.shot.notes_at(self.track["frames"][i]["frame"])]))
+        action = torch.from_numpy(camera_action(still, K, self.width, self.height, self.scale))[None]
+        plucker = torch.from_numpy(plucker_tokens(still, K, self.centres, self.scale))[None]
+        guided, unguided = self._pass_modulations(text, action), self._pass_modulations(torch.zeros_like(text), action)
+        cache_tok, valid_tok = self._render_tokens(empty_render(self.width, self.height))
+        window, guidance = dyn.new_window(), model.config.sampler.guidance
+
+        def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
+            tokens = dyn.embed_tokens(x, cache_tok, valid_tok, plucker)
+            v_null = dyn.step(tokens, unguided[t], window)
+            return v_null + guidance * (dyn.step(tokens, guided[t], window) - v_null)
+
+        noise = torch.randn((1, model.config.tokens_per_frame, model.token_dim), generator=self.generator)
+        rgb, _ = model.decode_frames(model.unpatchify(sample_euler(velocity, noise, self.times)))
+        return rgb[0].numpy()
 
     def _pass_modulations(self, text: torch.Tensor, action: torch.Tensor) -> dict[float, list[torch.Tensor]]:
         """The adaLN modulations of the frame's passes (each sampler time, then the clean pass at t = 1) by
@@ -195,8 +247,12 @@ class WorldSession(Session):
             new = share * gen_rgb + (1.0 - share) * render.rgb
             final = weight * render.rgb + (1.0 - weight) * new
             self.cache.add(final, gen_depth, K, c2w, mask=~covered, anchor=i == 0)
+            if self._notes_change_at(i):
+                self._context_ready()  # the look runs alone: this frame's clean pass finishes first
+                self.grade = (self._grade_at(i - 1), colour_grade(final, self._look(i, K)), i)
         self._index += 1
-        return self._to_output(final)
+        gain, offset = self._grade_at(i)
+        return self._to_output(final * gain + offset)
 
     def _remember(self, latent: torch.Tensor, cache_tok: torch.Tensor, valid_tok: torch.Tensor,
                   inputs: _FrameInputs) -> None:
@@ -242,7 +298,7 @@ class WorldSession(Session):
     def snapshot(self) -> _State:
         self._context_ready()
         return _State(self._index, self.window.layers() if self.window.frames else None, self.window.frames,
-                      self.cache.state(), self.generator.get_state())
+                      self.cache.state(), self.generator.get_state(), self.grade)
 
     def restore(self, state: _State) -> None:
         self._context_ready()
@@ -250,6 +306,7 @@ class WorldSession(Session):
         self.window.load(state.kv)
         self.cache.set_state(state.cache)
         self.generator.set_state(state.rng)
+        self.grade = state.grade
 
 
 class OysterWorldModel(FrameGenerator):
