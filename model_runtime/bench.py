@@ -3,8 +3,8 @@
 Reports, for one config at its native resolution:
 - time to first frame, cold (checkpoint and text encoder loaded in this call; torch already imported)
   and warm (a new shot on the loaded model),
-- frames per second over a long notes-only rollout, and the per-frame time at frames 10-20 against
-  frames 290-300 (the sliding KV window and the bounded point cache keep it flat),
+- frames per second over a long notes-only rollout, and the per-frame time (mean and median) at frames
+  10-20 against frames 290-300 (the sliding KV window and the bounded point cache keep it flat),
 - the dynamics cost of one frame with the KV cache against naive recomputation of the whole window,
 - the dynamics pass's achieved FLOP/s against a plain matmul measured in the same run.
 """
@@ -44,11 +44,12 @@ def bench_track(frames: int, width: int, height: int) -> dict:
             "scale": 1.0, "frames": out}
 
 
-def dynamics_flops(config: DynamicsConfig, n_query: int, n_keys: int, n_frames: int, token_in: int,
-                   token_out: int, keys_only: bool = False) -> float:
-    """Multiply-adds x 2 of one dynamics pass: n_query tokens of n_frames frames attending to n_keys keys.
+def dynamics_flops(config: DynamicsConfig, n_query: int, n_keys: int, token_in: int, token_out: int,
+                   keys_only: bool = False) -> float:
+    """Multiply-adds x 2 of one dynamics pass: n_query tokens of one frame attending to n_keys keys.
 
     `keys_only`: the clean pass (`LatentDynamics.remember`), which stops after the last block's keys and values.
+    The adaLN modulations are counted apart (`modulation_flops`): a frame computes them once for all passes.
     """
     d, L = config.d_model, config.n_layers
     per_layer = 2 * n_query * d * (3 * d + d + 2 * config.mlp_ratio * d) + 4 * n_query * n_keys * d
@@ -56,6 +57,11 @@ def dynamics_flops(config: DynamicsConfig, n_query: int, n_keys: int, n_frames: 
     if keys_only:
         return flops - (2 * n_query * d * (d + 2 * config.mlp_ratio * d) + 4 * n_query * n_keys * d)
     return flops + 2 * n_query * d * token_out
+
+
+def modulation_flops(config: DynamicsConfig, passes: int) -> float:
+    """Multiply-adds x 2 of the adaLN modulations of `passes` passes (6d per block and 2d for the head)."""
+    return 2 * passes * config.d_model * (6 * config.d_model * config.n_layers + 2 * config.d_model)
 
 
 def _timed(fn, repeats: int) -> float:
@@ -99,9 +105,9 @@ def kv_against_naive(model: WorldModel, repeats: int) -> dict:
 
     cached = _timed(cached_frame, repeats)
     naive = _timed(lambda: [dyn(tokens, cond) for _ in range(steps + 1)], repeats)
-    flops = [dynamics_flops(cfg.dynamics, n, (window_frames + 1) * n, 1, dyn.token_in.in_features,
+    flops = [dynamics_flops(cfg.dynamics, n, (window_frames + 1) * n, dyn.token_in.in_features,
                             dyn.out.out_features, keys_only=clean) for clean in (False, True)]
-    frame_flops = steps * flops[0] + flops[1]
+    frame_flops = steps * flops[0] + flops[1] + modulation_flops(cfg.dynamics, steps + 1)
     return {"passes_per_frame": steps + 1, "cached_ms": cached * 1e3, "naive_ms": naive * 1e3,
             "naive_over_cached": naive / cached, "max_abs_difference": float((cached_out - naive_out).abs().max()),
             "dynamics_gflops": frame_flops / cached / 1e9, "dynamics_gflop_per_frame": frame_flops / 1e9}
@@ -162,8 +168,12 @@ def run(args: argparse.Namespace) -> int:
         "frames": args.frames, "fps": len(times) / sum(times),
         "ms_frames_10_20": 1e3 * float(np.mean(times[10:20])),
         "ms_frames_290_300": 1e3 * float(np.mean(times[290:300])),
+        # medians too: on a shared machine one descheduled frame moves a 10-frame mean by a tenth of its delay
+        "median_ms_frames_10_20": 1e3 * float(np.median(times[10:20])),
+        "median_ms_frames_290_300": 1e3 * float(np.median(times[290:300])),
     })
     report["late_over_early"] = report["ms_frames_290_300"] / report["ms_frames_10_20"]
+    report["late_over_early_median"] = report["median_ms_frames_290_300"] / report["median_ms_frames_10_20"]
     report["kv_cache"] = kv_against_naive(model, args.repeats)
     report["matmul_1024_gflops"] = matmul_gflops(repeats=args.repeats)
     report["dynamics_share_of_matmul"] = report["kv_cache"]["dynamics_gflops"] / report["matmul_1024_gflops"]
