@@ -5,6 +5,8 @@ Reports, for one config at its native resolution:
   and warm (a new shot on the loaded model),
 - frames per second over a long notes-only rollout, and the per-frame time (mean and median) at frames
   10-20 against frames 290-300 (the sliding KV window and the bounded point cache keep it flat),
+- the same rollout in one lane with all the threads (each frame's clean pass in order, not beside the next
+  frame's work), as the baseline of the two lanes,
 - the dynamics cost of one frame with the KV cache against naive recomputation of the whole window,
 - the dynamics pass's achieved FLOP/s against a plain matmul measured in the same run.
 """
@@ -113,17 +115,27 @@ def kv_against_naive(model: WorldModel, repeats: int) -> dict:
             "dynamics_gflops": frame_flops / cached / 1e9, "dynamics_gflop_per_frame": frame_flops / 1e9}
 
 
-def rollout(generator_model: WorldModel, frames: int, seed: int) -> list[float]:
+def rollout(generator_model: WorldModel, frames: int, seed: int, context_lane: bool = True) -> list[float]:
     """Seconds per frame of a notes-only shot."""
     cfg = generator_model.config
     session = WorldSession(generator_model, ShotInput("a quiet street at dusk, light fog", bench_track(
-        frames, cfg.width, cfg.height), seed))
+        frames, cfg.width, cfg.height), seed), context_lane=context_lane)
     times = []
     for _ in range(frames):
         start = time.perf_counter()
         session.step()
         times.append(time.perf_counter() - start)
     return times
+
+
+def one_lane_fps(model: WorldModel, frames: int) -> float:
+    """The baseline of the two lanes: the same rollout in one lane with all the lanes' threads."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(LANES * threads)
+    try:
+        return frames / sum(rollout(model, frames, seed=0, context_lane=False))
+    finally:
+        torch.set_num_threads(threads)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -174,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
     })
     report["late_over_early"] = report["ms_frames_290_300"] / report["ms_frames_10_20"]
     report["late_over_early_median"] = report["median_ms_frames_290_300"] / report["median_ms_frames_10_20"]
+    report["fps_one_lane"] = one_lane_fps(model, args.frames)
+    report["two_lanes_over_one"] = report["fps"] / report["fps_one_lane"]
     report["kv_cache"] = kv_against_naive(model, args.repeats)
     report["matmul_1024_gflops"] = matmul_gflops(repeats=args.repeats)
     report["dynamics_share_of_matmul"] = report["kv_cache"]["dynamics_gflops"] / report["matmul_1024_gflops"]

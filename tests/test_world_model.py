@@ -232,6 +232,17 @@ def test_inference_layout_gives_the_frames_of_the_plain_model(generator):
         assert (np.abs(a - b) <= 1).mean() > 0.999 and np.abs(a - b).mean() < 0.01
 
 
+def test_the_context_lane_gives_the_frames_of_one_lane_in_order(generator):
+    """Each frame's clean pass and the next frame's conditioning run beside the next frame's cache work; the
+    frames are those of doing it all in order, bit for bit, with or without a first frame."""
+    for overrides in ({}, {"first_rgb": None, "first_depth": None}):
+        track = orbit_track(n=12)
+        two = generator.start(shot(track=track, **overrides))
+        one = WorldSession(generator.model, shot(track=track, **overrides), context_lane=False)
+        for _ in range(12):
+            assert np.array_equal(two.step(), one.step())
+
+
 def test_snapshot_and_restore_reproduce_the_continuation(generator):
     """Also past a full KV window (micro: 4 frames) and in a new session, as a continuation from disk is."""
     notes_only = shot(first_rgb=None, first_depth=None, track=orbit_track(n=13))

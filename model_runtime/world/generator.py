@@ -105,8 +105,12 @@ def colour_grade(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 class WorldSession(Session):
-    def __init__(self, model: WorldModel, shot: ShotInput, callback: StepCallback | None = None):
+    def __init__(self, model: WorldModel, shot: ShotInput, callback: StepCallback | None = None,
+                 context_lane: bool = True):
+        """`context_lane`: run each frame's clean pass beside the next frame's work (`_remember`); without
+        it, one lane does everything in order (the same frames; `bench` compares the two)."""
         self.model, self.shot, self.callback = model, shot, callback
+        self.context_lane = context_lane
         cfg = model.config
         self.width, self.height = cfg.width, cfg.height
         self.track = shot.track
@@ -267,7 +271,10 @@ class WorldSession(Session):
                 dyn.remember(tokens, inputs.modulations[1.0], self.window)
                 return self._frame_inputs(following) if following < len(self.track["frames"]) else None
 
-        self._pending = _CONTEXT_LANE.submit(clean_pass_and_next_inputs)
+        if self.context_lane:
+            self._pending = _CONTEXT_LANE.submit(clean_pass_and_next_inputs)
+        else:
+            self._prepared = clean_pass_and_next_inputs()
 
     def _context_ready(self) -> None:
         """Wait for the context lane's work, if any (an error there is raised here)."""
