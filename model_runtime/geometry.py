@@ -7,8 +7,8 @@ column j) has its centre at (u, v) = (j + 0.5, i + 0.5), and a point projecting
 to (u, v) lands in pixel (floor(v), floor(u)), so unproject followed by splat
 through the same camera returns every pixel to where it was.
 
-Speed (192x108, one frame of points, this 2-core CPU): unproject ~1 ms,
-splat ~1.5 ms, fill_nearest ~3 ms.
+Speed (192x108, this 2-core CPU): unproject ~1 ms for a frame of points,
+splat ~1.2 ms for 60,000 points, fill_nearest ~1.7 ms.
 """
 from __future__ import annotations
 
@@ -64,11 +64,14 @@ def splat(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray
     zbuf = np.full(height * width, np.inf)
     if len(points):
         c2w = np.asarray(c2w, dtype=np.float64)
-        cam = (points - c2w[:3, 3]) @ c2w[:3, :3]                         # (N, 3): R^T (p - t), row form
-        z = cam[:, 2]
+        # coordinates as rows (3, N): numpy subtracts a 3-vector from N rows of 3 slowly (1.2 ms for 60,000
+        # points against 0.1 ms for 3 rows of N), and x, y, z come out contiguous
+        rel = points.T.astype(np.float64, order="C")
+        rel -= c2w[:3, 3, None]
+        x, y, z = c2w[:3, :3].T @ rel                                     # R^T (p - t)
         with np.errstate(divide="ignore", invalid="ignore"):
-            u = np.floor(K[0, 0] * cam[:, 0] / z + K[0, 2])
-            v = np.floor(K[1, 1] * cam[:, 1] / z + K[1, 2])
+            u = np.floor(K[0, 0] * x / z + K[0, 2])
+            v = np.floor(K[1, 1] * y / z + K[1, 2])
         keep = np.flatnonzero((z > NEAR) & (u >= 0) & (u < width) & (v >= 0) & (v < height))
         pixel = v[keep].astype(np.int64) * width + u[keep].astype(np.int64)
         depth = z[keep]
