@@ -3,8 +3,11 @@
 Reports, for one config at its native resolution:
 - time to first frame, cold (checkpoint and text encoder loaded in this call; torch already imported)
   and warm (a new shot on the loaded model),
-- frames per second over a long notes-only rollout, and the per-frame time (mean and median) at frames
-  10-20 against frames 290-300 (the sliding KV window and the bounded point cache keep it flat),
+- frames per second over a long notes-only rollout, and the per-frame time at frames 10-20 against frames
+  290-300 (the sliding KV window and the bounded point cache keep it flat): once as the rollout passes
+  them, and interleaved (the session restored to frame 10, then to frame 290, in turns), since on a shared
+  machine the speed drifts by a third over a rollout's half minute and a single pass compares moments,
+  not frames,
 - the same rollout in one lane with all the threads (each frame's clean pass in order, not beside the next
   frame's work), as the baseline of the two lanes,
 - the dynamics cost of one frame with the KV cache against naive recomputation of the whole window,
@@ -128,6 +131,32 @@ def rollout(generator_model: WorldModel, frames: int, seed: int, context_lane: b
     return times
 
 
+def late_against_early(model: WorldModel, frames: int, rounds: int) -> dict:
+    """Per-frame time at frames 10-20 and 290-300 of the bench shot, measured in turns: the session's state
+    at frame 10 and at frame 290 (snapshots: KV window, point cache, noise) is restored in alternation and
+    ten frames are timed from each, `rounds` times; medians over all the timed frames."""
+    cfg = model.config
+    session = WorldSession(model, ShotInput("a quiet street at dusk, light fog", bench_track(
+        frames, cfg.width, cfg.height), 0))
+    states = {}
+    for i in range(291):
+        if i in (10, 290):
+            states[i] = session.snapshot()
+        if i < 290:
+            session.step()
+    times: dict[int, list[float]] = {10: [], 290: []}
+    for _ in range(rounds):
+        for start, state in states.items():
+            session.restore(state)
+            for _ in range(10):
+                began = time.perf_counter()
+                session.step()
+                times[start].append(time.perf_counter() - began)
+    early, late = (1e3 * float(np.median(times[k])) for k in (10, 290))
+    return {"rounds": rounds, "median_ms_frames_10_20": early, "median_ms_frames_290_300": late,
+            "late_over_early": late / early, "cached_points_at_10_and_290": [len(states[k].cache[0]) for k in states]}
+
+
 def one_lane_fps(model: WorldModel, frames: int) -> float:
     """The baseline of the two lanes: the same rollout in one lane with all the lanes' threads."""
     threads = torch.get_num_threads()
@@ -147,6 +176,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0,
                         help="torch CPU threads per lane (0: the runtime's choice, half the cores)")
     parser.add_argument("--repeats", type=int, default=20, help="repeats of the micro-benchmarks")
+    parser.add_argument("--rounds", type=int, default=8, help="turns of the interleaved frames 10-20 / 290-300")
     parser.add_argument("--out", type=Path, help="also write the figures to this JSON file")
 
 
@@ -186,6 +216,7 @@ def run(args: argparse.Namespace) -> int:
     })
     report["late_over_early"] = report["ms_frames_290_300"] / report["ms_frames_10_20"]
     report["late_over_early_median"] = report["median_ms_frames_290_300"] / report["median_ms_frames_10_20"]
+    report["interleaved"] = late_against_early(model, args.frames, args.rounds)
     report["fps_one_lane"] = one_lane_fps(model, args.frames)
     report["two_lanes_over_one"] = report["fps"] / report["fps_one_lane"]
     report["kv_cache"] = kv_against_naive(model, args.repeats)

@@ -462,6 +462,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ae-steps", type=int, default=TrainConfig.ae_steps)
     parser.add_argument("--steps", type=int, default=TrainConfig.steps, help="dynamics steps")
     parser.add_argument("--batch", type=int, default=TrainConfig.batch)
+    parser.add_argument("--notes-batch", type=int, default=TrainConfig.notes_batch,
+                        help="extra single frames per dynamics step made from notes alone")
+    parser.add_argument("--lr", type=float, default=TrainConfig.lr, help="dynamics learning rate")
     parser.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)
     parser.add_argument("--sample-every", type=int, default=TrainConfig.sample_every)
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
@@ -471,8 +474,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = TrainConfig(ae_steps=args.ae_steps, steps=args.steps, batch=args.batch,
-                      checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed)
+    cfg = TrainConfig(ae_steps=args.ae_steps, steps=args.steps, batch=args.batch, notes_batch=args.notes_batch,
+                      lr=args.lr, checkpoint_every=args.checkpoint_every, sample_every=args.sample_every,
+                      seed=args.seed)
     trainer = Trainer(preset(args.config), cfg, args.data, args.out, args.resume, args.init)
     trainer.run()
     if trainer.distributed:
