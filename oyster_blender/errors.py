@@ -1,4 +1,5 @@
 """Exceptions of the extension's API: each names what is wrong so the panel can show it as is."""
+import functools
 
 
 class OysterError(Exception):
@@ -19,3 +20,16 @@ class TrackError(OysterError):
 
 class OutputError(OysterError):
     """The output folder is missing, not writable, or a path would leave it."""
+
+
+def reports_errors(execute):
+    """An operator's execute whose OysterError goes to the artist (status bar and Info log) and cancels the
+    operator, instead of a Python traceback. Blender counts the wrapper's own arguments: (self, context)."""
+    @functools.wraps(execute)
+    def wrapper(self, context):
+        try:
+            return execute(self, context)
+        except OysterError as error:
+            self.report({"ERROR"}, str(error))
+            return {"CANCELLED"}
+    return wrapper

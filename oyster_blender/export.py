@@ -30,7 +30,7 @@ import bpy
 from bpy.props import BoolProperty, StringProperty
 
 from .camera import camera_track
-from .errors import OysterError
+from .errors import OysterError, reports_errors
 from .naming import frame_file_name, sanitise_name
 from .polls import allow, no_data
 from .preferences import runtime_settings
@@ -436,17 +436,14 @@ class OYSTER_OT_export_previs(bpy.types.Operator):
         context.window_manager.fileselect_add(self)
         return {"RUNNING_MODAL"}
 
+    @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
         if not self.directory:
             self.report({"ERROR"}, "choose an export folder")
             return {"CANCELLED"}
-        try:
-            python, root = runtime_command(self.runtime_python or runtime_settings(context).python)
-            job = ExportJob(context.scene, scene_shots(context.scene, self.selected_only),
-                            Path(bpy.path.abspath(self.directory)), python, root)
-        except OysterError as error:
-            self.report({"ERROR"}, str(error))
-            return {"CANCELLED"}
+        python, root = runtime_command(self.runtime_python or runtime_settings(context).python)
+        job = ExportJob(context.scene, scene_shots(context.scene, self.selected_only),
+                        Path(bpy.path.abspath(self.directory)), python, root)
         PROGRESS.job, PROGRESS.message = job, ""
         if bpy.app.background or context.window is None:  # no event loop to wait in: run to the end
             while not job.finished:

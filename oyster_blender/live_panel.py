@@ -11,7 +11,7 @@ import bpy
 
 from . import api, runtime_session
 from .camera import render_size
-from .errors import OysterError
+from .errors import reports_errors
 from .live import LIVE_IMAGE, LiveRecorder
 from .polls import allow, no_data
 from .runtime_status import READY, STATUS
@@ -54,6 +54,7 @@ class OYSTER_OT_live_start(bpy.types.Operator):
             reason = "the scene has no camera to fly"
         return allow(cls, reason)
 
+    @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
         global _flight, _tick
         _stop_flight()
@@ -61,12 +62,8 @@ class OYSTER_OT_live_start(bpy.types.Operator):
         shot = api.active_shot(scene)
         settings = {} if shot is None else {"model": shot.model or "oyster-tiny", "notes": shot.notes,
                                             "seed": shot.seed, "size": (shot.resolution_x, shot.resolution_y)}
-        try:
-            _flight = LiveRecorder(scene, scene.camera, runtime_session.current().connection.client,
-                                   frame_start=scene.frame_current, **{"size": render_size(scene), **settings})
-        except OysterError as error:
-            self.report({"ERROR"}, str(error))
-            return {"CANCELLED"}
+        _flight = LiveRecorder(scene, scene.camera, runtime_session.current().connection.client,
+                               frame_start=scene.frame_current, **{"size": render_size(scene), **settings})
         _flight.start(timer=False)
         _tick = _flight.tick
         bpy.app.timers.register(_tick, first_interval=0.0, persistent=True)
@@ -102,13 +99,10 @@ class OYSTER_OT_live_keep(bpy.types.Operator):
             return allow(cls, "stop a live flight first")
         return allow(cls, None if _flight.sent else "nothing was recorded")
 
+    @reports_errors
     def execute(self, _context: bpy.types.Context) -> set[str]:
         global _flight
-        try:
-            shot = _flight.to_shot()
-        except OysterError as error:
-            self.report({"ERROR"}, str(error))
-            return {"CANCELLED"}
+        shot = _flight.to_shot()
         _flight = None
         self.report({"INFO"}, f"added shot '{shot.name}' ({shot.frame_start}-{shot.frame_end})")
         return {"FINISHED"}

@@ -8,7 +8,7 @@ import bpy
 from bpy.props import IntProperty, StringProperty
 
 from . import api, runtime_session, timeline
-from .errors import OysterError
+from .errors import OysterError, reports_errors
 from .polls import allow, no_active_shot, no_data
 from .preferences import runtime_settings
 from .take_files import TAKE_JSON, continue_request
@@ -26,12 +26,9 @@ class OYSTER_OT_add_shot(bpy.types.Operator):
         return allow(cls, no_data(context) or (None if context.scene.camera is not None else
                                                "the scene has no camera: set one in Scene Properties > Camera"))
 
+    @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
-        try:
-            shot = api.add_shot(context.scene)
-        except OysterError as error:
-            self.report({"ERROR"}, str(error))
-            return {"CANCELLED"}
+        shot = api.add_shot(context.scene)
         self.report({"INFO"}, f"added shot '{shot.name}' ({shot.frame_start}-{shot.frame_end})")
         return {"FINISHED"}
 
@@ -65,12 +62,9 @@ class OYSTER_OT_shots_from_markers(bpy.types.Operator):
             None if any(m.camera is not None for m in context.scene.timeline_markers)
             else "no timeline marker is bound to a camera (Marker > Bind Camera to Markers)"))
 
+    @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
-        try:
-            shots = api.add_marker_shots(context.scene)
-        except OysterError as error:
-            self.report({"ERROR"}, str(error))
-            return {"CANCELLED"}
+        shots = api.add_marker_shots(context.scene)
         self.report({"INFO"}, f"{len(shots)} shots from camera markers")
         return {"FINISHED"}
 
@@ -85,15 +79,12 @@ class OYSTER_OT_save_camera_track(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return allow(cls, no_active_shot(context))
 
+    @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
         shot = api.active_shot(context.scene)
-        try:
-            api.check_shot(context.scene, shot)  # the shot's own problem first: it is the more specific one
-            root = api.output_root(bpy.data.filepath, runtime_settings(context).output_folder)
-            path = api.write_camera_track(context.scene, shot, root)
-        except OysterError as error:
-            self.report({"ERROR"}, str(error))
-            return {"CANCELLED"}
+        api.check_shot(context.scene, shot)  # the shot's own problem first: it is the more specific one
+        root = api.output_root(bpy.data.filepath, runtime_settings(context).output_folder)
+        path = api.write_camera_track(context.scene, shot, root)
         self.report({"INFO"}, f"camera track written to {path}")
         return {"FINISHED"}
 
@@ -112,15 +103,12 @@ class OYSTER_OT_add_notes_event(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return allow(cls, no_active_shot(context))
 
+    @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
         scene = context.scene
         shot = api.active_shot(scene)
         frame = scene.frame_current
-        try:
-            api.add_notes_event(scene, shot, frame, self.notes or api.notes_at(shot, frame))
-        except OysterError as error:
-            self.report({"ERROR"}, str(error))
-            return {"CANCELLED"}
+        api.add_notes_event(scene, shot, frame, self.notes or api.notes_at(shot, frame))
         return {"FINISHED"}
 
 
@@ -157,12 +145,9 @@ class OYSTER_OT_notes_events_from_markers(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return allow(cls, no_active_shot(context))
 
+    @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
-        try:
-            count = api.notes_events_from_markers(context.scene, api.active_shot(context.scene))
-        except OysterError as error:
-            self.report({"ERROR"}, str(error))
-            return {"CANCELLED"}
+        count = api.notes_events_from_markers(context.scene, api.active_shot(context.scene))
         self.report({"INFO"}, f"{count} notes events from markers")
         return {"FINISHED"}
 
@@ -178,12 +163,9 @@ class OYSTER_OT_start_runtime(bpy.types.Operator):
         return allow(cls, "the runtime is running" if runtime_session.current() is not None
                      else runtime_session.unavailable_reason(context))
 
+    @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
-        try:
-            runtime_session.start(context)
-        except OysterError as error:
-            self.report({"ERROR"}, str(error))
-            return {"CANCELLED"}
+        runtime_session.start(context)
         return {"FINISHED"}
 
 
@@ -212,6 +194,7 @@ class OYSTER_OT_generate_take(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return allow(cls, no_active_shot(context) or runtime_session.unavailable_reason(context))
 
+    @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
         scene = context.scene
         shot = api.active_shot(scene)
@@ -224,11 +207,10 @@ class OYSTER_OT_generate_take(bpy.types.Operator):
                 first = api.render_first_frame(scene, shot, root)
                 request["first_frame"] = first.request()
             runtime_session.submit(context, request, first.folder if first is not None else None)
-        except OysterError as error:
-            if first is not None:
+        except OysterError:
+            if first is not None:  # a first frame the runtime never got is scratch
                 shutil.rmtree(first.folder, ignore_errors=True)
-            self.report({"ERROR"}, str(error))
-            return {"CANCELLED"}
+            raise
         self.report({"INFO"}, f"shot '{shot.name}' sent to the runtime")
         return {"FINISHED"}
 
@@ -258,24 +240,21 @@ class OYSTER_OT_continue_take(bpy.types.Operator):
             reason = "no take of this shot on the timeline: generate one first"
         return allow(cls, reason or runtime_session.unavailable_reason(context))
 
+    @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
         scene = context.scene
         shot = api.active_shot(scene)
         parent = Path(self.take_dir) if self.take_dir else active_take(scene, shot)
         frame = self.frame or scene.frame_current
-        try:
-            if parent is None or not (parent / TAKE_JSON).is_file():
-                raise OysterError(f"{parent} is not a take folder (no {TAKE_JSON})")
-            if not shot.frame_start < frame <= shot.frame_end:
-                raise OysterError(f"continue from a frame after the shot's first: {shot.frame_start + 1}-"
-                                  f"{shot.frame_end} (frame {frame}); put the playhead where the change begins")
-            api.check_shot(scene, shot)
-            root = api.output_root(bpy.data.filepath, runtime_settings(context).output_folder)
-            request = continue_request(parent, api.shot_request(scene, shot, root), frame)
-            runtime_session.submit(context, request)
-        except OysterError as error:
-            self.report({"ERROR"}, str(error))
-            return {"CANCELLED"}
+        if parent is None or not (parent / TAKE_JSON).is_file():
+            raise OysterError(f"{parent} is not a take folder (no {TAKE_JSON})")
+        if not shot.frame_start < frame <= shot.frame_end:
+            raise OysterError(f"continue from a frame after the shot's first: {shot.frame_start + 1}-"
+                              f"{shot.frame_end} (frame {frame}); put the playhead where the change begins")
+        api.check_shot(scene, shot)
+        root = api.output_root(bpy.data.filepath, runtime_settings(context).output_folder)
+        request = continue_request(parent, api.shot_request(scene, shot, root), frame)
+        runtime_session.submit(context, request)
         self.report({"INFO"}, f"continuing {parent.name} of '{shot.name}' from frame {frame}")
         return {"FINISHED"}
 

@@ -18,7 +18,7 @@ import bpy.utils.previews
 from bpy.props import BoolProperty, StringProperty
 
 from . import api, runtime_session
-from .errors import OysterError
+from .errors import OysterError, reports_errors
 from .polls import allow, no_active_shot
 from .preferences import runtime_settings
 from .take_files import TakeInfo, list_takes, read_take_range, regenerate_request, reuse_lines, trash_take
@@ -104,13 +104,10 @@ class OYSTER_OT_regenerate_take(_TakeOperator, bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return allow(cls, runtime_session.unavailable_reason(context))
 
+    @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
-        try:
-            request = regenerate_request(self.take_path(), self.new_seed)
-            runtime_session.submit(context, request)  # returns at once: the connection sends it from its thread
-        except OysterError as error:
-            self.report({"ERROR"}, str(error))
-            return {"CANCELLED"}
+        request = regenerate_request(self.take_path(), self.new_seed)
+        runtime_session.submit(context, request)  # returns at once: the connection sends it from its thread
         self.forget_listing()
         self.report({"INFO"}, f"{self.take_path().name} sent again with seed {request['seed']}")
         return {"FINISHED"}
@@ -166,13 +163,10 @@ class OYSTER_OT_load_takes(bpy.types.Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return allow(cls, no_active_shot(context))
 
+    @reports_errors
     def execute(self, context: bpy.types.Context) -> set[str]:
         shot = api.active_shot(context.scene)
-        try:
-            folder = shot_dir(context, shot)
-        except OysterError as error:
-            self.report({"ERROR"}, str(error))
-            return {"CANCELLED"}
+        folder = shot_dir(context, shot)
         _listings.pop(folder, None)
         placed = [t for t in reversed(shot_takes(folder)) if sync_take_folder(context.scene, t.path) is not None]
         self.report({"INFO"}, f"{len(placed)} takes of '{shot.name}' on the timeline")
