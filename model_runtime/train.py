@@ -36,7 +36,7 @@ from model_runtime.world.cache3d import PointCache, empty_render
 from model_runtime.world.checkpoint import read_checkpoint, save_checkpoint
 from model_runtime.world.conditioning import camera_action, native_intrinsics, plucker_tokens, token_centres
 from model_runtime.world.config import WorldConfig, preset
-from model_runtime.world.flow import flow_matching_loss, interpolate
+from model_runtime.world.flow import flow_matching_loss, interpolate, time_grid
 from model_runtime.world.generator import WorldSession
 from model_runtime.world.model import WorldModel
 from model_runtime.world.text import embed_notes
@@ -57,6 +57,8 @@ class TrainConfig:
     first_weight: float = 4.0   # loss weight of a noisy frame 0 (generated from notes and camera alone)
     text_dropout: float = 0.1   # share of windows trained without notes, for classifier-free guidance
     notes_batch: int = 16       # extra single frames per step made from notes and camera alone (empty cache)
+    notes_on_grid: float = 0.0  # share of those trained at the sampler's own times (the only flow times a
+                                # few-step sampler asks the network about; uniform times for the rest)
     ae_lr: float = 1e-3
     lr: float = 5e-4
     checkpoint_every: int = 100
@@ -248,6 +250,10 @@ def notes_only_loss(model: WorldModel, features: list[ClipFeatures], rng: np.ran
     x1 = torch.stack([f.latent[k] for f, k in picks])[:, None]            # (B, 1, N, P)
     x0 = torch.randn(x1.shape, generator=gen)
     t = torch.rand((cfg.notes_batch, 1), generator=gen)
+    if cfg.notes_on_grid:
+        grid = time_grid(model.config.sampler.notes_steps)[:-1]
+        on_grid = torch.from_numpy(rng.random(cfg.notes_batch) < cfg.notes_on_grid)
+        t[on_grid, 0] = grid[torch.from_numpy(rng.integers(len(grid), size=int(on_grid.sum())))]
     text = torch.stack([f.text for f, _ in picks])                        # (B, 384)
     text[torch.from_numpy(rng.random(cfg.notes_batch) < cfg.text_dropout)] = 0.0
     core = model.dynamics
@@ -464,6 +470,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=TrainConfig.batch)
     parser.add_argument("--notes-batch", type=int, default=TrainConfig.notes_batch,
                         help="extra single frames per dynamics step made from notes alone")
+    parser.add_argument("--notes-on-grid", type=float, default=TrainConfig.notes_on_grid,
+                        help="share of the notes-alone frames trained at the sampler's own flow times")
     parser.add_argument("--lr", type=float, default=TrainConfig.lr, help="dynamics learning rate")
     parser.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)
     parser.add_argument("--sample-every", type=int, default=TrainConfig.sample_every)
@@ -475,8 +483,8 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = TrainConfig(ae_steps=args.ae_steps, steps=args.steps, batch=args.batch, notes_batch=args.notes_batch,
-                      lr=args.lr, checkpoint_every=args.checkpoint_every, sample_every=args.sample_every,
-                      seed=args.seed)
+                      notes_on_grid=args.notes_on_grid, lr=args.lr, checkpoint_every=args.checkpoint_every,
+                      sample_every=args.sample_every, seed=args.seed)
     trainer = Trainer(preset(args.config), cfg, args.data, args.out, args.resume, args.init)
     trainer.run()
     if trainer.distributed:

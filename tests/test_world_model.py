@@ -243,6 +243,34 @@ def test_the_context_lane_gives_the_frames_of_one_lane_in_order(generator):
             assert np.array_equal(two.step(), one.step())
 
 
+def test_notes_steps_change_only_the_frame_made_from_notes_alone():
+    """A frame from the notes alone takes `sampler.notes_steps` Euler steps, the frames after it `steps`:
+    with a first frame given nothing is made from the notes alone, so the shot does not change; without one
+    frame 0 does, and it is made with one network pass per step (guided: two)."""
+    model = micro_model()
+    calls = []
+    original_step = model.dynamics.step
+    model.dynamics.step = lambda *a: calls.append(1) or original_step(*a)
+
+    def frames(notes_steps: int, **overrides) -> tuple[list[np.ndarray], int]:
+        model.config.sampler.notes_steps = notes_steps
+        session = WorldSession(model, shot(**overrides), context_lane=False)
+        calls.clear()
+        out = [session.step()]
+        first_calls = len(calls)
+        return out + [session.step() for _ in range(3)], first_calls
+
+    given_1, _ = frames(1)
+    given_4, _ = frames(4)
+    assert all(np.array_equal(a, b) for a, b in zip(given_1, given_4))
+    alone_1, passes_1 = frames(1, first_rgb=None, first_depth=None)
+    alone_4, passes_4 = frames(4, first_rgb=None, first_depth=None)
+    assert not np.array_equal(alone_1[0], alone_4[0])
+    assert (passes_1, passes_4) == (2 * 1, 2 * 4)  # guided and unguided velocity per step
+    with pytest.raises(ConfigError, match="notes_steps"):
+        WorldConfig.from_dict({"sampler": {"notes_steps": 9}})
+
+
 def test_snapshot_and_restore_reproduce_the_continuation(generator):
     """Also past a full KV window (micro: 4 frames) and in a new session, as a continuation from disk is."""
     notes_only = shot(first_rgb=None, first_depth=None, track=orbit_track(n=13))

@@ -36,6 +36,8 @@ class SamplerConfig:
     steps: int = 2            # Euler steps of the flow (1-8); 2 keeps tiny real-time on a CPU
     guidance: float = 3.0     # classifier-free guidance scale (Ho & Salimans 2022) for a frame made from the
                               # notes alone (frame 0 without a first frame); 1 turns it off
+    notes_steps: int = 2      # Euler steps of a frame made from the notes alone (nothing cached to render):
+                              # once a shot, so it may take other steps than the frames that follow
 
 
 @dataclass
@@ -96,8 +98,8 @@ class WorldConfig:
                               f"of {down} (autoencoder stride x patch), padded_height >= height {self.height}")
         if self.dynamics.d_model % self.dynamics.n_heads:
             raise ConfigError("dynamics.d_model must be a multiple of dynamics.n_heads")
-        if not 1 <= self.sampler.steps <= 8:
-            raise ConfigError("sampler.steps must be 1-8")
+        if not (1 <= self.sampler.steps <= 8 and 1 <= self.sampler.notes_steps <= 8):
+            raise ConfigError("sampler.steps and sampler.notes_steps must be 1-8")
 
 
 def _checked(cls: type, data: dict) -> dict:

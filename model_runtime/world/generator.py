@@ -125,6 +125,7 @@ class WorldSession(Session):
         self._index = 0
         self.generator = torch.Generator().manual_seed(int(shot.seed))
         self.times = time_grid(cfg.sampler.steps)
+        self.notes_times = time_grid(cfg.sampler.notes_steps)  # a frame from the notes alone
         self.first = self._native_first_frame()
         self.grade = (IDENTITY_GRADE, IDENTITY_GRADE, 0)
 
@@ -177,7 +178,8 @@ class WorldSession(Session):
         text = torch.from_numpy(embed_notes([self.shot.notes_at(self.track["frames"][i]["frame"])]))
         action = torch.from_numpy(camera_action(still, K, self.width, self.height, self.scale))[None]
         plucker = torch.from_numpy(plucker_tokens(still, K, self.centres, self.scale))[None]
-        guided, unguided = self._pass_modulations(text, action), self._pass_modulations(torch.zeros_like(text), action)
+        guided = self._pass_modulations(text, action, self.notes_times)
+        unguided = self._pass_modulations(torch.zeros_like(text), action, self.notes_times)
         cache_tok, valid_tok = self._render_tokens(empty_render(self.width, self.height))
         window, guidance = dyn.new_window(), model.config.sampler.guidance
 
@@ -187,14 +189,16 @@ class WorldSession(Session):
             return v_null + guidance * (dyn.step(tokens, guided[t], window) - v_null)
 
         noise = torch.randn((1, model.config.tokens_per_frame, model.token_dim), generator=self.generator)
-        rgb, _ = model.decode_frames(model.unpatchify(sample_euler(velocity, noise, self.times)))
+        rgb, _ = model.decode_frames(model.unpatchify(sample_euler(velocity, noise, self.notes_times)))
         return rgb[0].numpy()
 
-    def _pass_modulations(self, text: torch.Tensor, action: torch.Tensor) -> dict[float, list[torch.Tensor]]:
-        """The adaLN modulations of the frame's passes (each sampler time, then the clean pass at t = 1) by
-        time, computed for all passes at once (`LatentDynamics.modulations`)."""
+    def _pass_modulations(self, text: torch.Tensor, action: torch.Tensor, grid: torch.Tensor | None = None
+                          ) -> dict[float, list[torch.Tensor]]:
+        """The adaLN modulations of the frame's passes (each time of the sampler's `grid`, by default the
+        frames' own, then the clean pass at t = 1) by time, computed for all passes at once
+        (`LatentDynamics.modulations`)."""
         dyn = self.model.dynamics
-        times = [float(t) for t in self.times[:-1]] + [1.0]
+        times = [float(t) for t in (self.times if grid is None else grid)[:-1]] + [1.0]
         n = len(times)
         cond = dyn.frame_condition(torch.tensor(times), text.expand(n, -1), action.expand(n, -1))  # (passes, d)
         modulations = dyn.modulations(cond[:, None])                                             # (passes, 1, *)
@@ -228,20 +232,23 @@ class WorldSession(Session):
             cache_tok, valid_tok = self._render_tokens(render)
             noise = torch.randn((1, model.config.tokens_per_frame, model.token_dim), generator=self.generator)
             inputs = self._inputs_ready(i)
-            guidance = model.config.sampler.guidance if not render.valid.any() else 1.0
-            unguided = self._pass_modulations(torch.zeros_like(inputs.text), inputs.action) if guidance != 1.0 \
-                else None
+            from_notes = not render.valid.any()
+            guidance = model.config.sampler.guidance if from_notes else 1.0
+            times = self.notes_times if from_notes else self.times
+            guided = self._pass_modulations(inputs.text, inputs.action, times) if from_notes else inputs.modulations
+            unguided = self._pass_modulations(torch.zeros_like(inputs.text), inputs.action, times) \
+                if guidance != 1.0 else None
 
             def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
                 """Classifier-free guidance (Ho & Salimans 2022) where nothing but the notes says what to show."""
                 tokens = dyn.embed_tokens(x, cache_tok, valid_tok, inputs.plucker)
-                v = dyn.step(tokens, inputs.modulations[t], self.window)
+                v = dyn.step(tokens, guided[t], self.window)
                 if unguided is None:
                     return v
                 v_null = dyn.step(tokens, unguided[t], self.window)
                 return v_null + guidance * (v - v_null)
 
-            latent = sample_euler(velocity, noise, self.times, self.callback)
+            latent = sample_euler(velocity, noise, times, self.callback)
             self._remember(latent, cache_tok, valid_tok, inputs)
             gen_rgb, gen_depth = model.decode_frames(model.unpatchify(latent))
             gen_rgb, gen_depth = gen_rgb[0].numpy(), gen_depth[0].numpy()
