@@ -85,8 +85,8 @@ def test_the_probe_reads_day_and_night_on_renders_it_never_saw(probe):
 
 
 @pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="the shipped oyster-tiny's pictures of notes alone are too weak for the probe to read "
-                          "'at night' in the event's grade (docs/continuation.md, 'Notes events')")
+                   reason="the shipped oyster-tiny draws this daylight street from notes alone so dark that the "
+                          "probe reads night without the event too (docs/continuation.md, 'Notes events')")
 def test_a_notes_event_turns_the_probe_to_its_notes_after_its_frame(shots, probe):
     plain, evented = shots
     before = night_probability(probe, plain[EVENT:]) > 0.5
