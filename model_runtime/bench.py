@@ -118,11 +118,15 @@ def kv_against_naive(model: WorldModel, repeats: int) -> dict:
             "dynamics_gflops": frame_flops / cached / 1e9, "dynamics_gflop_per_frame": frame_flops / 1e9}
 
 
+def bench_shot(model: WorldModel, frames: int, seed: int) -> ShotInput:
+    """The notes-only shot the rollouts time, at the model's native size."""
+    return ShotInput("a quiet street at dusk, light fog", bench_track(frames, model.config.width,
+                                                                       model.config.height), seed)
+
+
 def rollout(generator_model: WorldModel, frames: int, seed: int, context_lane: bool = True) -> list[float]:
     """Seconds per frame of a notes-only shot."""
-    cfg = generator_model.config
-    session = WorldSession(generator_model, ShotInput("a quiet street at dusk, light fog", bench_track(
-        frames, cfg.width, cfg.height), seed), context_lane=context_lane)
+    session = WorldSession(generator_model, bench_shot(generator_model, frames, seed), context_lane=context_lane)
     times = []
     for _ in range(frames):
         start = time.perf_counter()
@@ -135,9 +139,7 @@ def late_against_early(model: WorldModel, frames: int, rounds: int) -> dict:
     """Per-frame time at frames 10-20 and 290-300 of the bench shot, measured in turns: the session's state
     at frame 10 and at frame 290 (snapshots: KV window, point cache, noise) is restored in alternation and
     ten frames are timed from each, `rounds` times; medians over all the timed frames."""
-    cfg = model.config
-    session = WorldSession(model, ShotInput("a quiet street at dusk, light fog", bench_track(
-        frames, cfg.width, cfg.height), 0))
+    session = WorldSession(model, bench_shot(model, frames, 0))
     states = {}
     for i in range(291):
         if i in (10, 290):

@@ -18,13 +18,13 @@ import ctypes, resource, sys
 import torch
 from model_runtime.world.config import preset
 from model_runtime.world.model import WorldModel
-from model_runtime.world.process import keep_freed_memory
+from model_runtime.world.process import M_MMAP_THRESHOLD, keep_freed_memory
 
 torch.set_num_threads(1)
 if sys.argv[1] == "keep":
     assert keep_freed_memory()
 else:  # glibc's default mmap threshold (128 KiB), held: left alone it rises after the first frees, by chance
-    assert ctypes.CDLL("libc.so.6").mallopt(-3, 128 * 1024)
+    assert ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, 128 * 1024)
 model = WorldModel(preset("tiny")).for_inference()
 rgb, depth = torch.rand(1, 108, 192, 3), torch.full((1, 108, 192), 5.0)
 with torch.no_grad():
