@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -332,6 +333,17 @@ def render_first_frame(scene: bpy.types.Scene, shot: ShotRef, root: Path) -> Fir
     check_shot(scene, shot)
     return first_frame.render_first_frame(scene, shot.camera, shot.frame_start,
                                           (shot.resolution_x, shot.resolution_y), shot_folder(root, shot.name))
+
+
+def blockout_first_frame(scene: bpy.types.Scene, shot: ShotRef, root: Path) -> FirstFrame | None:
+    """`render_first_frame` when any of the scene is in the shot camera's view at its first frame, else None
+    with nothing left on disk: a world started from an empty backdrop would keep it, and the notes alone
+    draw more than that."""
+    first = render_first_frame(scene, shot, root)
+    if first.in_view:
+        return first
+    shutil.rmtree(first.folder, ignore_errors=True)
+    return None
 
 
 def write_camera_track(scene: bpy.types.Scene, shot: ShotRef, root: Path) -> Path:

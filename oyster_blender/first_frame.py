@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from array import array
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ class FirstFrame:
     rgb: Path
     depth: Path
     folder: Path
+    in_view: bool  # any of the scene in the picture (else all of it is the world background: sky, depth 0)
 
     def request(self) -> dict[str, str]:
         """The shot request's `first_frame`."""
@@ -120,4 +122,16 @@ def render_first_frame(scene: bpy.types.Scene, camera: bpy.types.Object, frame: 
     if len(rgb) != 1 or len(depth) != 1:
         shutil.rmtree(folder, ignore_errors=True)
         raise OutputError(f"Blender wrote no first frame into {folder}")
-    return FirstFrame(rgb[0], depth[0], folder)
+    return FirstFrame(rgb[0], depth[0], folder, _any_depth(depth[0]))
+
+
+def _any_depth(path: Path) -> bool:
+    """Whether a depth file written by `_compositor` holds any hit (sky is 0). Read through Blender's own
+    image loader: the extension has no OpenEXR reader of its own."""
+    image = bpy.data.images.load(str(path), check_existing=False)
+    try:
+        pixels = array("f", bytes(4 * len(image.pixels)))
+        image.pixels.foreach_get(pixels)
+        return any(pixels[0::image.channels])
+    finally:
+        bpy.data.images.remove(image)

@@ -204,14 +204,17 @@ class OYSTER_OT_generate_take(bpy.types.Operator):
             root = api.output_root(bpy.data.filepath, runtime_settings(context).output_folder)
             request = api.shot_request(scene, shot, root)
             if shot.use_blockout:
-                first = api.render_first_frame(scene, shot, root)
-                request["first_frame"] = first.request()
+                first = api.blockout_first_frame(scene, shot, root)
+                if first is not None:
+                    request["first_frame"] = first.request()
             runtime_session.submit(context, request, first.folder if first is not None else None)
         except OysterError:
             if first is not None:  # a first frame the runtime never got is scratch
                 shutil.rmtree(first.folder, ignore_errors=True)
             raise
-        self.report({"INFO"}, f"shot '{shot.name}' sent to the runtime")
+        alone = shot.use_blockout and first is None
+        self.report({"INFO"}, f"shot '{shot.name}' sent to the runtime" + (
+            f" (from the notes alone: nothing of the scene in view at frame {shot.frame_start})" if alone else ""))
         return {"FINISHED"}
 
 

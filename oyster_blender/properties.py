@@ -52,9 +52,10 @@ class OYSTER_PG_shot(bpy.types.PropertyGroup):
     fps: FloatProperty(name="FPS", min=0.001, max=1000.0, default=24.0, description="Frame rate of the shot")
     model: StringProperty(name="Model", default="oyster-tiny", search=_runtime_models, search_options={"SUGGESTION"},
                           description="The runtime's model that generates the take (empty: the runtime's default)")
-    use_blockout: BoolProperty(name="Start from Blockout",
+    use_blockout: BoolProperty(name="Start from Blockout", default=True,
                                description="Render the shot's first frame from the scene in Workbench (colour and "
-                                           "depth) and give it to the model, so the world starts from the layout")
+                                           "depth) and give it to the model, so the world starts from the layout "
+                                           "(from the notes alone when nothing of the scene is in view)")
     keep_states: BoolProperty(name="Keep States",
                               description="Also keep the model's states beside the take (several MB every 8 frames), "
                                           "so that it can be continued after the runtime restarted")

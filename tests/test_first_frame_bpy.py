@@ -42,7 +42,7 @@ def test_first_frame_is_rgb_png_and_metric_depth_like_the_data_renderer(example_
     assert first.folder.parent == tmp_path / "oyster" / "example" / ".first"
     rgb = cv2.imread(str(first.rgb), cv2.IMREAD_UNCHANGED)
     depth = cv2.imread(str(first.depth), cv2.IMREAD_UNCHANGED)
-    assert rgb.dtype == np.uint8 and rgb.shape == (HEIGHT, WIDTH, 3)
+    assert first.in_view and rgb.dtype == np.uint8 and rgb.shape == (HEIGHT, WIDTH, 3)
     assert depth.dtype == np.float32 and depth.shape[:2] == (HEIGHT, WIDTH)
     depth = depth[..., 0]  # the runtime reads the first channel
     truth = clip.depth[0]  # metres, inf for sky
@@ -55,6 +55,17 @@ def test_first_frame_is_rgb_png_and_metric_depth_like_the_data_renderer(example_
     assert (scene.render.engine, scene.render.filepath, scene.use_nodes, len(bpy.data.scenes)) == settings
     assert api.shot_request(scene, "example", tmp_path, first)["first_frame"] == {"rgb": str(first.rgb),
                                                                                   "depth": str(first.depth)}
+
+
+def test_generate_starts_from_the_blockout_when_anything_is_in_view(example_shot, tmp_path):
+    scene, _ = example_shot
+    assert api.find_shot(scene, "example").use_blockout  # on for a new shot
+    first = api.blockout_first_frame(scene, "example", tmp_path / "layout")
+    assert first is not None and first.rgb.is_file() and first.depth.is_file()
+    for obj in scene.objects:
+        obj.hide_render = obj.type != "CAMERA"  # an empty backdrop: the notes alone draw more than that
+    assert api.blockout_first_frame(scene, "example", tmp_path / "empty") is None
+    assert not [p for p in (tmp_path / "empty").rglob("*") if p.is_file()]
 
 
 def test_first_frame_refusals_write_nothing(example_shot, tmp_path):
