@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -336,14 +335,12 @@ def render_first_frame(scene: bpy.types.Scene, shot: ShotRef, root: Path) -> Fir
 
 
 def blockout_first_frame(scene: bpy.types.Scene, shot: ShotRef, root: Path) -> FirstFrame | None:
-    """`render_first_frame` when any of the scene is in the shot camera's view at its first frame, else None
-    with nothing left on disk: a world started from an empty backdrop would keep it, and the notes alone
-    draw more than that."""
-    first = render_first_frame(scene, shot, root)
-    if first.in_view:
-        return first
-    shutil.rmtree(first.folder, ignore_errors=True)
-    return None
+    """The shot's first frame from the blockout when any of the scene is in its camera's view there, else
+    None (`first_frame.blockout_first_frame`)."""
+    shot = find_shot(scene, shot)
+    check_shot(scene, shot)
+    return first_frame.blockout_first_frame(scene, shot.camera, shot.frame_start,
+                                            (shot.resolution_x, shot.resolution_y), shot_folder(root, shot.name))
 
 
 def write_camera_track(scene: bpy.types.Scene, shot: ShotRef, root: Path) -> Path:

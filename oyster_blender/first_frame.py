@@ -125,6 +125,17 @@ def render_first_frame(scene: bpy.types.Scene, camera: bpy.types.Object, frame: 
     return FirstFrame(rgb[0], depth[0], folder, _any_depth(depth[0]))
 
 
+def blockout_first_frame(scene: bpy.types.Scene, camera: bpy.types.Object, frame: int, size: tuple[int, int],
+                         shot_folder: Path) -> FirstFrame | None:
+    """`render_first_frame` when any of the scene is in the camera's view, else None with nothing left on
+    disk: a world started from an empty backdrop would keep it, and the notes alone draw more than that."""
+    first = render_first_frame(scene, camera, frame, size, shot_folder)
+    if first.in_view:
+        return first
+    shutil.rmtree(first.folder, ignore_errors=True)
+    return None
+
+
 def _any_depth(path: Path) -> bool:
     """Whether a depth file written by `_compositor` holds any hit (sky is 0). Read through Blender's own
     image loader: the extension has no OpenEXR reader of its own."""

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import json
 import queue
+import shutil
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from email.message import Message
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import bpy
@@ -95,8 +97,8 @@ class LiveRecorder:
 
     def __init__(self, scene: bpy.types.Scene, source: bpy.types.Object, client: RuntimeClient, *,
                  model: str = "oyster-tiny", notes: str = "", seed: int = 0, size: tuple[int, int] | None = None,
-                 first_frame: dict[str, str] | None = None, frame_start: int | None = None,
-                 image_name: str = LIVE_IMAGE):
+                 first_frame: dict[str, str] | None = None, scratch: Path | None = None,
+                 frame_start: int | None = None, image_name: str = LIVE_IMAGE):
         self.scene, self.source = scene, check_camera(source)
         self.width, self.height = size if size is not None else render_size(scene)
         self.frame_start = scene.frame_start if frame_start is None else frame_start
@@ -106,6 +108,8 @@ class LiveRecorder:
                         "scale": camera_math.shot_scale(scene.unit_settings.scale_length)}
         if first_frame is not None:
             self.request["first_frame"] = first_frame
+        self.scratch = scratch
+        """A folder to delete once the runtime has read the start's files (a first frame rendered for it)."""
         self.live = LiveClient(client)
         self.camera: bpy.types.Object | None = None
         """The recorded camera, made by `start()`."""
@@ -193,7 +197,7 @@ class LiveRecorder:
     def _run(self) -> None:
         session_id = None
         try:
-            session_id = self.live.start(self.request)
+            session_id = self._open()
             while (frame := self._frames.get()) is not None:
                 self._answers.put(self.live.step(session_id, frame))
         except RuntimeClientError as error:
@@ -204,6 +208,14 @@ class LiveRecorder:
                     self.live.close(session_id)
                 except RuntimeClientError:
                     pass  # the runtime is gone or closed it already: nothing is left open
+
+    def _open(self) -> str:
+        """Start the runtime's session; the scratch folder goes once the runtime has answered."""
+        try:
+            return self.live.start(self.request)
+        finally:
+            if self.scratch is not None:
+                shutil.rmtree(self.scratch, ignore_errors=True)
 
     def frame_range(self) -> tuple[int, int]:
         """The recorded frames, first and last (inclusive)."""

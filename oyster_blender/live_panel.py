@@ -2,18 +2,20 @@
 Keep as Shot turns the recorded camera into a shot (oyster_blender.live.LiveRecorder does the work).
 
 The flight uses the active shot's model, notes, seed and size when there is one (else the
-bundled model at the scene's output size), starts from the notes (no first frame) at the
-current frame, and shows the frames in the image `Oyster Live` (open it in an image editor).
+bundled model at the scene's output size), starts at the current frame from the camera's view of the
+blockout when the shot starts from it (else from the notes alone), and shows the frames in the image
+`Oyster Live` (open it in an image editor).
 """
 from __future__ import annotations
 
 import bpy
 
-from . import api, runtime_session
+from . import api, first_frame, runtime_session
 from .camera import render_size
-from .errors import reports_errors
+from .errors import OutputError, reports_errors
 from .live import LIVE_IMAGE, LiveRecorder
 from .polls import allow, no_data
+from .preferences import runtime_settings
 from .runtime_status import READY, STATUS
 from .ui import SubPanel
 
@@ -60,15 +62,37 @@ class OYSTER_OT_live_start(bpy.types.Operator):
         _stop_flight()
         scene = context.scene
         shot = api.active_shot(scene)
-        settings = {} if shot is None else {"model": shot.model or "oyster-tiny", "notes": shot.notes,
-                                            "seed": shot.seed, "size": (shot.resolution_x, shot.resolution_y)}
+        settings = {"size": render_size(scene)}
+        if shot is not None:
+            settings |= {"model": shot.model or "oyster-tiny", "notes": shot.notes, "seed": shot.seed,
+                         "size": (shot.resolution_x, shot.resolution_y)}
+        first = _blockout(context, shot, settings["size"])
+        if first is not None:
+            settings |= {"first_frame": first.request(), "scratch": first.folder}
         _flight = LiveRecorder(scene, scene.camera, runtime_session.current().connection.client,
-                               frame_start=scene.frame_current, **{"size": render_size(scene), **settings})
+                               frame_start=scene.frame_current, **settings)
         _flight.start(timer=False)
         _tick = _flight.tick
         bpy.app.timers.register(_tick, first_interval=0.0, persistent=True)
-        self.report({"INFO"}, f"live: fly '{scene.camera.name}', frames show in the image '{LIVE_IMAGE}'")
+        start = "from the blockout" if first is not None else "from the notes alone"
+        self.report({"INFO"}, f"live {start}: fly '{scene.camera.name}', frames show in the image '{LIVE_IMAGE}'")
         return {"FINISHED"}
+
+
+def _blockout(context: bpy.types.Context, shot: bpy.types.PropertyGroup | None,
+              size: tuple[int, int]) -> first_frame.FirstFrame | None:
+    """The flight's first frame: the camera's view of the blockout when the shot starts from it and anything
+    is in view, rendered into the shot's folder (where a studio runtime reads a take's first frame too). An
+    unsaved .blend without an output folder has no such folder: that flight starts from the notes alone."""
+    if shot is None or not shot.use_blockout:
+        return None
+    try:
+        folder = api.shot_folder(api.output_root(bpy.data.filepath, runtime_settings(context).output_folder),
+                                 shot.name)
+    except OutputError:
+        return None
+    scene = context.scene
+    return first_frame.blockout_first_frame(scene, scene.camera, scene.frame_current, size, folder)
 
 
 class OYSTER_OT_live_stop(bpy.types.Operator):

@@ -8,6 +8,9 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
 import oyster_blender  # noqa: E402
 from oyster_blender import api, live_panel, runtime_session  # noqa: E402
 from oyster_blender.live import LIVE_IMAGE  # noqa: E402
@@ -65,3 +68,38 @@ def test_go_live_fly_stop_and_keep_the_flight_as_a_shot(live_scene):
     assert len(keys) == flight.sent >= FRAMES
     assert (shot.notes, shot.resolution_x, shot.resolution_y) == ("a street at dusk", 96, 54)
     assert live_panel._flight is None and not bpy.ops.oyster.live_keep.poll()
+
+
+def test_go_live_starts_from_the_blockout_in_view(live_scene, tmp_path):
+    scene = live_scene
+    cube = bpy.data.objects.new("Block", bpy.data.meshes.new("Block"))
+    cube.data.from_pydata([(x, y, z) for x in (-2, 2) for y in (-1, 1) for z in (-7, -5)], [],
+                          [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)])
+    scene.collection.objects.link(cube)  # in front of the camera, which looks down -Z from the origin
+    (tmp_path / "project").mkdir()
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "project" / "live.blend"))  # the shot folder goes beside it
+    reference = api.render_first_frame(scene, "sh010", tmp_path / "reference")  # the same view, rendered apart
+    expected = cv2.imread(str(reference.rgb)).astype(np.float32)
+    assert bpy.ops.oyster.start_runtime() == {"FINISHED"}
+    session = runtime_session.current()
+    run_timers(session.tick, lambda: STATUS.snapshot().state == READY, scene, timeout=120)
+    assert bpy.ops.oyster.live_start() == {"FINISHED"}
+    flight = live_panel._flight
+    scratch = flight.scratch
+    assert scratch.parent == tmp_path / "project" / "oyster" / "sh010" / ".first"
+    assert flight.request["first_frame"]["rgb"].startswith(str(scratch))
+
+    def both() -> float:
+        session.tick()
+        return live_panel._tick()
+
+    run_timers(both, lambda: len(flight.indices) >= 2 or flight.error is not None, scene, timeout=180)
+    assert bpy.ops.oyster.live_stop() == {"FINISHED"}
+    assert flight.error is None and not scratch.exists()  # read by the runtime, then removed
+    image = bpy.data.images[LIVE_IMAGE]
+    pixels = np.empty(len(image.pixels), np.float32)
+    image.pixels.foreach_get(pixels)
+    shown = pixels.reshape(54, 96, -1)[::-1, :, 2::-1] * 255.0  # bottom-up RGBA -> top-down BGR
+    # the still camera's frame is the blockout's picture (resampled to the model's size and back), not the
+    # notes' dusk street
+    assert np.abs(shown - expected).mean() < 12.0
