@@ -328,19 +328,20 @@ def shot_request(scene: bpy.types.Scene, shot: ShotRef, root: Path | None = None
 def render_first_frame(scene: bpy.types.Scene, shot: ShotRef, root: Path) -> FirstFrame:
     """The shot's first frame from the blockout (Workbench RGB and depth) in a scratch folder of its shot
     folder; delete `.folder` once the runtime has answered (it copies the files into the take)."""
-    shot = find_shot(scene, shot)
-    check_shot(scene, shot)
-    return first_frame.render_first_frame(scene, shot.camera, shot.frame_start,
-                                          (shot.resolution_x, shot.resolution_y), shot_folder(root, shot.name))
+    return first_frame.render_first_frame(*_first_view(scene, shot, root))
 
 
 def blockout_first_frame(scene: bpy.types.Scene, shot: ShotRef, root: Path) -> FirstFrame | None:
     """The shot's first frame from the blockout when any of the scene is in its camera's view there, else
     None (`first_frame.blockout_first_frame`)."""
+    return first_frame.blockout_first_frame(*_first_view(scene, shot, root))
+
+
+def _first_view(scene: bpy.types.Scene, shot: ShotRef, root: Path) -> tuple:
+    """(scene, camera, frame, size, shot folder) of a checked shot's first frame."""
     shot = find_shot(scene, shot)
     check_shot(scene, shot)
-    return first_frame.blockout_first_frame(scene, shot.camera, shot.frame_start,
-                                            (shot.resolution_x, shot.resolution_y), shot_folder(root, shot.name))
+    return scene, shot.camera, shot.frame_start, (shot.resolution_x, shot.resolution_y), shot_folder(root, shot.name)
 
 
 def write_camera_track(scene: bpy.types.Scene, shot: ShotRef, root: Path) -> Path:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from array import array
 import tempfile
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
