@@ -33,9 +33,9 @@ from model_runtime.world.conditioning import (camera_action, check_track_steps, 
 from model_runtime.world.flow import time_grid
 from model_runtime.world.model import WorldModel
 from model_runtime.world.process import prepare_inference_process
-from model_runtime.world.sampler import StepCallback, sample_euler
+from model_runtime.world.sampler import StepCallback, Velocity, sample_euler
 from model_runtime.world.text import embed_notes
-from model_runtime.world.transformer import LayerCache
+from model_runtime.world.transformer import KVWindow, LayerCache
 
 EVENT_RAMP_FRAMES = 8  # a notes event's new look fades in over a third of a second at 24 fps
 IDENTITY_GRADE = np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]], np.float32)  # per channel: gain, offset
@@ -178,19 +178,36 @@ class WorldSession(Session):
         text = torch.from_numpy(embed_notes([self.shot.notes_at(self.track["frames"][i]["frame"])]))
         action = torch.from_numpy(camera_action(still, K, self.width, self.height, self.scale))[None]
         plucker = torch.from_numpy(plucker_tokens(still, K, self.centres, self.scale))[None]
-        guided = self._pass_modulations(text, action, self.notes_times)
-        unguided = self._pass_modulations(torch.zeros_like(text), action, self.notes_times)
         cache_tok, valid_tok = self._render_tokens(empty_render(self.width, self.height))
-        window, guidance = dyn.new_window(), model.config.sampler.guidance
-
-        def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
-            tokens = dyn.embed_tokens(x, cache_tok, valid_tok, plucker)
-            v_null = dyn.step(tokens, unguided[t], window)
-            return v_null + guidance * (dyn.step(tokens, guided[t], window) - v_null)
-
+        velocity = self._velocity(cache_tok, valid_tok, plucker, *self._notes_passes(text, action), dyn.new_window())
         noise = torch.randn((1, model.config.tokens_per_frame, model.token_dim), generator=self.generator)
         rgb, _ = model.decode_frames(model.unpatchify(sample_euler(velocity, noise, self.notes_times)))
         return rgb[0].numpy()
+
+    def _notes_passes(self, text: torch.Tensor, action: torch.Tensor
+                      ) -> tuple[dict[float, list[torch.Tensor]], dict[float, list[torch.Tensor]] | None]:
+        """(guided, unguided) modulations of a frame made from the notes alone, at the sampler's notes times;
+        unguided is None without guidance."""
+        guided = self._pass_modulations(text, action, self.notes_times)
+        if self.model.config.sampler.guidance == 1.0:
+            return guided, None
+        return guided, self._pass_modulations(torch.zeros_like(text), action, self.notes_times)
+
+    def _velocity(self, cache_tok: torch.Tensor, valid_tok: torch.Tensor, plucker: torch.Tensor,
+                  guided: dict[float, list[torch.Tensor]], unguided: dict[float, list[torch.Tensor]] | None,
+                  window: KVWindow) -> Velocity:
+        """The sampler's velocity of one frame against `window`: with `unguided`, classifier-free guidance
+        (Ho & Salimans 2022), where nothing but the notes says what to show."""
+        dyn, guidance = self.model.dynamics, self.model.config.sampler.guidance
+
+        def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
+            tokens = dyn.embed_tokens(x, cache_tok, valid_tok, plucker)
+            v = dyn.step(tokens, guided[t], window)
+            if unguided is None:
+                return v
+            v_null = dyn.step(tokens, unguided[t], window)
+            return v_null + guidance * (v - v_null)
+        return velocity
 
     def _pass_modulations(self, text: torch.Tensor, action: torch.Tensor, grid: torch.Tensor | None = None
                           ) -> dict[float, list[torch.Tensor]]:
@@ -216,7 +233,7 @@ class WorldSession(Session):
         if i >= len(self.track["frames"]):
             raise IndexError("the shot has no more frames")
         K, c2w, _ = self._camera(i)
-        model, dyn = self.model, self.model.dynamics
+        model = self.model
         if i == 0 and self.first is not None:
             rgb, depth = self.first
             cache_tok, valid_tok = self._render_tokens(empty_render(self.width, self.height))
@@ -233,28 +250,18 @@ class WorldSession(Session):
             noise = torch.randn((1, model.config.tokens_per_frame, model.token_dim), generator=self.generator)
             inputs = self._inputs_ready(i)
             from_notes = not render.valid.any()
-            guidance = model.config.sampler.guidance if from_notes else 1.0
-            times = self.notes_times if from_notes else self.times
-            guided = self._pass_modulations(inputs.text, inputs.action, times) if from_notes else inputs.modulations
-            unguided = self._pass_modulations(torch.zeros_like(inputs.text), inputs.action, times) \
-                if guidance != 1.0 else None
-
-            def velocity(x: torch.Tensor, t: float) -> torch.Tensor:
-                """Classifier-free guidance (Ho & Salimans 2022) where nothing but the notes says what to show."""
-                tokens = dyn.embed_tokens(x, cache_tok, valid_tok, inputs.plucker)
-                v = dyn.step(tokens, guided[t], self.window)
-                if unguided is None:
-                    return v
-                v_null = dyn.step(tokens, unguided[t], self.window)
-                return v_null + guidance * (v - v_null)
-
+            if from_notes:
+                times, passes = self.notes_times, self._notes_passes(inputs.text, inputs.action)
+            else:
+                times, passes = self.times, (inputs.modulations, None)
+            velocity = self._velocity(cache_tok, valid_tok, inputs.plucker, *passes, self.window)
             latent = sample_euler(velocity, noise, times, self.callback)
             self._remember(latent, cache_tok, valid_tok, inputs)
             gen_rgb, gen_depth = model.decode_frames(model.unpatchify(latent))
             gen_rgb, gen_depth = gen_rgb[0].numpy(), gen_depth[0].numpy()
             covered = close_cracks(render.valid, model.config.cache.crack)
             weight = feather(covered, model.config.cache.feather)[..., None]
-            share = model.config.cache.network_share if render.valid.any() else 1.0
+            share = 1.0 if from_notes else model.config.cache.network_share
             new = share * gen_rgb + (1.0 - share) * render.rgb
             final = weight * render.rgb + (1.0 - weight) * new
             self.cache.add(final, gen_depth, K, c2w, mask=~covered, anchor=i == 0)
