@@ -1,8 +1,8 @@
 """`python -m model_runtime train`: train the world model on Blender-rendered clips.
 
-Two stages in one resumable run: the frame autoencoder, then (autoencoder
+Three stages in one resumable run: the frame autoencoder, then (autoencoder
 frozen) the latent dynamics with flow matching and per-frame noise levels
-(diffusion forcing, Chen et al. 2024). float32 on CPU. Every random draw of a
+(diffusion forcing, Chen et al. 2024), then the notes' look head (world/look.py). float32 on CPU. Every random draw of a
 step is seeded by (seed, stage, step, rank), and checkpoints hold the optimizer
 state, so a resumed run continues exactly as an uninterrupted one would. The
 same script runs under `torchrun --nproc_per_node N` (DDP on gloo).
@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from model_runtime import geometry
 from model_runtime.data.shards import Clip, load_clips
-from model_runtime.world import autoencoder, cache3d, conditioning
+from model_runtime.world import autoencoder, cache3d, conditioning, look
 from model_runtime.world import model as world_model
 from model_runtime.world.autoencoder import autoencoder_loss
 from model_runtime.world.cache3d import PointCache, empty_render
@@ -42,7 +42,7 @@ from model_runtime.world.model import WorldModel
 from model_runtime.world.text import embed_notes
 from model_runtime.models.interface import ShotInput
 
-STAGES = ("autoencoder", "dynamics")
+STAGES = ("autoencoder", "dynamics", "look")
 
 
 @dataclass
@@ -59,8 +59,12 @@ class TrainConfig:
     notes_batch: int = 16       # extra single frames per step made from notes and camera alone (empty cache)
     notes_on_grid: float = 0.0  # share of those trained at the sampler's own times (the only flow times a
                                 # few-step sampler asks the network about; uniform times for the rest)
+    look_steps: int = 2000
+    look_batch: int = 256       # frames per look step
     ae_lr: float = 1e-3
     lr: float = 5e-4
+    look_lr: float = 1e-3
+    look_weight_decay: float = 0.1  # 400 scenes' captions: the head must not learn them by heart
     checkpoint_every: int = 100
     sample_every: int = 500
     seed: int = 0
@@ -266,6 +270,14 @@ def notes_only_loss(model: WorldModel, features: list[ClipFeatures], rng: np.ran
     return flow_matching_loss(velocity, x1, x0)
 
 
+def look_step_loss(head: torch.nn.Module, texts: torch.Tensor, looks: torch.Tensor, rng: np.random.Generator,
+                   batch: int) -> torch.Tensor:
+    """Squared error of the look head on random frames: texts (clips, 384), looks (clips, frames, 6)."""
+    clips = rng.integers(len(looks), size=batch)
+    frames = rng.integers(looks.shape[1], size=batch)
+    return (head(texts[clips]) - looks[clips, frames]).pow(2).mean()
+
+
 # ---------------------------------------------------------------------------- checkpoints
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer, names: dict[torch.nn.Parameter, str]) -> dict:
@@ -314,7 +326,8 @@ class Trainer:
             self.stage, self.step = metadata["stage"], int(metadata["step"])
             # the run's hyperparameters stay those it started with; only the step budgets may grow
             saved = TrainConfig(**json.loads(metadata["train_config"]))
-            self.cfg = TrainConfig(**{**asdict(saved), "ae_steps": train_cfg.ae_steps, "steps": train_cfg.steps})
+            self.cfg = TrainConfig(**{**asdict(saved), "ae_steps": train_cfg.ae_steps, "steps": train_cfg.steps,
+                                        "look_steps": train_cfg.look_steps})
             self.optimizer_state = tensors
             if self.rank == 0:
                 self._truncate_log(out / "log.jsonl")
@@ -358,12 +371,13 @@ class Trainer:
                   + (f"; fresh: {', '.join(fresh[:8])}{' ...' if len(fresh) > 8 else ''}" if fresh else ""))
 
     def _module(self, stage: str) -> torch.nn.Module:
-        return self.model.autoencoder if stage == "autoencoder" else self.model.dynamics
+        return getattr(self.model, stage)
 
     def _optimizer(self, stage: str) -> tuple[torch.optim.Optimizer, dict]:
         module = self._module(stage)
-        lr = self.cfg.ae_lr if stage == "autoencoder" else self.cfg.lr
-        optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=0.01)
+        lr = {"autoencoder": self.cfg.ae_lr, "dynamics": self.cfg.lr, "look": self.cfg.look_lr}[stage]
+        decay = self.cfg.look_weight_decay if stage == "look" else 0.01
+        optimizer = torch.optim.AdamW(module.parameters(), lr=lr, weight_decay=decay)
         names = {p: n for n, p in module.named_parameters()}
         load_optimizer_tensors(optimizer, names, self.optimizer_state)
         return optimizer, names
@@ -385,7 +399,10 @@ class Trainer:
             self._train_stage("autoencoder", self.cfg.ae_steps)
             self._measure_latents()
             self.stage, self.step, self.optimizer_state = "dynamics", 0, {}
-        self._train_stage("dynamics", self.cfg.steps)
+        if self.stage == "dynamics":
+            self._train_stage("dynamics", self.cfg.steps)
+            self.stage, self.step, self.optimizer_state = "look", 0, {}
+        self._train_stage("look", self.cfg.look_steps)
 
     def _train_stage(self, stage: str, total: int) -> None:
         module = self._module(stage)
@@ -395,15 +412,20 @@ class Trainer:
             p.requires_grad_(True)
         wrapped = DistributedDataParallel(module) if self.distributed else module
         optimizer, names = self._optimizer(stage)
-        features = self.features() if stage == "dynamics" else None
+        features = self.features() if stage == "dynamics" and self.step < total else None
+        if stage == "look":
+            texts = torch.from_numpy(embed_notes([c.caption for c in self.clips]))
+            looks = torch.from_numpy(np.stack([look.frame_looks(c.rgb.astype(np.float32) / 255.0) for c in self.clips]))
         bar = tqdm(total=total, initial=self.step, desc=stage, disable=self.rank != 0)
         while self.step < total:
             start = time.perf_counter()
             rng, gen = step_generators(self.cfg.seed, stage, self.step, self.rank)
             if stage == "autoencoder":
                 loss = autoencoder_step_loss(self.model, wrapped, self.clips, rng, self.cfg.ae_batch)
-            else:
+            elif stage == "dynamics":
                 loss = dynamics_step_loss(self.model, wrapped, features, rng, gen, self.cfg)
+            else:
+                loss = look_step_loss(wrapped, texts, looks, rng, self.cfg.look_batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
@@ -473,6 +495,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--notes-on-grid", type=float, default=TrainConfig.notes_on_grid,
                         help="share of the notes-alone frames trained at the sampler's own flow times")
     parser.add_argument("--lr", type=float, default=TrainConfig.lr, help="dynamics learning rate")
+    parser.add_argument("--look-steps", type=int, default=TrainConfig.look_steps, help="steps of the notes' look head")
     parser.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)
     parser.add_argument("--sample-every", type=int, default=TrainConfig.sample_every)
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
@@ -482,7 +505,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = TrainConfig(ae_steps=args.ae_steps, steps=args.steps, batch=args.batch, notes_batch=args.notes_batch,
+    cfg = TrainConfig(ae_steps=args.ae_steps, steps=args.steps, look_steps=args.look_steps, batch=args.batch,
+                      notes_batch=args.notes_batch,
                       notes_on_grid=args.notes_on_grid, lr=args.lr, checkpoint_every=args.checkpoint_every,
                       sample_every=args.sample_every, seed=args.seed)
     trainer = Trainer(preset(args.config), cfg, args.data, args.out, args.resume, args.init)

@@ -6,8 +6,6 @@ throughout, once with a notes event "at night" at frame 12; from a first frame (
 data renderer, as Start from Blockout gives one) and from the notes alone. The notes probe
 (model_runtime/evaluation/probe.py) is trained here on day and night renders of the data renderer, since a
 clean checkout has no runs/ folder, and is first shown to read day and night on renders it never saw.
-From the notes alone the probe part fails with the shipped checkpoint (strict xfail; docs/continuation.md,
-"Notes events"): it draws the daylight street so dark that the probe reads night without the event.
 """
 from __future__ import annotations
 
@@ -86,11 +84,9 @@ def test_the_probe_reads_day_and_night_on_renders_it_never_saw(probe):
     assert (night_probability(probe, list(render(UNSEEN_SEED, "day").rgb)) < 0.5).all()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="the shipped oyster-tiny draws this daylight street from notes alone so dark that the "
-                          "probe reads night without the event too (docs/continuation.md, 'Notes events')")
 def test_from_notes_alone_a_notes_event_turns_the_probe_to_its_notes_after_its_frame(shots, probe):
     plain, evented = shots
+    assert (night_probability(probe, plain) < 0.5).all()  # day all through without the event
     turned = turned_to_night(probe, plain, evented)
     assert turned.sum() >= len(turned) / 2, (night_probability(probe, plain[EVENT:]),
                                              night_probability(probe, evented[EVENT:]))

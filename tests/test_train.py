@@ -1,4 +1,5 @@
-"""Training: a few steps lower the loss, a resumed run equals an uninterrupted one, DDP on 2 CPU processes.
+"""Training: a few steps of each stage lower its loss, a resumed run equals an uninterrupted one, DDP on 2 CPU
+processes.
 
 All on the `micro` config and a synthetic dataset in the real shard format, so the
 same code paths as the real run take seconds.
@@ -60,9 +61,10 @@ def dataset(tmp_path_factory) -> Path:
     return folder
 
 
-def _train(dataset: Path, out: Path, ae_steps: int, steps: int, resume: bool = False, lr: float = 5e-4) -> None:
-    cfg = TrainConfig(ae_steps=ae_steps, steps=steps, ae_batch=4, batch=2, lr=lr, checkpoint_every=1000,
-                      sample_every=1000)
+def _train(dataset: Path, out: Path, ae_steps: int, steps: int, look_steps: int = 0, resume: bool = False,
+           lr: float = 5e-4) -> None:
+    cfg = TrainConfig(ae_steps=ae_steps, steps=steps, look_steps=look_steps, ae_batch=4, batch=2, lr=lr,
+                      checkpoint_every=1000, sample_every=1000)
     Trainer(preset("micro"), cfg, dataset, out, resume).run()
 
 
@@ -78,24 +80,27 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
 
 def test_a_few_steps_lower_the_loss(dataset, tmp_path):
     torch.set_num_threads(1)  # the machine is shared; one thread avoids spinning against other jobs
-    _train(dataset, tmp_path, ae_steps=60, steps=150, lr=2e-3)
-    ae, dyn = _losses(tmp_path, "autoencoder"), _losses(tmp_path, "dynamics")
-    assert len(ae) == 60 and len(dyn) == 150
+    _train(dataset, tmp_path, ae_steps=60, steps=150, look_steps=100, lr=2e-3)
+    ae, dyn, look = (_losses(tmp_path, stage) for stage in ("autoencoder", "dynamics", "look"))
+    assert len(ae) == 60 and len(dyn) == 150 and len(look) == 100
     assert np.mean(ae[-10:]) < 0.85 * np.mean(ae[:5])
     assert np.mean(dyn[-30:]) < 0.8 * np.mean(dyn[:10])
+    assert np.mean(look[-10:]) < 0.5 * np.mean(look[:5])
 
 
 def test_resumed_run_equals_uninterrupted_run(dataset, tmp_path):
-    _train(dataset, tmp_path / "straight", ae_steps=4, steps=4)
+    _train(dataset, tmp_path / "straight", ae_steps=4, steps=4, look_steps=4)
     interrupted = tmp_path / "interrupted"
-    _train(dataset, interrupted, ae_steps=2, steps=0)                  # stops inside the autoencoder stage
-    _train(dataset, interrupted, ae_steps=4, steps=2, resume=True)     # stops inside the dynamics stage
-    _train(dataset, interrupted, ae_steps=4, steps=4, resume=True)
+    _train(dataset, interrupted, ae_steps=2, steps=0)                                 # inside the autoencoder
+    _train(dataset, interrupted, ae_steps=4, steps=2, resume=True)                    # inside the dynamics
+    _train(dataset, interrupted, ae_steps=4, steps=4, look_steps=2, resume=True)      # inside the look
+    _train(dataset, interrupted, ae_steps=4, steps=4, look_steps=4, resume=True)
     a, b = _weights(tmp_path / "straight" / "last.safetensors"), _weights(interrupted / "last.safetensors")
     assert a.keys() == b.keys() and any(k.startswith("optim.") for k in a)
     for key in a:
         assert torch.equal(a[key], b[key]), key
-    assert _losses(tmp_path / "straight", "dynamics") == _losses(interrupted, "dynamics")
+    for stage in ("dynamics", "look"):
+        assert _losses(tmp_path / "straight", stage) == _losses(interrupted, stage)
 
 
 DDP_WORKER = """
@@ -107,8 +112,9 @@ from torch import distributed as dist
 from model_runtime.train import TrainConfig, Trainer
 from model_runtime.world.config import preset
 
-trainer = Trainer(preset("micro"), TrainConfig(ae_steps=3, steps=3, ae_batch=2, batch=1, checkpoint_every=1000,
-                                               sample_every=1000), Path(sys.argv[1]), Path(sys.argv[2]), False)
+trainer = Trainer(preset("micro"), TrainConfig(ae_steps=3, steps=3, look_steps=3, ae_batch=2, batch=1,
+                                               checkpoint_every=1000, sample_every=1000),
+                  Path(sys.argv[1]), Path(sys.argv[2]), False)
 trainer.run()
 flat = torch.cat([p.detach().reshape(-1) for p in trainer.model.parameters()])
 gathered = [torch.zeros_like(flat) for _ in range(dist.get_world_size())]
@@ -129,7 +135,7 @@ def test_ddp_on_two_cpu_processes(dataset, tmp_path):
                             timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("RANKS_EQUAL") == 2
-    assert len(_losses(tmp_path / "run", "dynamics")) == 3             # rank 0 alone writes the log
+    assert len(_losses(tmp_path / "run", "dynamics")) == len(_losses(tmp_path / "run", "look")) == 3  # rank 0 logs
 
 
 def _equal_features(a: list, b: list) -> bool:

@@ -11,7 +11,8 @@ from model_runtime.models.interface import GeneratorInputError, ShotInput
 from model_runtime.world.checkpoint import CheckpointError, export_weights, read_checkpoint, save_checkpoint
 from model_runtime.world.config import ConfigError, WorldConfig, preset
 from model_runtime.world.cache3d import PointCache
-from model_runtime.world.generator import OysterWorldModel, WorldSession, close_cracks, load_world_model
+from model_runtime.world.generator import EVENT_RAMP_FRAMES, OysterWorldModel, WorldSession, close_cracks, load_world_model
+from model_runtime.world.look import apply_grade, frame_looks, grade_to
 from model_runtime.world.model import WorldModel
 
 
@@ -269,6 +270,47 @@ def test_notes_steps_change_only_the_frame_made_from_notes_alone():
     assert (passes_1, passes_4) == (2 * 1, 2 * 4)  # guided and unguided velocity per step
     with pytest.raises(ConfigError, match="notes_steps"):
         WorldConfig.from_dict({"sampler": {"notes_steps": 9}})
+
+
+def with_look(model: WorldModel, mean: list[float], std: list[float]) -> WorldModel:
+    """The model with a look head that gives every notes this look."""
+    with torch.no_grad():
+        model.look.net[2].weight.zero_()
+        model.look.net[2].bias.copy_(torch.tensor(mean + list(np.log(std))))
+    return model
+
+
+def test_a_grade_gives_a_frame_the_look():
+    rng = np.random.default_rng(0)
+    source = rng.random((36, 64, 3)).astype(np.float32) * [0.5, 0.8, 0.3]
+    look = np.array([0.6, 0.4, 0.2, *np.log([0.1, 0.05, 0.02])], np.float32)
+    np.testing.assert_allclose(frame_looks(apply_grade(source, grade_to(source, look))), look, atol=1e-5)
+    flat = np.full((36, 64, 3), 0.5, np.float32)                 # no spread to stretch: the gain stays bounded
+    assert np.isfinite(apply_grade(flat, grade_to(flat, look))).all()
+
+
+def test_a_frame_from_notes_alone_takes_the_notes_look_and_a_first_frame_is_kept():
+    mean, std = [0.6, 0.4, 0.3], [0.06, 0.05, 0.04]
+    model = with_look(micro_model(), mean, std)
+    alone = WorldSession(model, shot(first_rgb=None, first_depth=None)).step().astype(np.float32) / 255.0
+    np.testing.assert_allclose(frame_looks(alone), mean + list(np.log(std)), atol=0.03)
+    assert np.array_equal(WorldSession(model, shot()).step(), shot().first_rgb)
+
+
+def test_a_notes_event_fades_into_its_notes_look():
+    """A still camera on a first frame of another look: the cache shows that frame all through, and the
+    event grades it into the look, halfway through its ramp and in full after it."""
+    mean, std = [0.3, 0.5, 0.7], [0.1, 0.15, 0.2]
+    model, event, n = with_look(micro_model(), mean, std), 4, 4 + EVENT_RAMP_FRAMES + 2
+    track = orbit_track(n=n)
+    for frame in track["frames"]:
+        frame["c2w"], frame["rel"] = np.eye(4).tolist(), np.eye(4).tolist()
+    session = WorldSession(model, shot(track=track, notes_events=[(1 + event, "night, heavy rain")]))
+    looks = [frame_looks(session.step().astype(np.float32) / 255.0) for _ in range(n)]
+    target = np.array(mean + list(np.log(std)))
+    before, halfway = np.abs(looks[event - 1] - target), np.abs(looks[event + EVENT_RAMP_FRAMES // 2 - 1] - target)
+    assert before[:3].max() > 0.15 and (halfway < before).all()
+    np.testing.assert_allclose(looks[-1], target, atol=0.02)
 
 
 def test_snapshot_and_restore_reproduce_the_continuation(generator):

@@ -51,6 +51,11 @@ class CacheConfig:
 
 
 @dataclass
+class LookConfig:
+    hidden: int = 128         # the notes' look head: text embedding -> hidden -> six colour statistics
+
+
+@dataclass
 class WorldConfig:
     name: str = "tiny"
     width: int = 192          # native 16:9 output
@@ -60,6 +65,7 @@ class WorldConfig:
     dynamics: DynamicsConfig = field(default_factory=DynamicsConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
+    look: LookConfig = field(default_factory=LookConfig)
 
     @property
     def latent_size(self) -> tuple[int, int]:
@@ -78,7 +84,7 @@ class WorldConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "WorldConfig":
         parts = {"autoencoder": AutoencoderConfig, "dynamics": DynamicsConfig,
-                 "sampler": SamplerConfig, "cache": CacheConfig}
+                 "sampler": SamplerConfig, "cache": CacheConfig, "look": LookConfig}
         kwargs = {}
         for key, value in _checked(cls, data).items():
             if key in parts:

@@ -7,13 +7,15 @@ RGB and depth, composite the cache render where it is valid (its splat cracks
 closed from the nearest point, as depth-warp does), add what was new to the cache, then run the finished frame once more as clean context (its keys and
 values join the sliding window).
 
+A frame made from the notes alone (a shot's frame 0 without a first frame) is graded to
+the notes' look (world/look.py: the colour statistics the look head predicts for the
+notes) and encoded again, so the shot and its context start from the graded picture.
+
 A notes event changes the text conditioning from its frame on; but where the cache
 covers the view, the picture is the cache's, so the event also re-grades it: the
-network draws its own picture of the new notes from that camera with nothing cached
-(as a shot's first frame from notes alone), and the frames from the event on take
-that picture's colour statistics (a per-channel gain and offset, Reinhard et al.
-2001), faded in over EVENT_RAMP_FRAMES. The cache keeps the ungraded colours, so a
-later event grades the same world again (docs/continuation.md, "Notes events").
+frames from the event on take the new notes' look (a per-channel gain and offset),
+faded in over EVENT_RAMP_FRAMES. The cache keeps the ungraded colours, so a later
+event grades the same world again (docs/continuation.md, "Notes events").
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from model_runtime.world.checkpoint import file_sha256, load_weights, read_check
 from model_runtime.world.conditioning import (camera_action, check_track_steps, native_intrinsics,
                                               plucker_tokens, token_centres)
 from model_runtime.world.flow import time_grid
+from model_runtime.world.look import IDENTITY_GRADE, apply_grade, grade_to
 from model_runtime.world.model import WorldModel
 from model_runtime.world.process import prepare_inference_process
 from model_runtime.world.sampler import StepCallback, Velocity, sample_euler
@@ -38,7 +41,6 @@ from model_runtime.world.text import embed_notes
 from model_runtime.world.transformer import KVWindow, LayerCache
 
 EVENT_RAMP_FRAMES = 8  # a notes event's new look fades in over a third of a second at 24 fps
-IDENTITY_GRADE = np.array([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]], np.float32)  # per channel: gain, offset
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "oyster-tiny.safetensors"
 # The second lane of a session: a frame's clean pass (its keys and values for the KV window) needs only its
 # latent, so it runs here while the first lane decodes the frame and renders and encodes the next one's cache
@@ -94,14 +96,6 @@ class _State:
     rng: torch.Tensor
     grade: tuple[np.ndarray, np.ndarray, int] = (IDENTITY_GRADE, IDENTITY_GRADE, 0)
     """The notes events' colour grade: from, to, and the frame index its ramp starts at."""
-
-
-def colour_grade(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Per-channel gain and offset that give `source` (H, W, 3) the mean and spread of `target`."""
-    mean_s, std_s = source.reshape(-1, 3).mean(0), source.reshape(-1, 3).std(0)
-    mean_t, std_t = target.reshape(-1, 3).mean(0), target.reshape(-1, 3).std(0)
-    gain = np.clip(std_t / np.maximum(std_s, 1e-3), 0.2, 5.0)  # a flat channel must not blow up
-    return np.stack([gain, mean_t - gain * mean_s]).astype(np.float32)
 
 
 class WorldSession(Session):
@@ -170,19 +164,9 @@ class WorldSession(Session):
         frames = self.track["frames"]
         return i > 0 and self.shot.notes_at(frames[i]["frame"]) != self.shot.notes_at(frames[i - 1]["frame"])
 
-    def _look(self, i: int, K: np.ndarray) -> np.ndarray:
-        """The network's picture of frame i's notes from its camera with nothing cached, as a first frame from
-        notes alone is made (empty context, the still camera of a first frame, guidance): RGB in [0, 1]."""
-        model, dyn = self.model, self.model.dynamics
-        still = np.eye(4)
-        text = torch.from_numpy(embed_notes([self.shot.notes_at(self.track["frames"][i]["frame"])]))
-        action = torch.from_numpy(camera_action(still, K, self.width, self.height, self.scale))[None]
-        plucker = torch.from_numpy(plucker_tokens(still, K, self.centres, self.scale))[None]
-        cache_tok, valid_tok = self._render_tokens(empty_render(self.width, self.height))
-        velocity = self._velocity(cache_tok, valid_tok, plucker, *self._notes_passes(text, action), dyn.new_window())
-        noise = torch.randn((1, model.config.tokens_per_frame, model.token_dim), generator=self.generator)
-        rgb, _ = model.decode_frames(model.unpatchify(sample_euler(velocity, noise, self.notes_times)))
-        return rgb[0].numpy()
+    def _notes_look(self, text: torch.Tensor) -> np.ndarray:
+        """The look head's colour statistics (6,) of these notes (world/look.py)."""
+        return self.model.look(text)[0].numpy()
 
     def _notes_passes(self, text: torch.Tensor, action: torch.Tensor
                       ) -> tuple[dict[float, list[torch.Tensor]], dict[float, list[torch.Tensor]] | None]:
@@ -256,9 +240,15 @@ class WorldSession(Session):
                 times, passes = self.times, (inputs.modulations, None)
             velocity = self._velocity(cache_tok, valid_tok, inputs.plucker, *passes, self.window)
             latent = sample_euler(velocity, noise, times, self.callback)
-            self._remember(latent, cache_tok, valid_tok, inputs)
-            gen_rgb, gen_depth = model.decode_frames(model.unpatchify(latent))
-            gen_rgb, gen_depth = gen_rgb[0].numpy(), gen_depth[0].numpy()
+            if from_notes:  # graded to the notes' look, and the context holds the graded picture
+                gen_rgb, gen_depth = self._decode(latent)
+                gen_rgb = apply_grade(gen_rgb, grade_to(gen_rgb, self._notes_look(inputs.text))).clip(0.0, 1.0)
+                latent = model.patchify(model.encode_frames(torch.from_numpy(gen_rgb)[None],
+                                                            torch.from_numpy(gen_depth)[None]))
+                self._remember(latent, cache_tok, valid_tok, inputs)
+            else:
+                self._remember(latent, cache_tok, valid_tok, inputs)
+                gen_rgb, gen_depth = self._decode(latent)
             covered = close_cracks(render.valid, model.config.cache.crack)
             weight = feather(covered, model.config.cache.feather)[..., None]
             share = 1.0 if from_notes else model.config.cache.network_share
@@ -266,11 +256,9 @@ class WorldSession(Session):
             final = weight * render.rgb + (1.0 - weight) * new
             self.cache.add(final, gen_depth, K, c2w, mask=~covered, anchor=i == 0)
             if self._notes_change_at(i):
-                self._context_ready()  # the look runs alone: this frame's clean pass finishes first
-                self.grade = (self._grade_at(i - 1), colour_grade(final, self._look(i, K)), i)
+                self.grade = (self._grade_at(i - 1), grade_to(final, self._notes_look(inputs.text)), i)
         self._index += 1
-        gain, offset = self._grade_at(i)
-        return self._to_output(final * gain + offset)
+        return self._to_output(apply_grade(final, self._grade_at(i)))
 
     def _remember(self, latent: torch.Tensor, cache_tok: torch.Tensor, valid_tok: torch.Tensor,
                   inputs: _FrameInputs) -> None:
@@ -301,6 +289,11 @@ class WorldSession(Session):
         self._context_ready()
         prepared, self._prepared = self._prepared, None
         return prepared if prepared is not None and prepared.index == i else self._frame_inputs(i)
+
+    def _decode(self, latent: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Latent tokens (1, N, P) -> RGB (H, W, 3) in [0, 1] and depth (H, W) in metres."""
+        rgb, depth = self.model.decode_frames(self.model.unpatchify(latent))
+        return rgb[0].numpy(), depth[0].numpy()
 
     def _render_tokens(self, render: CacheRender) -> tuple[torch.Tensor, torch.Tensor]:
         return self.model.cache_tokens(torch.from_numpy(render.rgb)[None], torch.from_numpy(render.depth)[None],

@@ -1,4 +1,4 @@
-"""The world model as one module: frame autoencoder + latent dynamics + latent normalisation.
+"""The world model as one module: frame autoencoder + latent dynamics + the notes' look + latent normalisation.
 
 Also the conversions between frames and tokens that training and inference
 share, so both see exactly the same inputs.
@@ -11,6 +11,7 @@ from torch.nn import functional as F
 
 from model_runtime.world.autoencoder import FrameAutoencoder, depth_to_inv, inv_to_depth
 from model_runtime.world.config import WorldConfig
+from model_runtime.world.look import NotesLook
 from model_runtime.world.transformer import LatentDynamics
 
 
@@ -24,6 +25,7 @@ class WorldModel(nn.Module):
         self.valid_dim = p * p
         self.autoencoder = FrameAutoencoder(config.autoencoder)
         self.dynamics = LatentDynamics(config.dynamics, self.token_dim, self.valid_dim, config.tokens_per_frame)
+        self.look = NotesLook(config.look, config.dynamics.text_dim)
         # per-channel latent statistics, measured after the autoencoder stage, so the flow sees unit scale
         self.register_buffer("latent_mean", torch.zeros(c))
         self.register_buffer("latent_std", torch.ones(c))
