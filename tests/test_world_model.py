@@ -187,6 +187,10 @@ def test_bad_checkpoints_say_what_is_wrong(micro_checkpoint, tmp_path):
     save_checkpoint(other_config, bigger, tensors)
     with pytest.raises(CheckpointError, match="does not fit its config"):
         load_world_model(other_config)
+    without_look = tmp_path / "before-look.safetensors"
+    save_checkpoint(without_look, config, {k: v for k, v in tensors.items() if not k.startswith("look.")})
+    with pytest.raises(CheckpointError, match="no notes' look head .* --init .*before-look.safetensors"):
+        load_world_model(without_look)
     with pytest.raises(CheckpointError, match="does not exist"):
         load_world_model(tmp_path / "missing.safetensors")
 

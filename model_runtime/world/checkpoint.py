@@ -77,6 +77,10 @@ def load_weights(module: torch.nn.Module, tensors: dict[str, torch.Tensor], sour
     unexpected = sorted(set(tensors) - set(expected))
     misshapen = [f"{k} {tuple(tensors[k].shape)} != {tuple(v.shape)}" for k, v in expected.items()
                  if k in tensors and tensors[k].shape != v.shape]
+    if missing and not unexpected and not misshapen and all(k.startswith("look.") for k in missing):
+        raise CheckpointError(f"{source} has no notes' look head (it was trained before 2026-11-28); train one "
+                              f"onto it: python -m model_runtime train --init {source} --ae-steps 0 --steps 0 "
+                              f"--data DATA --out RUN (docs/world_model.md)")
     if missing or unexpected or misshapen:
         problems = [f"missing {missing[:5]}" if missing else "", f"unexpected {unexpected[:5]}" if unexpected else "",
                     f"wrong shapes {misshapen[:5]}" if misshapen else ""]
