@@ -2,10 +2,10 @@
 
 Three stages in one resumable run: the frame autoencoder, then (autoencoder
 frozen) the latent dynamics with flow matching and per-frame noise levels
-(diffusion forcing, Chen et al. 2024), then the notes' look head (world/look.py). float32 on CPU. Every random draw of a
-step is seeded by (seed, stage, step, rank), and checkpoints hold the optimizer
-state, so a resumed run continues exactly as an uninterrupted one would. The
-same script runs under `torchrun --nproc_per_node N` (DDP on gloo).
+(diffusion forcing, Chen et al. 2024), then the notes' look head (world/look.py).
+float32 on CPU. Every random draw of a step is seeded by (seed, stage, step,
+rank), and checkpoints hold the optimizer state, so a resumed run continues
+exactly as an uninterrupted one would. The same script runs under `torchrun --nproc_per_node N` (DDP on gloo).
 """
 from __future__ import annotations
 
@@ -506,9 +506,8 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = TrainConfig(ae_steps=args.ae_steps, steps=args.steps, look_steps=args.look_steps, batch=args.batch,
-                      notes_batch=args.notes_batch,
-                      notes_on_grid=args.notes_on_grid, lr=args.lr, checkpoint_every=args.checkpoint_every,
-                      sample_every=args.sample_every, seed=args.seed)
+                      notes_batch=args.notes_batch, notes_on_grid=args.notes_on_grid, lr=args.lr,
+                      checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed)
     trainer = Trainer(preset(args.config), cfg, args.data, args.out, args.resume, args.init)
     trainer.run()
     if trainer.distributed:

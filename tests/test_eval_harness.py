@@ -137,7 +137,25 @@ def test_cli_writes_the_report(data, tmp_path, capsys, one_torch_thread):
     assert "| **overall** | 3 |" in markdown and "| pan | 1 |" in markdown and report["command"] in markdown
     sheet = cv2.imread(str(out / "contact_sheet.png"))
     assert sheet.shape == (3 * (H * 2 + 4), W * 2, 3)                    # 3 clips, frames 1 and 5
+    assert not (out / "contact_sheet_notes_alone.png").exists()          # depth-warp needs a first frame
     assert "# Evaluation: depth-warp" in capsys.readouterr().out
+
+
+def test_cli_shows_the_frames_made_from_notes_alone(data, tmp_path, one_torch_thread):
+    """The world model starts from notes alone: its report has the probe's figure for those frames, and a
+    sheet of each clip's ground-truth frame 0 above the first and last frames made from its notes alone."""
+    out = tmp_path / "report"
+    argv = ["eval", "--model", "oyster-tiny", "--split", "val", "--data", str(data), "--frames", "4",
+            "--drift-clips", "0", "--probe", str(tmp_path / "probe.safetensors"), "--probe-steps", "20",
+            "--out", str(out)]
+    assert main(argv) == 0
+    assert set(json.loads((out / "report.json").read_text())["notes_probe"]["notes_only"]) == \
+        {"time_of_day", "weather", "setting", "mean"}
+    sheet = cv2.imread(str(out / "contact_sheet_notes_alone.png"))[..., ::-1]
+    assert sheet.shape == (3 * H, 3 * W, 3)                              # 3 rows, 3 clips
+    clips = load_clips(data / "val")
+    assert np.array_equal(sheet[:H, W:2 * W], clips[1].rgb[0])           # ground truth on top
+    assert np.abs(sheet[H:2 * H].astype(int) - sheet[:H].astype(int)).mean() > 1.0  # generated below it
 
 
 def test_cli_refuses_bad_runs(data, tmp_path, capsys):

@@ -1,8 +1,6 @@
 """World model: shapes, causality, KV-cache equivalence, sessions, checkpoints and bad input (micro config)."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch

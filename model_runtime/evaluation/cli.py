@@ -43,7 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--probe-steps", type=int, default=600, help="training steps when the probe is trained here")
     parser.add_argument("--no-probe", action="store_true", help="skip the notes probe")
     parser.add_argument("--seed", type=int, default=0, help="generation seed")
-    parser.add_argument("--out", type=Path, required=True, help="report folder (report.json, report.md, contact_sheet.png)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="report folder (report.json, report.md, contact_sheet.png and, where the generator "
+                             "can start from notes alone, contact_sheet_notes_alone.png)")
 
 
 def command_line(args: argparse.Namespace) -> str:
@@ -70,8 +72,9 @@ def spread(clips: list[Clip], n: int) -> list[Clip]:
 
 
 def notes_probe(args: argparse.Namespace, generator: FrameGenerator, clips: list[Clip],
-                generated: list[list[np.ndarray]]) -> dict:
-    """Probe accuracy on the last PROBE_FRAMES ground-truth and generated frames, and from notes alone."""
+                generated: list[list[np.ndarray]]) -> tuple[dict, list[list[np.ndarray]] | None]:
+    """Probe accuracy on the last PROBE_FRAMES ground-truth and generated frames, and from notes alone; and
+    the frames from notes alone (None for a generator that needs a first frame)."""
     if args.probe.exists():
         probe = load_probe(args.probe)
     else:
@@ -81,7 +84,7 @@ def notes_probe(args: argparse.Namespace, generator: FrameGenerator, clips: list
     labels = [c.labels for c, s in zip(clips, last) for _ in range(s.start, s.stop)]
     gt = [f for c, s in zip(clips, last) for f in c.rgb[s]]
     gen = [f for frames, s in zip(generated, last) for f in frames[s]]
-    alone, error = None, None
+    frames, alone, error = None, None, None
     try:
         frames = [notes_only_frames(generator, c, PROBE_FRAMES, args.seed) for c in tqdm(clips, desc="notes only")]
         alone = probe_accuracy(probe, [f for fs in frames for f in fs], [c.labels for c in clips for _ in range(PROBE_FRAMES)])
@@ -90,7 +93,7 @@ def notes_probe(args: argparse.Namespace, generator: FrameGenerator, clips: list
     return {"probe_sha256": file_sha256(args.probe), "train_clips": probe_train_clips(args.probe),
             "frames_per_clip": PROBE_FRAMES,
             "ground_truth": probe_accuracy(probe, gt, labels), "generated": probe_accuracy(probe, gen, labels),
-            "notes_only": alone, "notes_only_error": error}
+            "notes_only": alone, "notes_only_error": error}, frames
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,9 +130,12 @@ def run(args: argparse.Namespace) -> int:
         runs = [rollout_drift(generator, c, args.seed, DRIFT_FRAMES) for c in tqdm(drift_clips, desc="drift")]
         report["drift"] = {"frames": DRIFT_FRAMES, "clips": len(runs),
                            **{k: sum(r[k] for r in runs) / len(runs) for k in runs[0]}}
+    alone = None
     if not args.no_probe:
-        report["notes_probe"] = notes_probe(args, generator, clips, [r.frames for r in results])
+        report["notes_probe"], alone = notes_probe(args, generator, clips, [r.frames for r in results])
     reports.write(report, args.out)
     reports.contact_sheet(results, clips, args.out / "contact_sheet.png")
+    if alone is not None:
+        reports.notes_alone_sheet(alone, clips, args.out / "contact_sheet_notes_alone.png")
     print(reports.markdown(report))
     return 0

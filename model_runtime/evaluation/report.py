@@ -1,4 +1,4 @@
-"""Evaluation reports: JSON for machines, a Markdown table for people, a contact sheet to look at."""
+"""Evaluation reports: JSON for machines, a Markdown table for people, contact sheets to look at."""
 from __future__ import annotations
 
 import json
@@ -13,6 +13,7 @@ from model_runtime.evaluation.harness import HORIZONS, ClipResult
 
 SHEET_FRAMES = (0, 4, 8, 16, 31)
 SHEET_CLIPS = 4
+NOTES_SHEET_CLIPS = 8
 
 
 def summarise(results: list[ClipResult]) -> dict:
@@ -92,6 +93,20 @@ def contact_sheet(results: list[ClipResult], clips: list[Clip], path: Path, rows
         strips.append(np.full((4, strips[-1].shape[1], 3), 255, np.uint8))
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), np.concatenate(strips, 0)[..., ::-1]):
+        raise OSError(f"could not write {path}")
+
+
+def notes_alone_sheet(alone: list[list[np.ndarray]], clips: list[Clip], path: Path,
+                      count: int = NOTES_SHEET_CLIPS) -> None:
+    """For `count` clips spread over the split: ground-truth frame 0 (top row), frame 0 made from the clip's
+    notes and camera alone (middle) and the last of those frames (bottom), side by side (PNG)."""
+    step = max(1, len(clips) // count)
+    picked = list(zip(alone, clips))[::step][:count]
+    rows = [[clip.rgb[0] for _, clip in picked], [frames[0] for frames, _ in picked],
+            [frames[-1] for frames, _ in picked]]
+    sheet = np.concatenate([np.concatenate(row, 1) for row in rows], 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), sheet[..., ::-1]):
         raise OSError(f"could not write {path}")
 
 
