@@ -91,9 +91,7 @@ def contact_sheet(results: list[ClipResult], clips: list[Clip], path: Path, rows
         strips.append(np.concatenate([clip.rgb[i] for i in idx], 1))
         strips.append(np.concatenate([r.frames[i] for i in idx], 1))
         strips.append(np.full((4, strips[-1].shape[1], 3), 255, np.uint8))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), np.concatenate(strips, 0)[..., ::-1]):
-        raise OSError(f"could not write {path}")
+    _write_png(path, np.concatenate(strips, 0))
 
 
 def notes_alone_sheet(alone: list[list[np.ndarray]], clips: list[Clip], path: Path,
@@ -104,9 +102,12 @@ def notes_alone_sheet(alone: list[list[np.ndarray]], clips: list[Clip], path: Pa
     picked = list(zip(alone, clips))[::step][:count]
     rows = [[clip.rgb[0] for _, clip in picked], [frames[0] for frames, _ in picked],
             [frames[-1] for frames, _ in picked]]
-    sheet = np.concatenate([np.concatenate(row, 1) for row in rows], 0)
+    _write_png(path, np.concatenate([np.concatenate(row, 1) for row in rows], 0))
+
+
+def _write_png(path: Path, rgb: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), sheet[..., ::-1]):
+    if not cv2.imwrite(str(path), rgb[..., ::-1]):
         raise OSError(f"could not write {path}")
 
 
