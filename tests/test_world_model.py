@@ -345,6 +345,8 @@ def test_notes_event_changes_only_later_frames(generator):
 def test_bad_input_is_refused_clearly(generator):
     with pytest.raises(GeneratorInputError, match="notes are empty"):
         generator.start(shot(notes="   "))
+    with pytest.raises(GeneratorInputError, match="notes event at frame 5 has empty notes"):
+        generator.start(shot(notes_events=[(3, "at night"), (5, " ")]))
     jump = orbit_track()
     jump["frames"][4]["rel"][0][3] = 100.0
     with pytest.raises(GeneratorInputError, match="camera jumps 100.0 m between frames 4 and 5"):

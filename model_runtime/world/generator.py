@@ -336,6 +336,10 @@ class OysterWorldModel(FrameGenerator):
     def start(self, shot: ShotInput, callback: StepCallback | None = None) -> WorldSession:
         if not shot.notes.strip():
             raise GeneratorInputError("scene notes are empty: the world model needs notes to know what to show")
+        empty = [frame for frame, notes in shot.notes_events if not notes.strip()]
+        if empty:
+            raise GeneratorInputError(f"the notes event at frame {empty[0]} has empty notes: the world model needs "
+                                      f"notes to know what to show from there on")
         try:
             check_track_steps(shot.track)
         except ValueError as error:
