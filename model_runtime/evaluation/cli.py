@@ -66,11 +66,6 @@ def machine() -> str:
     return f"{os.cpu_count()}-core {platform.machine()} CPU{gpu}"
 
 
-def spread(clips: list[Clip], n: int) -> list[Clip]:
-    """n clips spread evenly over the list (every len/n-th), for the costly drift rollouts."""
-    return clips[:: max(1, len(clips) // n)][:n] if n > 0 else []
-
-
 def notes_probe(args: argparse.Namespace, generator: FrameGenerator, clips: list[Clip],
                 generated: list[list[np.ndarray]]) -> tuple[dict, list[list[np.ndarray]] | None]:
     """Probe accuracy on the last PROBE_FRAMES ground-truth and generated frames, and from notes alone; and
@@ -125,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
               "data": str(split), "data_generator": dataset.get("generator"), "clips": len(clips),
               "frames": min(args.frames, len(clips[0].rgb)), "first_frame": args.first_frame, "seed": args.seed,
               "command": command_line(args), "machine": machine(), "summary": reports.summarise(results)}
-    drift_clips = [c for c in spread(clips, args.drift_clips) if c.long_track is not None]
+    drift_clips = [c for c in reports.spread(clips, args.drift_clips) if c.long_track is not None]  # costly
     if drift_clips and args.first_frame:
         runs = [rollout_drift(generator, c, args.seed, DRIFT_FRAMES) for c in tqdm(drift_clips, desc="drift")]
         report["drift"] = {"frames": DRIFT_FRAMES, "clips": len(runs),

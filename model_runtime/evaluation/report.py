@@ -82,11 +82,15 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def spread(items: list, n: int) -> list:
+    """n items spread evenly over the list (every len/n-th)."""
+    return items[:: max(1, len(items) // n)][:n] if n > 0 else []
+
+
 def contact_sheet(results: list[ClipResult], clips: list[Clip], path: Path, rows: int = SHEET_CLIPS) -> None:
     """Ground truth above generated at SHEET_FRAMES, for `rows` clips spread over the split (PNG)."""
-    step = max(1, len(results) // rows)
     strips = []
-    for r, clip in list(zip(results, clips))[::step][:rows]:
+    for r, clip in spread(list(zip(results, clips)), rows):
         idx = [i for i in SHEET_FRAMES if i < len(r.frames)]
         strips.append(np.concatenate([clip.rgb[i] for i in idx], 1))
         strips.append(np.concatenate([r.frames[i] for i in idx], 1))
@@ -98,8 +102,7 @@ def notes_alone_sheet(alone: list[list[np.ndarray]], clips: list[Clip], path: Pa
                       count: int = NOTES_SHEET_CLIPS) -> None:
     """For `count` clips spread over the split: ground-truth frame 0 (top row), frame 0 made from the clip's
     notes and camera alone (middle) and the last of those frames (bottom), side by side (PNG)."""
-    step = max(1, len(clips) // count)
-    picked = list(zip(alone, clips))[::step][:count]
+    picked = spread(list(zip(alone, clips)), count)
     rows = [[clip.rgb[0] for _, clip in picked], [frames[0] for frames, _ in picked],
             [frames[-1] for frames, _ in picked]]
     _write_png(path, np.concatenate([np.concatenate(row, 1) for row in rows], 0))
