@@ -15,7 +15,6 @@ previs sizes).
 """
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from array import array
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import bpy
 
-from . import camera_math
+from . import camera_math, passes
 from .camera import check_camera
 from .errors import OutputError
 
@@ -45,46 +44,6 @@ class FirstFrame:
         return {"rgb": str(self.rgb), "depth": str(self.depth)}
 
 
-def _compositor(scene: bpy.types.Scene, folder: Path, sky_depth: float, metres_per_unit: float) -> None:
-    """Colour to PNG; depth in metres to EXR, where Workbench hit nothing (its depth then is 1e10) as 0."""
-    scene.use_nodes = True
-    tree = scene.node_tree
-    for node in list(tree.nodes):
-        tree.nodes.remove(node)
-    layers = tree.nodes.new("CompositorNodeRLayers")
-    layers.scene = scene
-    composite = tree.nodes.new("CompositorNodeComposite")
-    tree.links.new(layers.outputs["Image"], composite.inputs["Image"])
-
-    hit = tree.nodes.new("CompositorNodeMath")
-    hit.operation = "LESS_THAN"
-    hit.inputs[1].default_value = sky_depth
-    tree.links.new(layers.outputs["Depth"], hit.inputs[0])
-    masked = tree.nodes.new("CompositorNodeMath")
-    masked.operation = "MULTIPLY"
-    tree.links.new(layers.outputs["Depth"], masked.inputs[0])
-    tree.links.new(hit.outputs[0], masked.inputs[1])
-    metres = tree.nodes.new("CompositorNodeMath")
-    metres.operation = "MULTIPLY"
-    metres.inputs[1].default_value = metres_per_unit
-    tree.links.new(masked.outputs[0], metres.inputs[0])
-
-    out = tree.nodes.new("CompositorNodeOutputFile")
-    out.base_path = str(folder) + os.sep
-    out.format.file_format = "OPEN_EXR"
-    out.format.color_mode = "RGB"  # OpenCV reads R, G, B channels (not a lone Y or V); depth in all three
-    out.format.color_depth = "32"
-    out.file_slots.new("depth_")
-    out.file_slots.new("rgb_")
-    rgb = out.file_slots["rgb_"]
-    rgb.use_node_format = False
-    rgb.format.file_format = "PNG"
-    rgb.format.color_mode = "RGB"
-    rgb.format.color_depth = "8"
-    tree.links.new(metres.outputs[0], out.inputs["depth_"])
-    tree.links.new(layers.outputs["Image"], out.inputs["rgb_"])
-
-
 def render_first_frame(scene: bpy.types.Scene, camera: bpy.types.Object, frame: int, size: tuple[int, int],
                        shot_folder: Path) -> FirstFrame:
     """Render `frame` through `camera` at `size` (width, height) in Workbench into `<shot_folder>/.first/`."""
@@ -96,22 +55,9 @@ def render_first_frame(scene: bpy.types.Scene, camera: bpy.types.Object, frame: 
     except OSError as error:
         raise OutputError(f"cannot write the first frame into {shot_folder}: {error.strerror or error}") from None
     original_frame = scene.frame_current
-    copy = scene.copy()
+    copy = passes.render_copy(scene, camera, size)
     try:
-        copy.camera = camera
-        render = copy.render
-        render.engine = "BLENDER_WORKBENCH"
-        render.resolution_x, render.resolution_y = size
-        render.resolution_percentage = 100
-        render.use_border = False
-        render.film_transparent = False
-        render.use_sequencer = False  # a scene with take strips would otherwise render its timeline
-        render.use_compositing = True
-        copy.display.render_aa = "FXAA"
-        copy.view_settings.view_transform = "Standard"
-        copy.view_settings.look = "None"
-        copy.view_layers[0].use_pass_z = True
-        _compositor(copy, folder, camera.data.clip_end, scale)
+        passes.compositor(copy, folder, camera.data.clip_end, scale, "rgb_")
         scene.frame_set(frame)  # the render operator takes the frame from the context's scene
         copy.frame_set(frame)
         bpy.ops.render.render(scene=copy.name)

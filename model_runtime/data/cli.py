@@ -44,12 +44,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # the modules whose code decides what a clip looks like; their hash goes into dataset.json so a
 # resumed render never mixes shards from two versions of the generator
 GENERATOR_MODULES = ("textures", "layout", "moves", "scenes", "render", "captions", "split")
+BLOCKOUT_RENDERER = Path(__file__).parents[2] / "oyster_blender" / "passes.py"  # the passes renderer, hashed too
 
 
 def generator_hash() -> str:
     digest = hashlib.sha256()
     for name in GENERATOR_MODULES:
         digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
+    digest.update(BLOCKOUT_RENDERER.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -85,7 +87,8 @@ def _render_shard(path: Path, plans: list[ClipPlan], frames: int, width: int, he
         clips.append(render_clip(plan.scene_seed, plan.move, frames, width, height, fps, long_track,
                                  plan.setting, plan.time_of_day))
         progress.put(1)
-    write_shard(path, np.stack([c.rgb for c in clips]), np.stack([c.depth for c in clips]), [c.meta for c in clips])
+    write_shard(path, np.stack([c.rgb for c in clips]), np.stack([c.depth for c in clips]), [c.meta for c in clips],
+                np.stack([c.shade for c in clips]))
     return path.name
 
 
@@ -100,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     description = {"format": FORMAT_VERSION, "split": args.split, "seed": args.seed if args.split == "train" else None,
                    "scenes": args.scenes, "frames": args.frames, "width": width, "height": height, "fps": args.fps,
-                   "shard_size": args.shard_size, "renderer": "workbench-texture-ssaa2",
+                   "shard_size": args.shard_size, "renderer": "workbench-texture-ssaa2+passes",
                    "generator": generator_hash(),
                    "long_track_frames": 300 if long_track else 0,
                    "shards": [{"file": shard_name(i), "scene_seeds": [p.scene_seed for p in s],

@@ -27,6 +27,8 @@ from model_runtime.data.layout import INTERIORS, sample_layout  # noqa: E402
 from model_runtime.data.moves import sample_move  # noqa: E402
 from model_runtime.data.scenes import BuiltScene, Look, build_scene  # noqa: E402
 from model_runtime.data.textures import fbm  # noqa: E402
+from model_runtime.painter.passes import read_passes  # noqa: E402
+from oyster_blender.passes import render_passes  # noqa: E402
 
 SUPERSAMPLE = 2
 SKY_DEPTH = 1000.0  # Workbench writes the clip distance (or more) where no surface is hit
@@ -38,7 +40,9 @@ class RenderedClip:
     rgb: np.ndarray
     """uint8 (F, H, W, 3)."""
     depth: np.ndarray
-    """float32 (F, H, W) z-depth in metres, inf where there is sky."""
+    """float32 (F, H, W) z-depth in metres of the blockout passes, inf where there is sky."""
+    shade: np.ndarray
+    """uint8 (F, H, W) grey shading of the blockout passes."""
     meta: dict
     """scene_seed, caption, labels, move, track and (when asked) long_track."""
 
@@ -229,11 +233,22 @@ def render_clip(scene_seed: int, move_kind: str, n_frames: int, width: int, heig
     long = camera_track(built, LONG_TRACK_FRAMES) if long_track else None
     with tempfile.TemporaryDirectory(prefix="oyster_render_") as tmp:
         rgb, depth = render_frames(built, range(1, n_frames + 1), Path(tmp))
+        shade, blockout_depth = blockout_passes(built, n_frames, Path(tmp))
     rng = np.random.default_rng([scene_seed, 0x7A1])
     rgb = np.stack([post_process(rgb[i], depth[i], track["frames"][i], built.look, rng) for i in range(n_frames)])
     caption, labels = caption_for(layout, move, np.random.default_rng([scene_seed, 0xCAF]))
     meta = {"scene_seed": scene_seed, "caption": caption, "labels": labels, "move": move.kind, "track": track}
     if long is not None:
         meta["long_track"] = long
-    return RenderedClip(rgb, depth, meta)
+    return RenderedClip(rgb, np.where(blockout_depth > 0, blockout_depth, np.inf), shade, meta)
+
+
+def blockout_passes(built: BuiltScene, n_frames: int, scratch: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The painter's input, made by the product's own passes renderer: shading (F, H, W) uint8 and z-depth
+    (F, H, W) float32 with sky 0, at the track's size."""
+    scene = built.scene
+    size = (scene.render.resolution_x, scene.render.resolution_y)
+    files = render_passes(scene, built.camera, range(1, n_frames + 1), size, scratch)
+    frames = read_passes(files.folder, list(files.frames), *size)
+    return np.stack([f.shade for f in frames]), np.stack([f.depth for f in frames])
 

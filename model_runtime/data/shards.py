@@ -35,22 +35,29 @@ class Clip:
     """float32 (F, H, W) z-depth in metres; inf where there is sky."""
     long_track: dict | None = None
     """300 frames of the same move (validation only), for drift rollouts."""
+    shade: np.ndarray | None = None
+    """uint8 (F, H, W): the blockout's grey shading pass (oyster_blender.passes), where the dataset has it."""
 
 
 def shard_name(index: int) -> str:
     return f"shard_{index:05d}.safetensors"
 
 
-def write_shard(path: Path, rgb: np.ndarray, depth: np.ndarray, clips_meta: list[dict]) -> None:
+def write_shard(path: Path, rgb: np.ndarray, depth: np.ndarray, clips_meta: list[dict],
+                shade: np.ndarray | None = None) -> None:
     """Write atomically (temporary name, then rename), so a shard file on disk is always complete."""
     if rgb.dtype != np.uint8 or rgb.ndim != 5 or depth.shape != rgb.shape[:4] or len(clips_meta) != rgb.shape[0]:
         raise ValueError(f"bad shard arrays: rgb {rgb.dtype} {rgb.shape}, depth {depth.shape}, {len(clips_meta)} clips")
+    if shade is not None and (shade.dtype != np.uint8 or shade.shape != depth.shape):
+        raise ValueError(f"bad shade pass: {shade.dtype} {shade.shape}, want uint8 {depth.shape}")
     # one metadata key only: safetensors writes the metadata map in hash order, and a single key keeps
     # the file bytes identical across runs (the format version lives in dataset.json)
     metadata = {"clips": json.dumps(clips_meta, sort_keys=True)}
     partial = path.with_name(path.name + ".partial")
-    save_file({"rgb": np.ascontiguousarray(rgb), "depth": np.ascontiguousarray(depth.astype(np.float16))},
-              str(partial), metadata=metadata)
+    tensors = {"rgb": np.ascontiguousarray(rgb), "depth": np.ascontiguousarray(depth.astype(np.float16))}
+    if shade is not None:
+        tensors["shade"] = np.ascontiguousarray(shade)
+    save_file(tensors, str(partial), metadata=metadata)
     os.replace(partial, path)
 
 
@@ -58,9 +65,11 @@ def read_shard(path: Path) -> list[Clip]:
     with safe_open(str(path), framework="numpy") as f:
         metadata = f.metadata()
         rgb, depth = f.get_tensor("rgb"), f.get_tensor("depth")
+        shade = f.get_tensor("shade") if "shade" in f.keys() else None
     metas = json.loads(metadata["clips"])
     return [Clip(m["scene_seed"], m["caption"], m["labels"], m["move"], m["track"], rgb[i],
-                 depth[i].astype(np.float32), m.get("long_track")) for i, m in enumerate(metas)]
+                 depth[i].astype(np.float32), m.get("long_track"), None if shade is None else shade[i])
+            for i, m in enumerate(metas)]
 
 
 def load_clips(folder: str | Path) -> list[Clip]:

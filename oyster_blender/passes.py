@@ -1,0 +1,163 @@
+"""The blockout's passes: z-depth in metres and a plain grey shading of the geometry, per frame (bpy).
+
+This is the one renderer of the geometry the world model paints over: the
+extension, `generate --blend`, the demo and the data renderer all call
+`render_passes`. Per frame it writes `depth_NNNN.exr` (float32 z-depth in
+metres, 0 where nothing is hit: sky) and `shade_NNNN.png` (8-bit grey
+Workbench studio shading, one colour for every object, no shadows), exactly
+the requested size. Python cannot read a render result's pixels, so the
+compositor writes both files and masks and scales the depth on the way.
+
+The shading ignores the artist's materials and object colours on purpose:
+the painter is trained on geometry alone and takes the look from the notes
+(or a look frame), so a tinted box reads as a box, not as a colour to keep.
+
+The render runs in a throwaway copy of the scene (`Scene.copy()` links the
+same objects, with its own render settings and compositor), so the artist's
+engine, output, compositor and sequencer settings are never touched.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import bpy
+
+from . import camera_math
+from .camera import check_camera
+from .errors import OutputError
+
+SHADE_GREY = 0.8  # linear albedo of every surface in the shading pass
+
+
+@dataclass(frozen=True)
+class PassFiles:
+    """The files of a rendered range, in a folder of their own (the caller deletes it when done)."""
+
+    folder: Path
+    frames: tuple[int, ...]
+
+    def depth(self, frame: int) -> Path:
+        return self.folder / f"depth_{frame:04d}.exr"
+
+    def shade(self, frame: int) -> Path:
+        return self.folder / f"shade_{frame:04d}.png"
+
+    def request(self) -> dict:
+        """The shot request's `passes` (docs/runtime_api.md)."""
+        return {"folder": str(self.folder), "frames": list(self.frames)}
+
+
+def compositor(scene: bpy.types.Scene, folder: Path, sky_depth: float, metres_per_unit: float,
+               image_slot: str) -> None:
+    """Image to `<image_slot>NNNN.png`; depth in metres to `depth_NNNN.exr`, where Workbench hit nothing
+    (its depth is then the clip distance or more) as 0."""
+    scene.use_nodes = True
+    tree = scene.node_tree
+    for node in list(tree.nodes):
+        tree.nodes.remove(node)
+    layers = tree.nodes.new("CompositorNodeRLayers")
+    layers.scene = scene
+    composite = tree.nodes.new("CompositorNodeComposite")
+    tree.links.new(layers.outputs["Image"], composite.inputs["Image"])
+
+    hit = tree.nodes.new("CompositorNodeMath")
+    hit.operation = "LESS_THAN"
+    hit.inputs[1].default_value = sky_depth
+    tree.links.new(layers.outputs["Depth"], hit.inputs[0])
+    masked = tree.nodes.new("CompositorNodeMath")
+    masked.operation = "MULTIPLY"
+    tree.links.new(layers.outputs["Depth"], masked.inputs[0])
+    tree.links.new(hit.outputs[0], masked.inputs[1])
+    metres = tree.nodes.new("CompositorNodeMath")
+    metres.operation = "MULTIPLY"
+    metres.inputs[1].default_value = metres_per_unit
+    tree.links.new(masked.outputs[0], metres.inputs[0])
+
+    out = tree.nodes.new("CompositorNodeOutputFile")
+    out.base_path = str(folder) + os.sep
+    out.format.file_format = "OPEN_EXR"
+    out.format.color_mode = "RGB"  # OpenCV reads R, G, B channels (not a lone Y or V); depth in all three
+    out.format.color_depth = "32"
+    out.file_slots.new("depth_")
+    out.file_slots.new(image_slot)
+    image = out.file_slots[image_slot]
+    image.use_node_format = False
+    image.format.file_format = "PNG"
+    image.format.color_mode = "RGB"
+    image.format.color_depth = "8"
+    tree.links.new(metres.outputs[0], out.inputs["depth_"])
+    tree.links.new(layers.outputs["Image"], out.inputs[image_slot])
+
+
+def render_copy(scene: bpy.types.Scene, camera: bpy.types.Object, size: tuple[int, int]) -> bpy.types.Scene:
+    """A linked copy of `scene` set up to render Workbench through `camera` at `size`; remove it when done."""
+    copy = scene.copy()
+    copy.camera = camera
+    render = copy.render
+    render.engine = "BLENDER_WORKBENCH"
+    render.resolution_x, render.resolution_y = size
+    render.resolution_percentage = 100
+    render.use_border = False
+    render.film_transparent = False
+    render.use_sequencer = False  # a scene with take strips would otherwise render its timeline
+    render.use_compositing = True
+    render.dither_intensity = 0.0
+    copy.display.render_aa = "FXAA"
+    copy.view_settings.view_transform = "Standard"
+    copy.view_settings.look = "None"
+    copy.view_layers[0].use_pass_z = True
+    return copy
+
+
+def _plain_shading(scene: bpy.types.Scene) -> None:
+    shading = scene.display.shading
+    shading.light = "STUDIO"
+    shading.color_type = "SINGLE"
+    shading.single_color = (SHADE_GREY, SHADE_GREY, SHADE_GREY)
+    shading.show_shadows = False
+    shading.show_cavity = False
+    shading.show_specular_highlight = False
+    shading.show_object_outline = False
+    shading.studiolight_rotate_z = 0.0
+    shading.background_type = "WORLD"
+    world = bpy.data.worlds.get("oyster_passes_world") or bpy.data.worlds.new("oyster_passes_world")
+    world.color = (0.0, 0.0, 0.0)
+    scene.world = world
+
+
+def render_passes(scene: bpy.types.Scene, camera: bpy.types.Object, frames: Iterable[int],
+                  size: tuple[int, int], parent: Path) -> PassFiles:
+    """Render the passes of `frames` through `camera` at `size` (width, height) into a new folder in `parent`."""
+    camera = check_camera(camera)
+    frames = tuple(int(f) for f in frames)
+    if not frames:
+        raise OutputError("no frames to render passes for")
+    scale = camera_math.shot_scale(scene.unit_settings.scale_length)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="passes_", dir=parent))
+    except OSError as error:
+        raise OutputError(f"cannot write the blockout passes into {parent}: {error.strerror or error}") from None
+    original_frame = scene.frame_current
+    copy = render_copy(scene, camera, size)
+    try:
+        _plain_shading(copy)
+        compositor(copy, folder, camera.data.clip_end, scale, "shade_")
+        for frame in frames:
+            scene.frame_set(frame)  # the render operator takes the frame from the context's scene
+            copy.frame_set(frame)
+            bpy.ops.render.render(scene=copy.name)
+    finally:
+        bpy.data.scenes.remove(copy)
+        scene.frame_set(original_frame)  # the shared objects were animated to the last frame
+    files = PassFiles(folder, frames)
+    missing = [f for f in frames if not (files.depth(f).exists() and files.shade(f).exists())]
+    if missing:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise OutputError(f"Blender wrote no passes for frame(s) {missing[:5]} into {folder}")
+    return files
