@@ -1,0 +1,51 @@
+"""Training examples for the painter from rendered clips: features of frame t, its look, a memory.
+
+The memory of an example is the clip's ground truth at another frame, seen
+through frame t's camera with the exact depths (or nothing, for a first
+frame), so the painter learns to keep what the memory holds and invent the
+rest, as it must at inference where the memory is its own earlier frames.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from model_runtime.data.shards import Clip
+from model_runtime.geometry import intrinsics_matrix
+from model_runtime.painter.features import frame_features
+from model_runtime.painter.memory import empty_view, frame_view
+
+MEMORY_SHARE = 0.6  # share of examples with a memory from another frame of the clip
+
+
+def camera(frame: dict) -> tuple[np.ndarray, np.ndarray]:
+    return intrinsics_matrix(frame["fx"], frame["fy"], frame["cx"], frame["cy"]), np.asarray(frame["c2w"])
+
+
+def passes_depth(clip: Clip, t: int) -> np.ndarray:
+    """The blockout's depth with sky as 0, the passes' convention (shards keep sky as inf)."""
+    d = clip.depth[t]
+    return np.where(np.isfinite(d), d, 0).astype(np.float32)
+
+
+def example(clip: Clip, t: int, rng: np.random.Generator, crop: tuple[int, int] | None,
+            memory: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(features (C, h, w), truth (3, h, w) float32 [0, 1]) for frame t, cropped at random to (w, h)."""
+    frames = clip.track["frames"]
+    depth = passes_depth(clip, t)
+    h, w = depth.shape
+    K, c2w = camera(frames[t])
+    use_memory = rng.random() < MEMORY_SHARE if memory is None else memory
+    if use_memory and len(clip.rgb) > 1:
+        s = int(rng.choice([i for i in range(len(clip.rgb)) if i != t]))
+        Ks, c2ws = camera(frames[s])
+        mem = frame_view(clip.rgb[s].astype(np.float32) / 255, passes_depth(clip, s), Ks, c2ws, K, c2w, depth)
+    else:
+        mem = empty_view(w, h)
+    noise = rng.standard_normal((h, w)).astype(np.float32)
+    feats = frame_features(clip.shade[t], depth, frames[t], mem.rgb, mem.valid, noise)
+    truth = clip.rgb[t].astype(np.float32).transpose(2, 0, 1) / 255
+    if crop is not None:
+        cw, ch = crop
+        x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+        feats, truth = feats[:, y:y + ch, x:x + cw], truth[:, y:y + ch, x:x + cw]
+    return feats, truth

@@ -1,0 +1,70 @@
+"""What the painter sees at a pixel: the blockout's geometry, the camera's rays, the memory, and noise.
+
+One function makes the features for training and for inference, so the two
+cannot drift apart. Channels (FEATURE_CHANNELS = 14, float32, (C, H, W)):
+
+| index | feature |
+|---|---|
+| 0 | grey shading of the blockout, [0, 1] |
+| 1 | log depth, log1p(z) / log1p(1000); 0 where sky |
+| 2 | sky mask (nothing of the blockout hit) |
+| 3-5 | world-space surface normal from the depth (Z up); 0 where sky |
+| 6-8 | world-space unit ray direction (paints the sky by elevation, clouds by direction) |
+| 9-11 | memory colour, [0, 1], 0 where the memory holds nothing |
+| 12 | memory valid mask |
+| 13 | noise, standard normal, seeded per frame (lets the painter invent texture instead of its mean) |
+"""
+from __future__ import annotations
+
+import numpy as np
+
+FEATURE_CHANNELS = 14
+LOG_DEPTH_SCALE = float(np.log1p(1000.0))
+
+
+def rays(frame: dict, width: int, height: int) -> np.ndarray:
+    """(H, W, 3) float32 camera-space rays with z = 1 through pixel centres."""
+    u, v = np.meshgrid(np.arange(width, dtype=np.float32) + 0.5, np.arange(height, dtype=np.float32) + 0.5)
+    return np.stack([(u - frame["cx"]) / frame["fx"], (v - frame["cy"]) / frame["fy"], np.ones_like(u)], -1)
+
+
+def world_normals(depth: np.ndarray, cam_rays: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """(H, W, 3) unit world normals from z-depth by finite differences, facing the camera; 0 where sky."""
+    points = cam_rays * depth[..., None]
+    dx = np.zeros_like(points)
+    dy = np.zeros_like(points)
+    dx[:, 1:-1] = points[:, 2:] - points[:, :-2]
+    dy[1:-1] = points[2:] - points[:-2]
+    dx[:, 0], dx[:, -1] = dx[:, 1], dx[:, -2]
+    dy[0], dy[-1] = dy[1], dy[-2]
+    n = np.cross(dy, dx)
+    n /= np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-12)
+    flip = (n * cam_rays).sum(-1, keepdims=True) > 0  # face the camera
+    n = np.where(flip, -n, n)
+    n = n @ rotation.T
+    return np.where((depth > 0)[..., None], n, 0.0).astype(np.float32)
+
+
+def frame_features(shade: np.ndarray, depth: np.ndarray, frame: dict, memory_rgb: np.ndarray,
+                   memory_valid: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """(FEATURE_CHANNELS, H, W) float32. shade uint8 (H, W); depth float32 (H, W), 0 where sky; frame a
+    wire-format track frame; memory_rgb float32 (H, W, 3) in [0, 1]; memory_valid bool (H, W); noise (H, W)."""
+    h, w = depth.shape
+    c2w = np.asarray(frame["c2w"], np.float64)
+    rotation = c2w[:3, :3].astype(np.float32)
+    cam_rays = rays(frame, w, h)
+    hit = depth > 0
+    directions = cam_rays @ rotation.T
+    directions /= np.linalg.norm(directions, axis=-1, keepdims=True)
+    # the track is OpenCV world = Blender world (Z up); only the camera axes are flipped
+    out = np.empty((FEATURE_CHANNELS, h, w), np.float32)
+    out[0] = shade.astype(np.float32) / 255
+    out[1] = np.where(hit, np.log1p(np.maximum(depth, 0)) / LOG_DEPTH_SCALE, 0)
+    out[2] = ~hit
+    out[3:6] = world_normals(depth, cam_rays, rotation).transpose(2, 0, 1)
+    out[6:9] = directions.transpose(2, 0, 1)
+    valid = memory_valid.astype(np.float32)
+    out[9:12] = (memory_rgb * valid[..., None]).transpose(2, 0, 1)
+    out[12] = valid
+    out[13] = noise
+    return out

@@ -1,0 +1,102 @@
+"""The painter's memory: what it has painted, as coloured points in the world, seen again through a camera.
+
+Points come from painted frames with the blockout's exact depth (sky as a far
+dome), so a surface seen once keeps its colour wherever the camera goes and a
+revisit gives the same picture. Seen from a camera, the memory is valid only
+where it shows the same surface the blockout has there (its depth agrees with
+the passes' depth): what was hidden, has moved, or was never seen is new
+ground for the painter. The anchor (a look frame) is never evicted; later
+points form a bounded ring, so a long shot costs the same per frame.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from model_runtime.geometry import splat, unproject
+
+SKY_DEPTH = 1e5            # metres: sky pixels join the memory as a far dome
+DEPTH_TOLERANCE = 0.03     # relative z-depth agreement between memory and blockout for a pixel to count
+CLOSE_RADIUS = 1.5         # pixels: holes of a splat this close to a landed point take that point (zooms)
+
+
+@dataclass
+class MemoryView:
+    """The memory seen from a camera: colour (H, W, 3) float32 [0, 1] and where it is valid (H, W) bool."""
+
+    rgb: np.ndarray
+    valid: np.ndarray
+
+
+def empty_view(width: int, height: int) -> MemoryView:
+    return MemoryView(np.zeros((height, width, 3), np.float32), np.zeros((height, width), bool))
+
+
+def _points(rgb: np.ndarray, depth: np.ndarray, K: np.ndarray, c2w: np.ndarray, mask: np.ndarray | None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    z = np.where(depth > 0, depth, SKY_DEPTH)
+    if mask is not None:
+        z = np.where(mask, z, np.inf)
+    return unproject(z.astype(np.float32), rgb, K, c2w)
+
+
+def view(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray, depth: np.ndarray) -> MemoryView:
+    """The points seen through a camera whose blockout depth (0: sky) is `depth`."""
+    h, w = depth.shape
+    rgb, zbuf, landed = splat(points, colors, K, c2w, w, h)
+    if not landed.any():
+        return empty_view(w, h)
+    dist, (rows, cols) = ndimage.distance_transform_edt(~landed, return_indices=True)
+    near = dist <= CLOSE_RADIUS
+    rgb, zbuf = rgb[rows, cols], zbuf[rows, cols]
+    sky = depth <= 0
+    agrees = np.where(sky, zbuf >= SKY_DEPTH * 0.5,
+                      np.abs(zbuf - depth) <= DEPTH_TOLERANCE * np.maximum(depth, 1e-3))
+    valid = near & agrees
+    return MemoryView(np.where(valid[..., None], rgb, 0).astype(np.float32), valid)
+
+
+class Memory:
+    """Points with colours in world space: an anchor (never evicted), then a ring of at most `max_points`."""
+
+    def __init__(self, max_points: int):
+        self.max_points = max_points
+        self.points = np.zeros((0, 3), np.float32)
+        self.colors = np.zeros((0, 3), np.float32)
+        self.n_anchor = 0
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def add(self, rgb: np.ndarray, depth: np.ndarray, K: np.ndarray, c2w: np.ndarray,
+            mask: np.ndarray | None = None, anchor: bool = False) -> None:
+        """Remember a frame's pixels (rgb float [0, 1], depth 0 for sky), only where `mask` if given."""
+        points, colors = _points(rgb, depth, K, c2w, mask)
+        colors = colors.astype(np.float32)
+        a_pts, a_col = self.points[:self.n_anchor], self.colors[:self.n_anchor]
+        r_pts, r_col = self.points[self.n_anchor:], self.colors[self.n_anchor:]
+        if anchor:
+            a_pts, a_col = np.concatenate([a_pts, points]), np.concatenate([a_col, colors])
+        else:
+            r_pts, r_col = np.concatenate([r_pts, points]), np.concatenate([r_col, colors])
+        drop = max(0, len(a_pts) + len(r_pts) - self.max_points)
+        if drop > len(r_pts):
+            raise ValueError(f"an anchor of {len(a_pts)} points does not fit a memory of {self.max_points}")
+        self.points = np.concatenate([a_pts, r_pts[drop:]])
+        self.colors = np.concatenate([a_col, r_col[drop:]])
+        self.n_anchor = len(a_pts)
+
+    def view(self, K: np.ndarray, c2w: np.ndarray, depth: np.ndarray) -> MemoryView:
+        return view(self.points, self.colors, K, c2w, depth)
+
+    def clear(self) -> None:
+        self.__init__(self.max_points)
+
+
+def frame_view(rgb: np.ndarray, depth_from: np.ndarray, K_from: np.ndarray, c2w_from: np.ndarray,
+               K: np.ndarray, c2w: np.ndarray, depth: np.ndarray) -> MemoryView:
+    """One frame (rgb float [0, 1] and its depth) seen from another camera: the training memory."""
+    points, colors = _points(rgb, depth_from, K_from, c2w_from, None)
+    return view(points, colors.astype(np.float32), K, c2w, depth)
