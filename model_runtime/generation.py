@@ -17,8 +17,10 @@ import numpy as np
 
 from model_runtime.continuation import StateStore, copy_parent_frames, inherit_states, keep_state, plan
 from model_runtime.models.interface import FrameGenerator, GeneratorInputError, ShotInput
-from model_runtime.request import RequestError, ShotRequest, load_first_frame
-from model_runtime.takes import now_iso, read_take, update_take, write_frame
+from model_runtime.painter.blend_shot import blend_shot
+from model_runtime.painter.passes import FolderPasses, PassesError, read_passes
+from model_runtime.request import RequestError, ShotRequest, blockout_file, load_first_frame, passes_folder
+from model_runtime.takes import INPUTS, now_iso, read_take, update_take, write_frame
 
 
 @dataclass
@@ -52,12 +54,32 @@ def generator_device(generator: FrameGenerator) -> str:
 
 
 def _describe(error: BaseException) -> str:
-    if isinstance(error, (GeneratorInputError, RequestError)):
+    if isinstance(error, (GeneratorInputError, RequestError, PassesError)):
         return str(error)
     if isinstance(error, OSError):
         where = f" ({error.filename})" if error.filename else ""
         return f"could not write the take: {error.strerror or error}{where}"
     return f"the generator failed: {type(error).__name__}: {error}"
+
+
+def blockout_passes(request: ShotRequest, take_dir: Path) -> FolderPasses | None:
+    """The take's passes: its copied passes folder, or rendered once from its copied blockout .blend into
+    `inputs/passes/` (a regenerated take renders them again from the same file)."""
+    track = request.track
+    frames = [f["frame"] for f in track["frames"]]
+    folder = passes_folder(request, take_dir)
+    blend = blockout_file(request, take_dir)
+    if blend is not None:
+        folder = take_dir / INPUTS / "passes"
+        if not folder.is_dir():
+            scratch = take_dir / INPUTS / ".render"
+            blend_shot(blend, scratch, scene=request.blockout.scene, camera=request.blockout.camera,
+                       frames=f"{frames[0]}-{frames[-1]}", size=f"{track['width']}x{track['height']}",
+                       passes_only=True)
+            (scratch / "passes").rename(folder)
+            scratch.rmdir()
+        read_passes(folder, frames, track["width"], track["height"])
+    return None if folder is None else FolderPasses(folder, frames, track["width"], track["height"])
 
 
 def run_take(generator: FrameGenerator, take_dir: Path,
@@ -81,7 +103,8 @@ def run_take(generator: FrameGenerator, take_dir: Path,
         _, _, first_rgb, first_depth = load_first_frame(request, take_dir)
         shot = ShotInput(notes=request.notes, track=request.track, seed=request.seed,
                          first_rgb=first_rgb, first_depth=first_depth,
-                         notes_events=[(e.frame, e.notes) for e in request.notes_events])
+                         notes_events=[(e.frame, e.notes) for e in request.notes_events],
+                         passes=blockout_passes(request, take_dir))
         session = generator.start(shot)
         frames = request.track["frames"]
         size = (request.track["height"], request.track["width"], 3)

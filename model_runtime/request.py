@@ -25,6 +25,8 @@ from oyster_blender.track_schema import validate_track
 os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
 import cv2  # noqa: E402
 
+from model_runtime.painter.passes import PassesError, read_passes  # noqa: E402
+
 # The track schema allows 8192x8192; the runtime caps the pixel count at UHD so one
 # request cannot ask for terabytes of frames.
 MAX_PIXELS = 3840 * 2160
@@ -71,6 +73,23 @@ class FirstFrame(_Strict):
     """OpenEXR, float32 z-depth in metres in the first channel; 0 or inf is sky."""
 
 
+class PassesRef(_Strict):
+    """The blockout's passes, rendered already (oyster_blender.passes): files on the runtime's machine."""
+
+    folder: str = Field(min_length=1, max_length=4096)
+    """Holds depth_NNNN.exr (float32 z-depth in metres, 0 for sky) and shade_NNNN.png (8-bit grey) per frame."""
+    frames: list[int] = Field(max_length=100_000)
+    """The scene frames the folder holds: exactly the track's frames, in order."""
+
+
+class Blockout(_Strict):
+    """A saved copy of the artist's .blend; the runtime renders the passes from it (no UI waits)."""
+
+    blend: str = Field(min_length=1, max_length=4096)
+    scene: str = Field(min_length=1, max_length=256)
+    camera: str = Field(min_length=1, max_length=256)
+
+
 class ContinueFrom(_Strict):
     """Continue an earlier take: its frames before `frame` are reused bit for bit and the model resumes
     from its state there (kept by the warm worker), so only `frame` onwards is generated."""
@@ -93,6 +112,9 @@ class ShotRequest(_Strict):
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
     model: ModelName = DEFAULT_MODEL
     first_frame: FirstFrame | None = None
+    """A look frame for the track's first frame: the painter's memory starts from it."""
+    passes: PassesRef | None = None
+    blockout: Blockout | None = None
     output: str | None = Field(default=None, min_length=1, max_length=4096)
     """Project output folder; relative paths are below the runtime's output root, which is the default."""
     continue_from: ContinueFrom | None = None
@@ -194,6 +216,40 @@ def load_first_frame(request: ShotRequest, base: Path,
         return rgb_path, None, rgb, None
     depth_path = resolve_path(request.first_frame.depth, base, "first_frame.depth", root)
     return rgb_path, depth_path, rgb, load_depth(depth_path, request.track)
+
+
+def passes_folder(request: ShotRequest, base: Path, root: Path | None = None) -> Path | None:
+    """The passes folder of a request that has one, checked: every track frame there, the right size,
+    finite non-negative depth. RequestError names `passes` and the frame."""
+    if request.passes is None:
+        return None
+    if request.blockout is not None:
+        raise RequestError("passes", "give the passes or a blockout to render them from, not both")
+    folder = resolve_path(request.passes.folder, base, "passes.folder", root)
+    track_frames = [f["frame"] for f in request.track["frames"]]
+    if request.passes.frames != track_frames:
+        raise RequestError("passes.frames", f"{len(request.passes.frames)} frames "
+                                            f"({_span(request.passes.frames)}); the track has {len(track_frames)} "
+                                            f"({_span(track_frames)})")
+    try:
+        read_passes(folder, track_frames, request.track["width"], request.track["height"])
+    except PassesError as error:
+        raise RequestError("passes" if error.frame is None else f"passes.frame {error.frame}.{error.field}",
+                           str(error)) from None
+    return folder
+
+
+def blockout_file(request: ShotRequest, base: Path, root: Path | None = None) -> Path | None:
+    if request.blockout is None:
+        return None
+    path = resolve_path(request.blockout.blend, base, "blockout.blend", root)
+    if not path.is_file():
+        raise RequestError("blockout.blend", f"{str(path)!r} does not exist or is not a file")
+    return path
+
+
+def _span(frames: list[int]) -> str:
+    return f"{frames[0]}-{frames[-1]}" if frames else "none"
 
 
 def frame_count(request: ShotRequest) -> int:

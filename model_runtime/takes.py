@@ -103,16 +103,26 @@ def _copy_input(source: Path, take_dir: Path, stem: str) -> str:
 
 
 def create_take(output: Path, request: dict[str, Any], rgb_path: Path | None, depth_path: Path | None,
-                take_id: str | None = None) -> Take:
-    """Claim a take folder, copy the first-frame inputs into it and write take.json (status queued).
+                take_id: str | None = None, passes: Path | None = None, blockout: Path | None = None) -> Take:
+    """Claim a take folder, copy the inputs into it (first frame, passes, blockout .blend) and write
+    take.json (status queued).
 
-    `request` is the validated request as JSON; take.json keeps it with the first-frame
-    paths pointing at the copies (relative to the take folder).
+    `request` is the validated request as JSON; take.json keeps it with the input paths pointing at the
+    copies (relative to the take folder), so a take regenerates from its own folder.
     """
     take = claim_take(output, request["shot"])
     request = dict(request, output=str(output))
-    if rgb_path is not None:
+    if rgb_path is not None or passes is not None or blockout is not None:
         (take.path / INPUTS).mkdir()
+    if passes is not None:
+        (take.path / INPUTS / "passes").mkdir()
+        for frame in request["passes"]["frames"]:
+            for name in (f"depth_{frame:04d}.exr", f"shade_{frame:04d}.png"):
+                write_atomic(take.path / INPUTS / "passes" / name, (passes / name).read_bytes())
+        request["passes"] = dict(request["passes"], folder=f"{INPUTS}/passes")
+    if blockout is not None:
+        request["blockout"] = dict(request["blockout"], blend=_copy_input(blockout, take.path, "blockout"))
+    if rgb_path is not None:
         first = {"rgb": _copy_input(rgb_path, take.path, "first_rgb"), "depth": None}
         if depth_path is not None:
             first["depth"] = _copy_input(depth_path, take.path, "first_depth")

@@ -34,6 +34,9 @@ class ShotInput:
     """Optional z-depth of the first frame, float32 (H, W) metres; 0 or inf is sky."""
     notes_events: list[tuple[int, str]] = field(default_factory=list)
     """(scene frame, notes) pairs: from that frame on, these notes replace the previous ones."""
+    passes: Any = None
+    """The blockout's passes, one per track frame: an object with `frame(index)` returning
+    `model_runtime.painter.passes.FramePasses` and `len()` (FolderPasses, ArrayPasses); None without a blockout."""
 
     def notes_at(self, scene_frame: int) -> str:
         """The notes in force at a scene frame (the latest event at or before it)."""

@@ -17,8 +17,17 @@ def _world_model() -> FrameGenerator:
     return OysterWorldModel()
 
 
+def _painter(use_memory: bool = True) -> FrameGenerator:
+    from model_runtime.painter.session import PainterModel  # torch loads only when asked
+
+    return PainterModel(use_memory=use_memory) if use_memory else \
+        PainterModel(name="oyster-painter-no-memory", use_memory=False)
+
+
 FACTORIES: dict[str, Callable[[], FrameGenerator]] = {
     "oyster-tiny": _world_model,
+    "oyster-painter": _painter,
+    "oyster-painter-no-memory": lambda: _painter(use_memory=False),
     "copy-first-frame": CopyFirstFrame,
     "depth-warp": DepthWarp,
 }

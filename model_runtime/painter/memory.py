@@ -19,7 +19,7 @@ from model_runtime.geometry import splat, unproject
 
 SKY_DEPTH = 1e5            # metres: sky pixels join the memory as a far dome
 DEPTH_TOLERANCE = 0.03     # relative z-depth agreement between memory and blockout for a pixel to count
-CLOSE_RADIUS = 1.5         # pixels: holes of a splat this close to a landed point take that point (zooms)
+CLOSE_RADIUS = 2.5         # pixels: holes of a splat this close to a landed point take that point (zooms)
 
 
 @dataclass

@@ -77,3 +77,29 @@ def read_passes(folder: Path, frames: list[int], width: int, height: int) -> lis
     if not folder.is_dir():
         raise PassesError(None, "folder", f"no passes folder {folder}")
     return [read_frame(folder, frame, width, height) for frame in frames]
+
+
+class FolderPasses:
+    """A shot's passes read from a folder frame by frame as the painter asks (checked as they are read)."""
+
+    def __init__(self, folder: Path, frames: list[int], width: int, height: int):
+        self.folder, self.frames, self.width, self.height = Path(folder), list(frames), width, height
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def frame(self, index: int) -> FramePasses:
+        return read_frame(self.folder, self.frames[index], self.width, self.height)
+
+
+class ArrayPasses:
+    """Passes held in memory: depth (F, H, W) float32 with 0 for sky, shade (F, H, W) uint8."""
+
+    def __init__(self, depth: np.ndarray, shade: np.ndarray):
+        self.depth, self.shade = depth, shade
+
+    def __len__(self) -> int:
+        return len(self.depth)
+
+    def frame(self, index: int) -> FramePasses:
+        return FramePasses(self.depth[index], self.shade[index])

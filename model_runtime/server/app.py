@@ -24,7 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model_runtime import __version__
 from model_runtime.models.registry import DEFAULT_MODEL, available_models
-from model_runtime.request import RequestError, ShotRequest, field_errors, frame_count, load_first_frame, resolve_path
+from model_runtime.request import (RequestError, ShotRequest, blockout_file, field_errors, frame_count,
+                                   load_first_frame, passes_folder, resolve_path)
 from model_runtime.server.live import LiveSupervisor, live_router
 from model_runtime.server.queue import TakeQueue
 from model_runtime.server.supervisor import WorkerSupervisor, mirror_status, recover_interrupted
@@ -270,11 +271,13 @@ def create_app(config: ServerConfig) -> FastAPI:
         try:
             output = resolve_path(shot.output or ".", output_root, "output", output_root)
             rgb_path, depth_path, _, _ = load_first_frame(shot, output_root, output_root)
+            passes = passes_folder(shot, output_root, output_root)
+            blockout = blockout_file(shot, output_root, output_root)
         except RequestError as error:
             raise _errors(422, error.field, error.message) from None
         take_id = secrets.token_hex(8)
         try:
-            take = create_take(output, shot.model_dump(mode="json"), rgb_path, depth_path, take_id)
+            take = create_take(output, shot.model_dump(mode="json"), rgb_path, depth_path, take_id, passes, blockout)
         except OSError as error:
             # An unwritable or full output folder fails this take (reported like any failure); nothing else moves.
             reason = f"could not create the take folder under {str(output)!r}: {error.strerror or error}"
