@@ -35,7 +35,7 @@ import bpy
 import oyster_blender
 from oyster_blender import api
 from oyster_blender.camera import camera_track
-from oyster_blender.track_schema import validate_track
+from oyster_blender.core.track_schema import validate_track
 
 GOAL_SECONDS = 0.5
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -28,7 +28,7 @@ from model_runtime.models.interface import FrameGenerator, Session
 from model_runtime.request import RequestError, ShotRequest, load_first_frame, resolve_path
 from model_runtime.state_file import StateFileError, read_state, write_state
 from model_runtime.takes import read_take
-from oyster_blender.naming import frame_file_name
+from oyster_blender.core.naming import frame_file_name
 
 SNAPSHOT_EVERY = 8
 KEPT_TAKES = 4

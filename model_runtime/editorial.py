@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 import opentimelineio as otio
 
-from oyster_blender.naming import sanitise_name
+from oyster_blender.core.naming import sanitise_name
 
 
 EDL_REEL_CHARS = 8

@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from model_runtime.models.interface import FrameGenerator, GeneratorInputError, Session, ShotInput
 from model_runtime.models.registry import DEFAULT_MODEL
 from model_runtime.request import MAX_NOTES, MAX_PIXELS, FirstFrame, ModelName
-from oyster_blender.camera_math import relative_pose
-from oyster_blender.errors import TrackError
-from oyster_blender.track_schema import MAX_FRAMES, MAX_SIDE, TRACK_VERSION, validate_track
+from oyster_blender.core.camera_math import relative_pose
+from oyster_blender.core.errors import TrackError
+from oyster_blender.core.track_schema import MAX_FRAMES, MAX_SIDE, TRACK_VERSION, validate_track
 
 FRAME_KEYS = ("c2w", "fx", "fy", "cx", "cy")
 IDENTITY = [[float(i == j) for j in range(4)] for i in range(4)]

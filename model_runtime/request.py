@@ -16,10 +16,10 @@ import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from model_runtime.models.registry import DEFAULT_MODEL, available_models
-from oyster_blender.errors import TrackError
-from oyster_blender.naming import inside
-from oyster_blender.track_schema import SCHEMA as TRACK_SCHEMA
-from oyster_blender.track_schema import validate_track
+from oyster_blender.core.errors import TrackError
+from oyster_blender.core.naming import inside
+from oyster_blender.core.track_schema import SCHEMA as TRACK_SCHEMA
+from oyster_blender.core.track_schema import validate_track
 
 # OpenCV reads OpenEXR only when asked before its first EXR decode (off by default upstream).
 os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")

@@ -3,7 +3,7 @@
 Every file is written to a hidden temporary name in the same folder and renamed,
 so a reader (Blender's sequencer, a render farm) never sees half a PNG. A take
 number is claimed with `mkdir`, which fails if the folder exists, so two writers
-never share a take; numbers come from `oyster_blender.naming` and are never reused.
+never share a take; numbers come from `oyster_blender.core.naming` and are never reused.
 The take's first-frame inputs are copied into `inputs/`, so take.json plus the
 folder are enough to regenerate it.
 """
@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from model_runtime import __version__
-from oyster_blender.naming import frame_file_name, next_take_number, sanitise_name, take_folder_name
+from oyster_blender.core.naming import frame_file_name, next_take_number, sanitise_name, take_folder_name
 
 TAKE_JSON = "take.json"
 TAKE_FORMAT_VERSION = 1

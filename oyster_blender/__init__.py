@@ -1,24 +1,24 @@
 """Oyster previs: camera paths and scene notes to generated shots on the timeline.
 
-The bpy-dependent modules are imported inside register(), so the bpy-free helpers
-of this package (naming, camera math, track schema, shots, settings, runtime
-status, runtime client) can also be imported by the runtime and by plain tests.
+`oyster_blender.core` holds the contracts the runtime shares (track schema, camera math, naming, errors),
+standard library only. Importing `oyster_blender.core` runs this file first, so this file imports no bpy
+module at its top: register() imports them. The other bpy-free modules (shots, settings, client,
+runtime_process, runtime_status, take_files, take_progress) import without bpy as well.
 """
 from __future__ import annotations
 
 import atexit
-import importlib
 from types import ModuleType
-
-# Registration order: data first (operators and panels refer to it), the main panel, then its sub-panels;
-# the runtime session and live mode last, so that unregistering stops a flight, then the session (and a
-# runtime it started), first.
-MODULES = ("properties", "preferences", "operators", "ui", "timeline", "take_browser", "export", "runtime_session",
-           "live_panel")
 
 
 def _modules() -> list[ModuleType]:
-    return [importlib.import_module(f".{name}", __package__) for name in MODULES]
+    """The bpy modules in registration order: data first (operators and panels refer to it), the main
+    panel, then its sub-panels; the runtime session and live mode last, so that unregistering stops a
+    flight, then the session (and a runtime it started), first."""
+    from . import (properties, preferences, operators, ui, timeline, take_browser, export,  # noqa: I001
+                   runtime_session, live_panel)
+
+    return [properties, preferences, operators, ui, timeline, take_browser, export, runtime_session, live_panel]
 
 
 def register() -> None:

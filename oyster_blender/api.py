@@ -20,9 +20,9 @@ import bpy
 from . import first_frame
 from . import shots as rules
 from .camera import camera_track, check_camera, check_range, render_size
-from .errors import CameraError, OutputError, OysterError, ShotError
+from .core.errors import CameraError, OutputError, OysterError, ShotError
 from .first_frame import FirstFrame
-from .naming import inside, sanitise_name
+from .core.naming import inside, sanitise_name
 from .properties import OYSTER_PG_scene, OYSTER_PG_shot
 from .shots import MarkerShot, ShotSettings
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import bpy
 
-from . import camera_math
-from .errors import CameraError, ShotError
-from .track_schema import MAX_FRAMES, TRACK_VERSION
+from .core import camera_math
+from .core.errors import CameraError, ShotError
+from .core.track_schema import MAX_FRAMES, TRACK_VERSION
 
 
 def render_size(scene: bpy.types.Scene) -> tuple[int, int]:

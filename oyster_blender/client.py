@@ -15,7 +15,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from .errors import OysterError
+from .core.errors import OysterError
 
 API = "/v1"
 

@@ -30,9 +30,9 @@ import bpy
 from bpy.props import BoolProperty, StringProperty
 
 from .camera import camera_track
-from .errors import OysterError, reports_errors
-from .naming import frame_file_name, sanitise_name
-from .polls import allow, no_data
+from .core.errors import OysterError
+from .core.naming import frame_file_name, sanitise_name
+from .polls import allow, no_data, reports_errors
 from .preferences import runtime_settings
 from .settings import runtime_root
 from .take_files import TAKE_JSON

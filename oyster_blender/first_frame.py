@@ -23,9 +23,10 @@ from pathlib import Path
 
 import bpy
 
-from . import camera_math, passes
+from . import passes
 from .camera import check_camera
-from .errors import OutputError
+from .core import camera_math
+from .core.errors import OutputError
 
 SCRATCH_FOLDER = ".first"  # in the shot's folder, beside its takes; emptied once the runtime has the files
 

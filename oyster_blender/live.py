@@ -28,10 +28,11 @@ from typing import Any, NamedTuple
 
 import bpy
 
-from . import api, camera_math
+from . import api
 from .camera import _depsgraph, camera_frame, check_camera, render_size
 from .client import API, RuntimeClient, RuntimeClientError, _describe
-from .errors import ShotError
+from .core import camera_math
+from .core.errors import ShotError
 
 LIVE_IMAGE = "Oyster Live"
 INDEX_HEADER = "X-Oyster-Frame-Index"

@@ -12,9 +12,9 @@ import bpy
 
 from . import api, first_frame, runtime_session
 from .camera import render_size
-from .errors import OutputError, reports_errors
+from .core.errors import OutputError
 from .live import LIVE_IMAGE, LiveRecorder
-from .polls import allow, no_data
+from .polls import allow, no_data, reports_errors
 from .preferences import runtime_settings
 from .runtime_status import READY, STATUS
 from .ui import SubPanel

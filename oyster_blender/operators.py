@@ -8,8 +8,8 @@ import bpy
 from bpy.props import IntProperty, StringProperty
 
 from . import api, runtime_session, timeline
-from .errors import OysterError, reports_errors
-from .polls import allow, no_active_shot, no_data
+from .core.errors import OysterError
+from .polls import allow, no_active_shot, no_data, reports_errors
 from .preferences import runtime_settings
 from .take_files import TAKE_JSON, continue_request
 

@@ -27,9 +27,9 @@ from typing import Iterable
 
 import bpy
 
-from . import camera_math
 from .camera import check_camera
-from .errors import OutputError
+from .core import camera_math
+from .core.errors import OutputError
 
 SHADE_GREY = 0.8  # linear albedo of every surface in the shading pass
 

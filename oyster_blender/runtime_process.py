@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from .client import EventFollower, RuntimeClient, RuntimeClientError
-from .errors import OysterError
+from .core.errors import OysterError
 
 
 class RuntimeStartError(OysterError):

@@ -25,7 +25,7 @@ from typing import Any
 import bpy
 
 from . import timeline
-from .errors import OysterError
+from .core.errors import OysterError
 from .preferences import runtime_settings
 from .runtime_process import LocalRuntime, Reply, RuntimeConnection, remote_client
 from .runtime_status import ERROR, STATUS

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import OysterError
+from .core.errors import OysterError
 
 
 class SettingsError(OysterError):

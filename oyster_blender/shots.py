@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .errors import ShotError
-from .naming import sanitise_name
-from .track_schema import MAX_SIDE
+from .core.errors import ShotError
+from .core.naming import sanitise_name
+from .core.track_schema import MAX_SIDE
 
 MAX_NAME = 256  # characters, the runtime's limit for `shot`
 MAX_NOTES = 10_000  # characters, the runtime's limit for `notes`

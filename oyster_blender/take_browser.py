@@ -18,8 +18,8 @@ import bpy.utils.previews
 from bpy.props import BoolProperty, StringProperty
 
 from . import api, runtime_session
-from .errors import OysterError, reports_errors
-from .polls import allow, no_active_shot
+from .core.errors import OysterError
+from .polls import allow, no_active_shot, reports_errors
 from .preferences import runtime_settings
 from .take_files import TakeInfo, list_takes, read_take_range, regenerate_request, reuse_lines, trash_take
 from .timeline import active_strip, remove_take, set_active_take, sync_take_folder

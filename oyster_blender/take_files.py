@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import OysterError
-from .naming import TRASH_FOLDER, frame_file_name, take_numbers, take_folder_name
+from .core.errors import OysterError
+from .core.naming import TRASH_FOLDER, frame_file_name, take_numbers, take_folder_name
 
 TAKE_JSON = "take.json"
 MAX_SEED = 2**31 - 1  # a new seed stays within what every model's RNG takes

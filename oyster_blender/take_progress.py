@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .naming import inside
+from .core.naming import inside
 
 IN_FLIGHT = ("queued", "running")
 FINAL = ("done", "failed", "cancelled", "interrupted")

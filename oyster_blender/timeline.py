@@ -20,7 +20,7 @@ from typing import Any
 
 import bpy
 
-from .naming import frame_file_name
+from .core.naming import frame_file_name
 from .take_files import TakeRange, read_take_range
 
 FIRST_CHANNEL = 2  # channel 1 stays free for the artist's own blockout renders or sound

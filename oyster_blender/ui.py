@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import bpy
 
 from . import api, runtime_session
-from .naming import sanitise_name
+from .core.naming import sanitise_name
 from .polls import no_active_shot
 from .runtime_status import ERROR, READY, STARTING, STATUS
 from .take_progress import TakeProgress

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oyster_blender import camera_math
-from oyster_blender.errors import TrackError
-from oyster_blender.track_schema import MAX_FRAMES, SCHEMA, validate_track
+from oyster_blender.core import camera_math
+from oyster_blender.core.errors import TrackError
+from oyster_blender.core.track_schema import MAX_FRAMES, SCHEMA, validate_track
 
 
 def rotation_z(angle: float) -> list[list[float]]:

@@ -12,8 +12,8 @@ from bpy_extras.object_utils import world_to_camera_view  # noqa: E402
 from mathutils import Vector  # noqa: E402
 
 from oyster_blender.camera import camera_track  # noqa: E402
-from oyster_blender.errors import CameraError, ShotError  # noqa: E402
-from oyster_blender.track_schema import validate_track  # noqa: E402
+from oyster_blender.core.errors import CameraError, ShotError  # noqa: E402
+from oyster_blender.core.track_schema import validate_track  # noqa: E402
 
 TOL_PX = 1e-5 * 1000  # 1e-5 of the normalised image, in pixels of a ~1000 px frame
 

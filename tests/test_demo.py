@@ -9,7 +9,7 @@ from pathlib import Path
 
 import cv2
 
-from oyster_blender.track_schema import validate_track
+from oyster_blender.core.track_schema import validate_track
 
 REPO = Path(__file__).resolve().parent.parent
 

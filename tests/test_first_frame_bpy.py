@@ -16,7 +16,7 @@ from examples.example_scene import (EXAMPLE_MOVE, EXAMPLE_SEED, HEIGHT, WIDTH, b
                                     example_render_args)
 from model_runtime.data.render import render_clip  # noqa: E402
 from oyster_blender import api  # noqa: E402
-from oyster_blender.errors import CameraError, OutputError  # noqa: E402
+from oyster_blender.core.errors import CameraError, OutputError  # noqa: E402
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from oyster_blender.naming import (MAX_NAME_BYTES, MAX_NAME_LENGTH, TRASH_FOLDER, frame_file_name, inside,
+from oyster_blender.core.naming import (MAX_NAME_BYTES, MAX_NAME_LENGTH, TRASH_FOLDER, frame_file_name, inside,
                                    next_take_number, sanitise_name, take_folder_name)
 
 FORBIDDEN = set('/\\:*?"<>|') | {chr(c) for c in range(32)}

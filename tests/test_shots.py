@@ -9,10 +9,10 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 from oyster_blender import api, runtime_session  # noqa: E402
-from oyster_blender.errors import ShotError  # noqa: E402
+from oyster_blender.core.errors import ShotError  # noqa: E402
 from oyster_blender.runtime_status import STATUS  # noqa: E402
 from oyster_blender.shots import marker_shots  # noqa: E402
-from oyster_blender.track_schema import validate_track  # noqa: E402
+from oyster_blender.core.track_schema import validate_track  # noqa: E402
 from oyster_blender.ui import panel_state  # noqa: E402
 
 UNICODE_NOTES = "rain-soaked néon alley 🌧️, 夜, низкий туман, עברית, हिन्दी, family 👩‍👩‍👧\nsecond line\ttab"

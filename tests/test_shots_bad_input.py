@@ -9,7 +9,7 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 from oyster_blender import api  # noqa: E402
-from oyster_blender.errors import CameraError, OutputError, ShotError  # noqa: E402
+from oyster_blender.core.errors import CameraError, OutputError, ShotError  # noqa: E402
 from oyster_blender.settings import SettingsError, parse_address  # noqa: E402
 from oyster_blender.shots import MAX_NOTES, ShotSettings, check_settings  # noqa: E402
 from oyster_blender.ui import panel_state  # noqa: E402

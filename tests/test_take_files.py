@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from oyster_blender.errors import OysterError
-from oyster_blender.naming import next_take_number
+from oyster_blender.core.errors import OysterError
+from oyster_blender.core.naming import next_take_number
 from oyster_blender.take_files import list_takes, read_take_info, trash_take
 
 
