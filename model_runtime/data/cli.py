@@ -66,11 +66,8 @@ def _parse_res(text: str) -> tuple[int, int]:
 
 
 def _init_worker() -> None:
-    """Make a spawned worker ready to import bpy, and quiet."""
-    # spawn copies the parent's sys.path; if the parent imported bpy, that holds Blender's script
-    # folders, whose pure-Python `bpy` package would shadow the bpy module itself
-    sys.path[:] = [p for p in sys.path if f"{os.sep}bpy{os.sep}" not in p]
-    # Blender prints a few lines per rendered frame on C stdout; keep the log to the progress bar
+    """Quiet a spawned worker: Blender prints a few lines per rendered frame on C stdout; keep the log to the
+    progress bar."""
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
 
 
@@ -93,6 +90,11 @@ def _render_shard(path: Path, plans: list[ClipPlan], frames: int, width: int, he
 
 
 def run(args: argparse.Namespace) -> int:
+    if "bpy" in sys.modules:
+        # spawned workers start from this process's import path; after `import bpy` it holds Blender's
+        # script folders, whose pure-Python `bpy` package would shadow the bpy module in every worker
+        raise SystemExit("data render starts its own bpy workers: run it in a process that has not imported "
+                         "bpy (python -m model_runtime data render ...)")
     width, height = _parse_res(args.res)
     if args.frames < 2 or args.shard_size < 1 or args.workers < 1:
         raise SystemExit("--frames must be >= 2, --shard-size and --workers >= 1")

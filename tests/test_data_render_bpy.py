@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -17,19 +19,21 @@ from model_runtime.data.shards import load_clips  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
+REPO = Path(__file__).resolve().parent.parent
 
-def _render(out: Path, *extra: str) -> int:
-    parser = argparse.ArgumentParser()
-    cli.add_arguments(parser)
-    return cli.run(parser.parse_args(["render", "--out", str(out), "--scenes", "2", "--frames", "4",
-                                      "--res", "64x36", "--seed", "3", "--workers", "2", "--shard-size", "1",
-                                      *extra]))
+
+def _render(out: Path, *extra: str) -> subprocess.CompletedProcess:
+    """The command as it is run: its own process (it refuses one that has imported bpy, as this one has)."""
+    return subprocess.run([sys.executable, "-m", "model_runtime", "data", "render", "--out", str(out),
+                           "--scenes", "2", "--frames", "4", "--res", "64x36", "--seed", "3", "--workers", "2",
+                           "--shard-size", "1", *extra], cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("tiny")
-    assert _render(out) == 0
+    done = _render(out)
+    assert done.returncode == 0, done.stderr
     return out
 
 
@@ -46,17 +50,24 @@ def test_small_dataset_renders(tiny: Path) -> None:
         assert finite.size and finite.min() > 0
 
 
-def test_same_seed_gives_identical_shards_and_reruns_resume(tiny: Path, tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture) -> None:
-    assert _render(tmp_path) == 0
+def test_same_seed_gives_identical_shards_and_reruns_resume(tiny: Path, tmp_path: Path) -> None:
+    assert _render(tmp_path).returncode == 0
     for a in sorted(tiny.glob("shard_*.safetensors")):
         assert a.read_bytes() == (tmp_path / a.name).read_bytes()
     before = {p: p.stat().st_mtime_ns for p in tiny.glob("shard_*")}
-    assert _render(tiny) == 0
-    assert "2 already done" in capsys.readouterr().out
+    again = _render(tiny)
+    assert again.returncode == 0 and "2 already done" in again.stdout
     assert {p: p.stat().st_mtime_ns for p in tiny.glob("shard_*")} == before
-    with pytest.raises(SystemExit, match="other parameters"):
-        _render(tiny, "--fps", "30")
+    changed = _render(tiny, "--fps", "30")
+    assert changed.returncode == 1 and "other parameters" in changed.stderr
+
+
+def test_render_refuses_a_process_that_imported_bpy(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    with pytest.raises(SystemExit, match="has not imported bpy"):
+        cli.run(parser.parse_args(["render", "--out", str(tmp_path), "--scenes", "1"]))
+    assert not list(tmp_path.iterdir())
 
 
 def test_depth_is_z_along_the_optical_axis(tmp_path: Path) -> None:
