@@ -19,7 +19,8 @@ from model_runtime.geometry import splat, unproject
 
 SKY_DEPTH = 1e5            # metres: sky pixels join the memory as a far dome
 DEPTH_TOLERANCE = 0.03     # relative z-depth agreement between memory and blockout for a pixel to count
-CLOSE_RADIUS = 2.5         # pixels: holes of a splat this close to a landed point take that point (zooms)
+CLOSE_SIZE = 5             # pixels: holes of a splat inside a closing of this size take the nearest point (zooms);
+                           # a closing fills gaps between points but never grows the memory into new ground
 
 
 @dataclass
@@ -48,8 +49,8 @@ def view(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray,
     rgb, zbuf, landed = splat(points, colors, K, c2w, w, h)
     if not landed.any():
         return empty_view(w, h)
-    dist, (rows, cols) = ndimage.distance_transform_edt(~landed, return_indices=True)
-    near = dist <= CLOSE_RADIUS
+    _, (rows, cols) = ndimage.distance_transform_edt(~landed, return_indices=True)
+    near = landed | ndimage.binary_closing(landed, np.ones((CLOSE_SIZE, CLOSE_SIZE), bool))
     rgb, zbuf = rgb[rows, cols], zbuf[rows, cols]
     sky = depth <= 0
     agrees = np.where(sky, zbuf >= SKY_DEPTH * 0.5,

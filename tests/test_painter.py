@@ -1,0 +1,206 @@
+"""The painter's stages with real torch and real files: memory reprojection, features, sessions, checkpoints."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
+import cv2  # noqa: E402
+
+from model_runtime.models.interface import GeneratorInputError, ShotInput  # noqa: E402
+from model_runtime.painter import checkpoint  # noqa: E402
+from model_runtime.painter.features import FEATURE_CHANNELS, frame_features, rays, world_normals  # noqa: E402
+from model_runtime.painter.memory import frame_view  # noqa: E402
+from model_runtime.painter.network import PainterConfig, PainterNet  # noqa: E402
+from model_runtime.painter.passes import ArrayPasses, FolderPasses, PassesError, read_passes  # noqa: E402
+from model_runtime.painter.session import PainterModel  # noqa: E402
+
+W, H = 64, 36
+F = 40.0
+
+
+def cam(x: float = 0.0, z: float = 0.0, yaw_deg: float = 0.0, frame: int = 1) -> dict:
+    """An OpenCV camera at (x, 0, z) turned by yaw about the y axis."""
+    a = np.radians(yaw_deg)
+    c2w = np.eye(4)
+    c2w[:3, :3] = [[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]]
+    c2w[:3, 3] = [x, 0, z]
+    return {"frame": frame, "c2w": c2w.tolist(), "fx": F, "fy": F, "cx": W / 2, "cy": H / 2, "rel": np.eye(4).tolist()}
+
+
+def wall_depth(frame: dict, distance: float = 5.0) -> np.ndarray:
+    """z-depth of the wall z = distance (world) seen from an unturned camera at the frame's z."""
+    return np.full((H, W), distance - frame["c2w"][2][3], np.float32)
+
+
+def K(frame: dict) -> np.ndarray:
+    return np.array([[frame["fx"], 0, frame["cx"]], [0, frame["fy"], frame["cy"]], [0, 0, 1]])
+
+
+def test_memory_seen_from_a_shifted_camera_is_the_picture_shifted_by_the_known_pixels():
+    a, b = cam(), cam(x=0.5)  # 0.5 m sideways at 5 m with f = 40 px: 4 pixels
+    rng = np.random.default_rng(0)
+    rgb = rng.random((H, W, 3)).astype(np.float32)
+    seen = frame_view(rgb, wall_depth(a), K(a), np.array(a["c2w"]), K(b), np.array(b["c2w"]), wall_depth(b))
+    assert seen.valid[:, :W - 4].all() and not seen.valid[:, W - 4:].any()  # new ground on the right
+    np.testing.assert_array_equal(seen.rgb[:, :W - 4], rgb[:, 4:])
+
+
+def test_memory_is_not_valid_where_the_blockout_shows_another_surface():
+    a = cam()
+    rgb = np.ones((H, W, 3), np.float32)
+    nearer = wall_depth(a).copy()
+    nearer[10:20, 10:20] = 2.0  # a box the memory never saw, in front of the wall
+    seen = frame_view(rgb, wall_depth(a), K(a), np.array(a["c2w"]), K(a), np.array(a["c2w"]), nearer)
+    assert not seen.valid[10:20, 10:20].any() and seen.valid[:10].all()
+
+
+def test_normals_of_a_floor_point_up_and_of_a_wall_face_the_camera():
+    frame = cam()
+    r = rays(frame, W, H)
+    rotation = np.array(frame["c2w"])[:3, :3].astype(np.float32)
+    wall = world_normals(wall_depth(frame), r, rotation)
+    np.testing.assert_allclose(wall[5:-5, 5:-5], np.broadcast_to([0, 0, -1], (H - 10, W - 10, 3)), atol=1e-5)
+    # a floor 1.5 m below the camera: OpenCV y points down, so the floor is y = 1.5 and its normal is -y
+    v = np.arange(H) + 0.5
+    with np.errstate(divide="ignore"):
+        z = np.where(v > H / 2, 1.5 * F / (v - H / 2), 0).astype(np.float32)
+    floor = world_normals(np.repeat(z[:, None], W, 1), r, rotation)
+    np.testing.assert_allclose(floor[H // 2 + 3:-2, 2:-2], np.broadcast_to([0, -1, 0], floor[H // 2 + 3:-2, 2:-2].shape),
+                               atol=1e-4)
+    assert (floor[: H // 2] == 0).all()  # sky
+
+
+def test_features_have_their_channels_and_no_memory_means_zeros():
+    frame = cam()
+    feats = frame_features(np.full((H, W), 128, np.uint8), wall_depth(frame), frame, np.ones((H, W, 3), np.float32),
+                           np.zeros((H, W), bool), np.zeros((H, W), np.float32))
+    assert feats.shape == (FEATURE_CHANNELS, H, W) and feats.dtype == np.float32
+    assert np.allclose(feats[0], 128 / 255) and (feats[2] == 0).all() and (feats[9:13] == 0).all()
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> PainterModel:
+    torch.manual_seed(0)
+    net = PainterNet(PainterConfig(widths=(8, 16, 16, 16), blocks=1, notes_hidden=16))
+    for p in net.parameters():  # the notes' FiLM starts at zero; give it weights so notes matter
+        torch.nn.init.normal_(p, std=0.2)
+    path = tmp_path_factory.mktemp("painter") / "tiny.safetensors"
+    checkpoint.save(net, path)
+    return PainterModel(path, name="tiny")
+
+
+def shot(frames: list[dict], notes: str = "a quiet plaza at dusk", seed: int = 0, **extra) -> ShotInput:
+    track = {"version": 1, "width": W, "height": H, "fps": 24.0, "frame_start": frames[0]["frame"],
+             "frame_end": frames[-1]["frame"], "scale": 1.0, "frames": frames}
+    depth = np.stack([wall_depth(f) for f in frames])
+    shade = np.full(depth.shape, 150, np.uint8)
+    return ShotInput(notes, track, seed, passes=ArrayPasses(depth, shade), **extra)
+
+
+def run(model: PainterModel, s: ShotInput) -> list[np.ndarray]:
+    session = model.start(s)
+    return [session.step() for _ in s.track["frames"]]
+
+
+def pan(n: int) -> list[dict]:
+    return [cam(x=0.25 * i, frame=i + 1) for i in range(n)]
+
+
+def test_frames_are_causal_and_seeded(model: PainterModel):
+    frames = run(model, shot(pan(6)))
+    changed = pan(6)
+    changed[4:] = [cam(x=-1.0, frame=5), cam(x=-1.5, frame=6)]
+    assert all(np.array_equal(a, b) for a, b in zip(frames[:4], run(model, shot(changed))[:4]))
+    assert all(np.array_equal(a, b) for a, b in zip(frames, run(model, shot(pan(6)))))
+    assert not np.array_equal(frames[0], run(model, shot(pan(6), notes="a storm at night"))[0])
+
+
+def test_snapshot_and_restore_repeat_exactly(model: PainterModel):
+    s = shot(pan(8))
+    session = model.start(s)
+    [session.step() for _ in range(3)]
+    state = session.snapshot()
+    rest = [session.step() for _ in range(5)]
+    session.restore(state)
+    assert all(np.array_equal(a, session.step()) for a in rest)
+
+
+def test_memory_keeps_what_was_seen_and_a_revisit_gives_the_same_picture(model: PainterModel):
+    there_and_back = [cam(x=0.25 * i, frame=i + 1) for i in range(5)] + \
+                     [cam(x=0.25 * (3 - i), frame=i + 6) for i in range(4)]
+    frames = run(model, shot(there_and_back))
+    np.testing.assert_array_equal(frames[-1], frames[0])   # back at the start: the first picture
+    np.testing.assert_array_equal(frames[1][:, :-2], frames[0][:, 2:])  # what stayed in view stayed put
+    no_memory = PainterModel.__new__(PainterModel)
+    no_memory.__dict__.update(model.__dict__, use_memory=False)
+    flicker = run(no_memory, shot(there_and_back))
+    assert not np.array_equal(flicker[1][:, :-2], flicker[0][:, 2:])  # the per-frame baseline is not steady
+
+
+def test_a_look_frame_is_frame_zero_and_is_carried_into_the_next_frames(model: PainterModel):
+    look = np.random.default_rng(3).integers(0, 256, (H, W, 3), dtype=np.uint8)
+    frames = run(model, shot(pan(3), first_rgb=look))
+    np.testing.assert_array_equal(frames[0], look)
+    np.testing.assert_array_equal(frames[1][:, :-2], look[:, 2:])
+
+
+def test_a_notes_event_changes_the_look_from_its_frame_on(model: PainterModel):
+    frames = run(model, shot(pan(6)))
+    evented = run(model, shot(pan(6), notes_events=[(4, "a storm at night")]))
+    assert all(np.array_equal(a, b) for a, b in zip(frames[:3], evented[:3]))
+    assert not np.array_equal(frames[3], evented[3])
+
+
+def test_a_shot_without_passes_or_notes_is_refused_with_the_reason(model: PainterModel):
+    s = shot(pan(2))
+    with pytest.raises(GeneratorInputError, match="passes"):
+        model.start(ShotInput(s.notes, s.track, 0))
+    with pytest.raises(GeneratorInputError, match="notes"):
+        model.start(shot(pan(2), notes="  "))
+    short = shot(pan(2))
+    short.passes = ArrayPasses(short.passes.depth[:1], short.passes.shade[:1])
+    with pytest.raises(GeneratorInputError, match="1 frames of passes for a track of 2"):
+        model.start(short)
+
+
+def write_passes(folder: Path, frames: list[int], depth: np.ndarray | None = None) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in frames:
+        cv2.imwrite(str(folder / f"depth_{f:04d}.exr"), np.full((H, W, 3), 4.0, np.float32) if depth is None else depth)
+        cv2.imwrite(str(folder / f"shade_{f:04d}.png"), np.full((H, W, 3), 120, np.uint8))
+
+
+def test_passes_files_are_read_and_each_fault_names_its_frame_and_field(tmp_path: Path):
+    write_passes(tmp_path / "ok", [1, 2])
+    frames = read_passes(tmp_path / "ok", [1, 2], W, H)
+    assert frames[1].depth.shape == (H, W) and float(frames[1].depth[0, 0]) == 4.0 and frames[0].shade[0, 0] == 120
+    assert len(FolderPasses(tmp_path / "ok", [1, 2], W, H)) == 2
+    cases = {"missing": ([1, 2, 3], None, "frame 3, depth: missing"),
+             "small": ([1], np.full((18, 32, 3), 4.0, np.float32), "frame 1, depth: size 32x18"),
+             "nan": ([1], np.full((H, W, 3), np.nan, np.float32), "frame 1, depth: NaN"),
+             "inf": ([1], np.full((H, W, 3), np.inf, np.float32), "frame 1, depth: NaN or infinite"),
+             "negative": ([1], np.full((H, W, 3), -1.0, np.float32), "frame 1, depth: negative")}
+    for name, (frames_asked, depth, words) in cases.items():
+        write_passes(tmp_path / name, [1, 2], depth)
+        with pytest.raises(PassesError, match=words):
+            read_passes(tmp_path / name, frames_asked, W, H)
+    (tmp_path / "ok" / "shade_0002.png").write_bytes(b"not a png")
+    with pytest.raises(PassesError, match="frame 2, shade: unreadable"):
+        read_passes(tmp_path / "ok", [1, 2], W, H)
+
+
+def test_a_corrupt_or_foreign_checkpoint_is_refused_with_what_to_do(tmp_path: Path, model: PainterModel):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 100)
+    with pytest.raises(checkpoint.CheckpointError, match="not a readable safetensors"):
+        checkpoint.load(bad)
+    tiny = Path(__file__).resolve().parents[1] / "model_runtime" / "checkpoints" / "oyster-tiny.safetensors"
+    with pytest.raises(checkpoint.CheckpointError, match="not a painter checkpoint"):
+        checkpoint.load(tiny)
+    with pytest.raises(checkpoint.CheckpointError, match="no painter checkpoint"):
+        checkpoint.load(tmp_path / "none.safetensors")
