@@ -1,0 +1,147 @@
+"""The painter as a frame generator: each frame runs the same five stages, in order.
+
+    passes -> see the memory -> paint -> composite -> remember
+
+1. passes: the blockout's depth and shading at this frame (from Blender, exact).
+2. see the memory: what was painted before, reprojected into this camera with
+   the exact depths, valid where it shows the surface the blockout has here.
+3. paint: the network paints the whole frame from the passes, the notes in
+   force and the memory (it sees the memory, so new ground matches it).
+4. composite: where the memory is valid it is kept as it was (a revisit gives
+   the same picture); elsewhere the painted pixels are the frame.
+5. remember: the new pixels join the memory.
+
+A look frame (the shot's `first_rgb`) is the memory's anchor: frame 0 shows it
+where the blockout agrees, and the shot carries it through. A notes event
+starts a new look: from its frame the memory is emptied and painted again
+under the new notes. `use_memory=False` is the per-frame baseline (what
+per-frame depth ControlNet add-ons do): the same network, no memory.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model_runtime.models.interface import FrameGenerator, GeneratorInputError, Session, ShotInput
+from model_runtime.painter import checkpoint
+from model_runtime.painter.examples import camera
+from model_runtime.painter.features import frame_features
+from model_runtime.painter.memory import Memory, MemoryView, empty_view
+from model_runtime.painter.network import PainterNet
+from model_runtime.painter.passes import FramePasses
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "oyster-painter.safetensors"
+MAX_MEMORY_POINTS = 2_000_000  # ~24 full 384x216 frames of new ground; 48 MB
+
+
+@dataclass
+class PainterState:
+    """What a snapshot holds: the next frame's index and the memory (anchor first)."""
+
+    index: int
+    points: np.ndarray
+    colors: np.ndarray
+    n_anchor: int
+    notes: str
+
+
+def pad_to(features: np.ndarray, multiple: int) -> np.ndarray:
+    """Reflect-pad (C, H, W) on the bottom and right to multiples of `multiple`."""
+    _, h, w = features.shape
+    ph, pw = -h % multiple, -w % multiple
+    return np.pad(features, ((0, 0), (0, ph), (0, pw)), mode="reflect") if ph or pw else features
+
+
+class PainterModel(FrameGenerator):
+    def __init__(self, path: Path = DEFAULT_CHECKPOINT, name: str = "oyster-painter", use_memory: bool = True):
+        self.net, self.record = checkpoint.load(path)
+        self.name, self.use_memory = name, use_memory
+        self.checkpoint_sha256 = checkpoint.file_sha256(path)
+        self._notes: dict[str, torch.Tensor] = {}
+
+    def notes_embedding(self, notes: str) -> torch.Tensor:
+        if notes not in self._notes:
+            from model_runtime.world.text import embed_notes
+
+            self._notes[notes] = torch.from_numpy(embed_notes([notes]))
+        return self._notes[notes]
+
+    def start(self, shot: ShotInput) -> "PainterSession":
+        if shot.passes is None:
+            raise GeneratorInputError("the painter paints over the blockout's passes and this shot has none: "
+                                      "render them from the scene (Start from Blockout) or build a world from "
+                                      "the notes first")
+        if len(shot.passes) != len(shot.track["frames"]):
+            raise GeneratorInputError(f"{len(shot.passes)} frames of passes for a track of "
+                                      f"{len(shot.track['frames'])} frames")
+        if not shot.notes_at(shot.track["frames"][0]["frame"]).strip():
+            raise GeneratorInputError("the painter needs scene notes: they set the look")
+        return PainterSession(self, shot)
+
+    @torch.no_grad()
+    def paint(self, passes: FramePasses, frame: dict, seen: MemoryView, notes: str, noise_seed: list[int]
+              ) -> np.ndarray:
+        """Stage 3: the network's picture of the frame, float32 (H, W, 3) in [0, 1]."""
+        h, w = passes.depth.shape
+        noise = np.random.default_rng(noise_seed).standard_normal((h, w)).astype(np.float32)
+        features = frame_features(passes.shade, passes.depth, frame, seen.rgb, seen.valid, noise)
+        x = torch.from_numpy(pad_to(features, PainterNet.multiple()))[None]
+        rgb = self.net(x, self.notes_embedding(notes))[0, :, :h, :w]
+        return rgb.permute(1, 2, 0).numpy()
+
+
+def composite(painted: np.ndarray, seen: MemoryView) -> np.ndarray:
+    """Stage 4: the memory where it is valid, the painted pixels elsewhere; uint8 (H, W, 3)."""
+    rgb = np.where(seen.valid[..., None], seen.rgb, painted)
+    return np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+
+
+class PainterSession(Session):
+    def __init__(self, model: PainterModel, shot: ShotInput):
+        self.model, self.shot = model, shot
+        self.memory = Memory(MAX_MEMORY_POINTS)
+        self._index = 0
+        self._notes = shot.notes_at(shot.track["frames"][0]["frame"])
+        if shot.first_rgb is not None:
+            first = shot.passes.frame(0)
+            if shot.first_rgb.shape != (*first.depth.shape, 3):
+                raise GeneratorInputError(f"the look frame is {shot.first_rgb.shape[1]}x{shot.first_rgb.shape[0]}, "
+                                          f"the shot {first.depth.shape[1]}x{first.depth.shape[0]}")
+            K, c2w = camera(shot.track["frames"][0])
+            self.memory.add(shot.first_rgb.astype(np.float32) / 255, first.depth, K, c2w, anchor=True)
+
+    @property
+    def frame_index(self) -> int:
+        return self._index
+
+    def step(self) -> np.ndarray:
+        frames = self.shot.track["frames"]
+        if self._index >= len(frames):
+            raise IndexError("the shot has no more frames")
+        frame = frames[self._index]
+        notes = self.shot.notes_at(frame["frame"])
+        if notes != self._notes:  # a notes event: a new look from here on
+            self.memory.clear()
+            self._notes = notes
+        passes = self.shot.passes.frame(self._index)                          # 1. passes
+        K, c2w = camera(frame)
+        h, w = passes.depth.shape
+        seen = self.memory.view(K, c2w, passes.depth) if self.model.use_memory else empty_view(w, h)  # 2.
+        painted = self.model.paint(passes, frame, seen, notes, [self.shot.seed, self._index])  # 3. paint
+        rgb = composite(painted, seen)                                         # 4. composite
+        if self.model.use_memory:                                              # 5. remember
+            self.memory.add(rgb.astype(np.float32) / 255, passes.depth, K, c2w, mask=~seen.valid)
+        self._index += 1
+        return rgb
+
+    def snapshot(self) -> PainterState:
+        return PainterState(self._index, self.memory.points.copy(), self.memory.colors.copy(),
+                            self.memory.n_anchor, self._notes)
+
+    def restore(self, state: PainterState) -> None:
+        self._index, self._notes = state.index, state.notes
+        self.memory.points, self.memory.colors = state.points.copy(), state.colors.copy()
+        self.memory.n_anchor = state.n_anchor
