@@ -361,3 +361,32 @@ def write_camera_track(scene: bpy.types.Scene, shot: ShotRef, root: Path) -> Pat
     except OSError as error:
         raise OutputError(f"cannot write the camera track into {folder}: {error.strerror or error}") from None
     return target
+
+
+BLOCKOUT_FOLDER = ".blockout"  # in the shot's folder: copies of the .blend for the runtime, deleted once answered
+PAINTERS = ("oyster-painter",)  # models that paint the blockout's passes (the runtime renders them)
+
+
+def paints_blockout(shot: ShotRef, scene: bpy.types.Scene) -> bool:
+    """Whether the shot's model (empty: the runtime's default, the painter) paints every frame's passes."""
+    model = find_shot(scene, shot).model
+    return not model or model.startswith(PAINTERS)
+
+
+def blockout_copy(scene: bpy.types.Scene, shot: ShotRef, root: Path) -> tuple[dict[str, str], Path]:
+    """Save a copy of the open file (unsaved changes included) for the runtime to render the shot's passes
+    from, so Blender's UI never waits for them: the request's `blockout` and the scratch folder to delete
+    once the runtime has answered (it copies the file into the take)."""
+    import tempfile
+
+    shot = find_shot(scene, shot)
+    check_shot(scene, shot)
+    try:
+        scratch_root = shot_folder(root, shot.name) / BLOCKOUT_FOLDER
+        scratch_root.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix="blend_", dir=scratch_root))
+        path = folder / "blockout.blend"
+        bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True, compress=False)
+    except (OSError, RuntimeError) as error:
+        raise OutputError(f"cannot save a copy of the scene for the runtime into {root}: {error}") from None
+    return {"blend": str(path), "scene": scene.name, "camera": shot.camera.name}, folder

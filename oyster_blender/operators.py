@@ -198,21 +198,25 @@ class OYSTER_OT_generate_take(bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set[str]:
         scene = context.scene
         shot = api.active_shot(scene)
-        first = None
+        first, scratch, painter = None, None, False
         try:
             api.check_shot(scene, shot)  # the shot's own problem first: it is the more specific one
             root = api.output_root(bpy.data.filepath, runtime_settings(context).output_folder)
             request = api.shot_request(scene, shot, root)
-            if shot.use_blockout:
+            painter = shot.use_blockout and api.paints_blockout(shot, scene)
+            if painter:  # every frame's passes, rendered by the runtime from a copy of the file
+                request["blockout"], scratch = api.blockout_copy(scene, shot, root)
+            elif shot.use_blockout:
                 first = api.blockout_first_frame(scene, shot, root)
                 if first is not None:
                     request["first_frame"] = first.request()
-            runtime_session.submit(context, request, first.folder if first is not None else None)
+                    scratch = first.folder
+            runtime_session.submit(context, request, scratch)
         except OysterError:
-            if first is not None:  # a first frame the runtime never got is scratch
-                shutil.rmtree(first.folder, ignore_errors=True)
+            if scratch is not None:  # inputs the runtime never got are scratch
+                shutil.rmtree(scratch, ignore_errors=True)
             raise
-        alone = shot.use_blockout and first is None
+        alone = shot.use_blockout and not painter and first is None
         self.report({"INFO"}, f"shot '{shot.name}' sent to the runtime" + (
             f" (from the notes alone: nothing of the scene in view at frame {shot.frame_start})" if alone else ""))
         return {"FINISHED"}

@@ -28,4 +28,4 @@ def painter_loss(painted: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tens
     l1 = (painted - truth).abs().mean()
     energy = (F.avg_pool2d(gradient_magnitude(painted), ENERGY_WINDOW)
               - F.avg_pool2d(gradient_magnitude(truth), ENERGY_WINDOW)).abs().mean()
-    return l1 + ENERGY_WEIGHT * energy, {"l1": float(l1), "energy": float(energy)}
+    return l1 + ENERGY_WEIGHT * energy, {"l1": float(l1.detach()), "energy": float(energy.detach())}

@@ -1,0 +1,92 @@
+"""`generate --blend` on a .blend made by a plain bpy script: untextured primitives, an animated camera.
+
+Real processes throughout: a child Blender writes the file, the CLI opens it in another child Blender
+for the passes, and the painter paints the take. The passes are checked against analytic depth.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
+import cv2  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SCENE = textwrap.dedent("""
+    import bpy, math, sys
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.resolution_x, scene.render.resolution_y = 64, 36
+    scene.frame_start, scene.frame_end = 1, 3
+    bpy.ops.mesh.primitive_plane_add(size=200, location=(0, 8, 0), rotation=(math.radians(90), 0, 0))  # a wall 8 m ahead
+    bpy.ops.mesh.primitive_cube_add(size=0.5, location=(0, 3, 0))  # a box, its front face 2.75 m ahead
+    data = bpy.data.cameras.new("Camera")
+    cam = bpy.data.objects.new("Camera", data)
+    scene.collection.objects.link(cam)
+    cam.rotation_euler = (math.radians(90), 0, 0)  # looking along +Y
+    for frame, x in ((1, 0.0), (3, 0.2)):
+        cam.location = (x, 0, 0)
+        cam.keyframe_insert("location", frame=frame)
+    scene.camera = cam
+    bpy.ops.wm.save_as_mainfile(filepath=sys.argv[-1])
+""")
+
+
+@pytest.fixture(scope="module")
+def blend(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("blend") / "plain primitives.blend"
+    subprocess.run([sys.executable, "-c", SCENE, str(path)], check=True, capture_output=True, cwd=ROOT)
+    return path
+
+
+def test_passes_of_a_known_scene_match_the_analytic_depth(blend: Path, tmp_path: Path):
+    subprocess.run([sys.executable, "-m", "oyster_blender.headless", "--blend", str(blend), "--camera", "Camera",
+                    "--frames", "1-1", "--notes", "a wall", "--out", str(tmp_path)], check=True, capture_output=True,
+                   cwd=ROOT)
+    depth = cv2.imread(str(tmp_path / "passes" / "depth_0001.exr"), cv2.IMREAD_UNCHANGED)[..., 0]
+    shade = cv2.imread(str(tmp_path / "passes" / "shade_0001.png"), cv2.IMREAD_GRAYSCALE)
+    assert depth.shape == (36, 64) and shade.shape == (36, 64)
+    assert depth[18, 32] == pytest.approx(2.75, abs=1e-3)  # the box's front face
+    assert depth[2, 2] == pytest.approx(8.0, abs=1e-3)     # the wall, z-depth (not ray length) in the corner
+    request = json.loads((tmp_path / "request.json").read_text())
+    assert request["passes"]["frames"] == [1] and request["notes"] == "a wall"
+    assert request["track"]["width"] == 64
+
+
+def test_generate_blend_paints_a_take_and_prints_its_folder_last(blend: Path, tmp_path: Path):
+    done = subprocess.run([sys.executable, "-m", "model_runtime", "generate", "--blend", str(blend),
+                           "--camera", "Camera", "--frames", "1-3", "--notes", "a stone wall at dusk",
+                           "--model", "oyster-painter", "--out", str(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    take = Path(done.stdout.strip().splitlines()[-1])
+    assert take.parent == tmp_path / "oyster" / "plain_primitives" or take.parent.parent == tmp_path / "oyster"
+    frames = sorted(take.glob("0*.png"))
+    assert [f.name for f in frames] == ["0001.png", "0002.png", "0003.png"]
+    record = json.loads((take / "take.json").read_text())
+    assert record["status"] == "done" and record["model"] == "oyster-painter"
+    assert (take / "inputs" / "passes" / "depth_0003.exr").is_file()
+    first = cv2.imread(str(frames[0]))
+    assert first.shape == (36, 64, 3) and first.std() > 1  # a picture, not a flat field
+
+
+def test_generate_blend_refuses_a_missing_camera_or_file_with_the_reason(blend: Path, tmp_path: Path):
+    done = subprocess.run([sys.executable, "-m", "model_runtime", "generate", "--blend", str(blend),
+                           "--camera", "Nope", "--notes", "x", "--out", str(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and "no camera object 'Nope'" in done.stderr and "Camera" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "model_runtime", "generate", "--blend", str(tmp_path / "x.blend"),
+                           "--shot", "sh010", "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and "no .blend file" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "model_runtime", "generate", "--blend", str(blend),
+                           "--shot", "sh010", "--out", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and "no shot 'sh010'" in done.stderr
+    assert not (tmp_path / "oyster").exists()
