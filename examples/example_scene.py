@@ -21,7 +21,7 @@ from model_runtime.data.scenes import build_scene
 EXAMPLE_SEED = 11  # a street at dusk down its length, traffic, lit windows (picked from a contact sheet)
 EXAMPLE_MOVE = "dolly_in"
 FRAMES, FPS = 48, 24
-WIDTH, HEIGHT = 192, 108
+WIDTH, HEIGHT = 384, 216
 
 
 def example_render_args() -> dict:

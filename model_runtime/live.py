@@ -15,7 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from model_runtime.models.interface import FrameGenerator, GeneratorInputError, Session, ShotInput
-from model_runtime.models.registry import DEFAULT_MODEL
+from model_runtime.models.registry import LIVE_MODEL
 from model_runtime.request import MAX_NOTES, MAX_PIXELS, FirstFrame, ModelName
 from oyster_blender.core.camera_math import relative_pose
 from oyster_blender.core.errors import TrackError
@@ -31,7 +31,7 @@ class LiveStart(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    model: ModelName = DEFAULT_MODEL
+    model: ModelName = LIVE_MODEL
     notes: str = Field(default="", max_length=MAX_NOTES)
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
     width: int = Field(ge=1, le=MAX_SIDE)

@@ -8,7 +8,8 @@ from typing import Callable
 from model_runtime.models.baselines import CopyFirstFrame, DepthWarp
 from model_runtime.models.interface import FrameGenerator
 
-DEFAULT_MODEL = "oyster-tiny"
+DEFAULT_MODEL = "oyster-painter"
+LIVE_MODEL = "oyster-tiny"  # live mode flies without passes until the viewport's passes reach the painter
 
 
 def _world_model() -> FrameGenerator:
