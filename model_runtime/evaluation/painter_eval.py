@@ -99,7 +99,7 @@ def clip_figures(frames: list[np.ndarray], clip: Clip, n: int) -> dict:
             "ssim": float(np.mean([ssim(a, b) for a, b in zip(frames, truth)])),
             "sharpness": pm.sharpness_ratio(frames, list(truth)),
             "warping_error": pm.warping_error(frames, depth, cams),
-            "layout": float(np.mean([pm.layout_adherence(f, d) for f, d in zip(frames, depth)]))}
+            "layout": float(np.nanmean([pm.layout_adherence(f, d) for f, d in zip(frames, depth)]))}
 
 
 def _sheet(rows: list[list[np.ndarray]], path: Path) -> None:
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     gt = {"probe": probe_accuracy(probe, truth_frames, labels),
           "warping_error": float(np.mean([pm.warping_error(list(c.rgb[:n]), [passes_depth(c, t) for t in range(n)],
                                                             c.track["frames"][:n]) for c in clips])),
-          "layout": float(np.mean([pm.layout_adherence(c.rgb[t], passes_depth(c, t)) for c in clips
+          "layout": float(np.nanmean([pm.layout_adherence(c.rgb[t], passes_depth(c, t)) for c in clips
                                    for t in range(0, n, 4)]))}
     report["ground_truth"] = gt
     sheet_rows = {c.scene_seed: [np.repeat(c.shade[0][..., None], 3, -1), c.rgb[0], c.rgb[n - 1]]
