@@ -21,6 +21,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from model_runtime.data.shards import FORMAT_VERSION, shard_name
+from model_runtime.data.artist_plan import artist_plan
 from model_runtime.data.split import ClipPlan, train_plan, val_plan
 
 VAL_LONG_TRACK = True
@@ -30,8 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="data_command", required=True)
     render = sub.add_parser("render", help="render clips into safetensors shards")
     render.add_argument("--out", required=True, type=Path, help="dataset folder (created; reruns resume)")
-    render.add_argument("--split", choices=("train", "val"), default="train",
-                        help="val: the fixed validation scenes (disjoint seeds, every move, 300-frame long tracks)")
+    render.add_argument("--split", choices=("train", "val", "artist"), default="train",
+                        help="val: the fixed validation scenes (disjoint seeds, every move, 300-frame long tracks); "
+                             "artist: held-out artist-style blockouts of plain primitives (data/artist.py)")
     render.add_argument("--scenes", type=int, required=True, help="number of clips (one scene each)")
     render.add_argument("--frames", type=int, default=24, help="frames per clip")
     render.add_argument("--res", default="192x108", help="WIDTHxHEIGHT, e.g. 192x108")
@@ -47,9 +49,12 @@ GENERATOR_MODULES = ("textures", "layout", "moves", "scenes", "render", "caption
 BLOCKOUT_RENDERER = Path(__file__).parents[2] / "oyster_blender" / "passes.py"  # the passes renderer, hashed too
 
 
-def generator_hash() -> str:
+ARTIST_MODULES = ("artist", "artist_plan")  # hashed too for the artist split (only: train and val hashes stay put)
+
+
+def generator_hash(split: str = "train") -> str:
     digest = hashlib.sha256()
-    for name in GENERATOR_MODULES:
+    for name in GENERATOR_MODULES + (ARTIST_MODULES if split == "artist" else ()):
         digest.update((Path(__file__).parent / f"{name}.py").read_bytes())
     digest.update(BLOCKOUT_RENDERER.read_bytes())
     return digest.hexdigest()[:16]
@@ -72,7 +77,7 @@ def _init_worker() -> None:
 
 
 def _render_shard(path: Path, plans: list[ClipPlan], frames: int, width: int, height: int, fps: int,
-                  long_track: bool, progress) -> str:
+                  long_track: bool, progress, split: str = "train") -> str:
     """Runs in a worker process: render the clips of one shard and write it."""
     import numpy as np
 
@@ -81,8 +86,16 @@ def _render_shard(path: Path, plans: list[ClipPlan], frames: int, width: int, he
 
     clips = []
     for plan in plans:
-        clips.append(render_clip(plan.scene_seed, plan.move, frames, width, height, fps, long_track,
-                                 plan.setting, plan.time_of_day))
+        if split == "artist":
+            from model_runtime.data.artist import render_artist_clip
+            from model_runtime.data.artist_plan import ARTIST_SEED_BASE, arrangement_of
+
+            clips.append(render_artist_clip(plan.scene_seed, arrangement_of(plan.scene_seed - ARTIST_SEED_BASE),
+                                            frames, width, height, fps,
+                                            plan.time_of_day))
+        else:
+            clips.append(render_clip(plan.scene_seed, plan.move, frames, width, height, fps, long_track,
+                                     plan.setting, plan.time_of_day))
         progress.put(1)
     write_shard(path, np.stack([c.rgb for c in clips]), np.stack([c.depth for c in clips]), [c.meta for c in clips],
                 np.stack([c.shade for c in clips]))
@@ -98,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     width, height = _parse_res(args.res)
     if args.frames < 2 or args.shard_size < 1 or args.workers < 1:
         raise SystemExit("--frames must be >= 2, --shard-size and --workers >= 1")
-    plans = train_plan(args.seed, args.scenes) if args.split == "train" else val_plan(args.scenes)
+    plans = {"train": lambda: train_plan(args.seed, args.scenes), "val": lambda: val_plan(args.scenes),
+             "artist": lambda: artist_plan(args.scenes)}[args.split]()
     long_track = args.split == "val" and VAL_LONG_TRACK
     shards = [plans[i:i + args.shard_size] for i in range(0, len(plans), args.shard_size)]
     out: Path = args.out
@@ -106,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     description = {"format": FORMAT_VERSION, "split": args.split, "seed": args.seed if args.split == "train" else None,
                    "scenes": args.scenes, "frames": args.frames, "width": width, "height": height, "fps": args.fps,
                    "shard_size": args.shard_size, "renderer": "workbench-texture-ssaa2+passes",
-                   "generator": generator_hash(),
+                   "generator": generator_hash(args.split),
                    "long_track_frames": 300 if long_track else 0,
                    "shards": [{"file": shard_name(i), "scene_seeds": [p.scene_seed for p in s],
                                "moves": [p.move for p in s]} for i, s in enumerate(shards)]}
@@ -132,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
             tqdm(total=len(plans), initial=done_clips, unit="clip", file=sys.stderr) as bar:
         progress = manager.Queue()
         pending = {pool.submit(_render_shard, out / shard_name(i), s, args.frames, width, height, args.fps,
-                               long_track, progress) for i, s in todo}
+                               long_track, progress, args.split) for i, s in todo}
         while pending:
             finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
             while True:
