@@ -18,6 +18,7 @@ COMMANDS = {
     "eval": ("model_runtime.evaluation.cli", "evaluate a model or baseline on a data split"),
     "train": ("model_runtime.train", "train the world model"),
     "eval-painter": ("model_runtime.evaluation.painter_eval", "evaluate the painter and its baselines"),
+    "bench-painter": ("model_runtime.painter.bench", "time the painter and the blockout passes"),
     "train-painter": ("model_runtime.painter.trainer", "train the painter on blockout passes and looks"),
     "bench": ("model_runtime.bench", "benchmark the world model"),
     "editorial": ("model_runtime.editorial", "write OTIO timelines and CMX 3600 EDLs"),
