@@ -1,8 +1,8 @@
-"""`python -m model_runtime editorial`: the previs edit as an OpenTimelineIO timeline and a CMX 3600 EDL.
+"""`python -m model_runtime editorial`: the previs edit as an OpenTimelineIO timeline, a CMX 3600 EDL and an AAF.
 
 The extension stays stdlib-only, so it writes the edit as plain JSON (`edit.json`)
 and asks the runtime's interpreter to turn it into editorial files with
-`opentimelineio` and its CMX 3600 adapter:
+`opentimelineio`, its CMX 3600 adapter and its AAF adapter (`otio-aaf-adapter`, `pyaaf2`):
 
     {"name": "previs", "fps": 24,
      "shots": [{"name": "sh010", "take": "take_002", "frames": "/abs/export/frames/sh010_take_002",
@@ -13,7 +13,15 @@ One clip per shot, in scene-frame order, each pointing at its image sequence
 (`<name_prefix>NNNN.png` by scene frame; the prefix defaults to none, as in a take
 folder) with the shot's notes and camera in the clip metadata. The timeline starts
 at the first shot's scene frame and frames between shots are gaps, so record
-timecodes are the scene's frames, as in Blender and in the mp4's burn-ins. Files
+timecodes are the scene's frames, as in Blender and in the mp4's burn-ins.
+
+The AAF (for Avid Media Composer) is the same timeline: one master mob per clip,
+named `<shot> <take>`, with a tape source mob whose timecode is the take's scene
+frames and a network locator at the image sequence's first frame (`file://` URL;
+the AAF writer takes only a single-file reference). Shot, take, notes and camera go
+into the master mob's comments, which Avid shows as bin columns. Mob IDs are made
+from the shot, take and frames folder (UUID 5), so exporting again gives the same
+IDs and Avid relinks rather than duplicates. Files
 are written to a temporary name and renamed, so a failed export never leaves half
 a file under the final name.
 """
@@ -28,12 +36,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+import uuid
+
+import aaf2.mobid
 import opentimelineio as otio
 
 from oyster_blender.core.naming import sanitise_name
 
 
 EDL_REEL_CHARS = 8
+AAF_MOB_NAMESPACE = uuid.UUID("6f1f2c7e-3a51-4a8e-9d0f-0ad5e1e7a018")  # Oyster's namespace for UUID-5 mob IDs
 
 
 class EditError(ValueError):
@@ -137,6 +149,26 @@ def edl_timeline(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
     return copy
 
 
+def aaf_timeline(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
+    """The timeline as the AAF writer takes it: each clip's image sequence as a reference to its first frame,
+    a stable mob ID, and the shot, take, notes and camera as the master mob's user comments."""
+    copy = timeline.deepcopy()
+    for clip in copy.find_clips():
+        sequence, oyster = clip.media_reference, clip.metadata["oyster"]
+        clip.media_reference = otio.schema.ExternalReference(
+            target_url=sequence.target_url_for_image_number(0), available_range=sequence.available_range)
+        mob_id = aaf2.mobid.MobID.new()
+        mob_id.material = uuid.uuid5(AAF_MOB_NAMESPACE, f"{oyster['shot']}\0{oyster['take']}\0"
+                                                        f"{sequence.target_url_base}")
+        camera = oyster.get("camera") or {}
+        comments = {"Shot": oyster["shot"], "Take": oyster["take"], "Notes": oyster["notes"],
+                    "Camera": str(camera.get("name", "")), "Frames": sequence.target_url_base}
+        if isinstance(camera.get("lens_mm"), (int, float)):
+            comments["Lens mm"] = f"{camera['lens_mm']:g}"
+        clip.metadata["AAF"] = {"MobID": mob_id.urn, "UserComments": comments}
+    return copy
+
+
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     partial = path.with_name(f".{path.name}.partial{path.suffix}")
     try:
@@ -146,28 +178,29 @@ def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
         partial.unlink(missing_ok=True)
 
 
-def write_editorial(edit: dict, out: Path) -> tuple[Path, Path]:
-    """Write `<name>.otio` and `<name>.edl` into `out`; returns their paths."""
+def write_editorial(edit: dict, out: Path) -> tuple[Path, Path, Path]:
+    """Write `<name>.otio`, `<name>.edl` and `<name>.aaf` into `out`; returns their paths."""
     timeline = build_timeline(edit)
     out.mkdir(parents=True, exist_ok=True)
     stem = sanitise_name(timeline.name, fallback="previs")
-    otio_path, edl_path = out / f"{stem}.otio", out / f"{stem}.edl"
+    otio_path, edl_path, aaf_path = out / f"{stem}.otio", out / f"{stem}.edl", out / f"{stem}.aaf"
     _write_atomic(otio_path, lambda p: otio.adapters.write_to_file(timeline, str(p), adapter_name="otio_json"))
     _write_atomic(edl_path, lambda p: otio.adapters.write_to_file(edl_timeline(timeline), str(p),
                                                                    adapter_name="cmx_3600"))
-    return otio_path, edl_path
+    _write_atomic(aaf_path, lambda p: otio.adapters.write_to_file(aaf_timeline(timeline), str(p), adapter_name="AAF"))
+    return otio_path, edl_path, aaf_path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--edit", type=Path, required=True, help="edit.json written by the extension")
-    parser.add_argument("--out", type=Path, required=True, help="folder for the .otio and .edl")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the .otio, .edl and .aaf")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         edit = json.loads(args.edit.read_text())
         paths = write_editorial(edit, args.out)
-    except (OSError, json.JSONDecodeError, EditError) as error:
+    except (OSError, json.JSONDecodeError, EditError, otio.exceptions.OTIOError) as error:
         print(f"editorial: {error}", file=sys.stderr)
         return 2
     for path in paths:

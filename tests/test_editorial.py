@@ -1,4 +1,4 @@
-"""Editorial export: the .otio and the CMX 3600 EDL read back with opentimelineio."""
+"""Editorial export: the .otio, the CMX 3600 EDL and the AAF read back with opentimelineio."""
 from __future__ import annotations
 
 import json
@@ -27,7 +27,7 @@ def make_edit(tmp_path: Path) -> dict:
 
 def test_otio_and_edl_read_back_with_clips_ranges_and_media(tmp_path):
     edit = make_edit(tmp_path)
-    otio_path, edl_path = write_editorial(edit, tmp_path / "export")
+    otio_path, edl_path, _aaf = write_editorial(edit, tmp_path / "export")
     timeline = otio.adapters.read_from_file(str(otio_path))
     assert timeline.global_start_time.to_frames() == 1
     items = list(timeline.tracks[0])
@@ -60,6 +60,33 @@ def test_otio_and_edl_read_back_with_clips_ranges_and_media(tmp_path):
     assert not list((tmp_path / "export").glob("*partial*"))
 
 
+def test_aaf_reads_back_with_clips_ranges_media_and_notes(tmp_path):
+    edit = make_edit(tmp_path)
+    *_, aaf_path = write_editorial(edit, tmp_path / "export")
+    assert aaf_path == tmp_path / "export" / "previs.aaf"
+    timeline = otio.adapters.read_from_file(str(aaf_path), adapter_name="AAF")
+    assert timeline.global_start_time.to_frames() == 1  # the composition's timecode is the scene frame
+    items = list(timeline.tracks[0])
+    assert [type(i).__name__ for i in items] == ["Clip", "Gap", "Clip"]
+    clips = list(timeline.find_clips())
+    assert [c.name for c in clips] == ["sh010 take_002", "sh020 take_001"]
+    assert [(c.source_range.start_time.to_frames(), c.source_range.duration.to_frames()) for c in clips] == [
+        (1, 48), (61, 24)]
+    assert [c.range_in_parent().start_time.to_frames() for c in clips] == [0, 60]
+    for clip, name in zip(clips, ("sh010_take_002", "sh020_take_001")):
+        start = clip.source_range.start_time.to_frames()
+        path = Path(otio.url_utils.filepath_from_url(clip.media_reference.target_url))
+        assert path == (tmp_path / "frames" / name / f"{name}.{start:04d}.png").resolve()
+        assert clip.media_reference.available_range.start_time.to_frames() == start
+    comments = clips[1].metadata["AAF"]["UserComments"]
+    assert (comments["Shot"], comments["Take"], comments["Notes"], comments["Camera"], comments["Lens mm"]) == (
+        "sh020", "take_001", "rain-soaked neon alley, night", "CamA", "35")
+    # the same edit gives the same mob IDs, so Avid relinks instead of duplicating
+    ids = [c.metadata["AAF"]["MobID"] for c in clips]
+    again = otio.adapters.read_from_file(str(write_editorial(edit, tmp_path / "again")[2]), adapter_name="AAF")
+    assert [c.metadata["AAF"]["MobID"] for c in again.find_clips()] == ids and len(set(ids)) == 2
+
+
 def test_bad_edits_are_refused_without_files(tmp_path):
     with pytest.raises(EditError, match="empty sequence"):
         write_editorial({"shots": []}, tmp_path / "a")
@@ -77,7 +104,7 @@ def test_bad_edits_are_refused_without_files(tmp_path):
         write_editorial(edit, tmp_path / "d")
     with pytest.raises(EditError, match="fps"):
         write_editorial(dict(make_edit(tmp_path / "e"), fps=0), tmp_path / "e")
-    assert not (tmp_path / "b").exists() and not list(tmp_path.rglob("*.otio"))
+    assert not (tmp_path / "b").exists() and not list(tmp_path.rglob("*.otio")) and not list(tmp_path.rglob("*.aaf"))
 
 
 def test_cli(tmp_path):
@@ -85,7 +112,7 @@ def test_cli(tmp_path):
     result = subprocess.run([sys.executable, "-m", "model_runtime", "editorial", "--edit", str(tmp_path / "edit.json"),
                              "--out", str(tmp_path / "out")], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.split() == [str(tmp_path / "out" / "previs.otio"), str(tmp_path / "out" / "previs.edl")]
+    assert result.stdout.split() == [str(tmp_path / "out" / name) for name in ("previs.otio", "previs.edl", "previs.aaf")]
     (tmp_path / "bad.json").write_text("{not json")
     result = subprocess.run([sys.executable, "-m", "model_runtime", "editorial", "--edit", str(tmp_path / "bad.json"),
                              "--out", str(tmp_path / "out2")], cwd=REPO, capture_output=True, text=True)
