@@ -1,7 +1,6 @@
 """Live-mode frame latency: the model's own frame time, and the plumbing on top of it up to Blender's image.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/live_latency.py [--model oyster-tiny] [--size 640x360] [--frames 100]
-                                                             [--threads 0]
+    .venv/bin/python -m benchmarks.live_latency [--model oyster-tiny] [--size 640x360] [--frames 100] [--threads 0]
 
 In one run, the same camera flight of `frames` updates:
   1. in this process (`LiveSession.step`): the model's own frame time;
@@ -9,7 +8,8 @@ In one run, the same camera flight of `frames` updates:
      live worker's pipe, BMP encoding); the worker reports the model's time for each frame;
   3. in the real bpy module through `LiveRecorder`, ticked every TICK_INTERVAL as Blender's timer does:
      from reading and keying the camera pose to the frame put into the `Oyster Live` image, plus the
-     image's decode, which the next redraw pays in Blender.
+     image's decode, which the next redraw pays in Blender; and how long each `tick()` holds Blender's
+     UI (goal: under 50 ms at the worst).
 Plumbing is a round trip minus the model's time for that frame (goal: under 20 ms). Prints median and
 p95 in ms; the first frame of each (the session starts on it) is left out.
 """
@@ -63,8 +63,9 @@ def summary(ms: list[float]) -> str:
 
 
 def fly_in_blender(client: RuntimeClient, start: LiveStart,
-                   frames: int) -> tuple[list[float], list[float], list[float]]:
-    """(round trips, model times, decode times) in ms of a LiveRecorder flight in the bpy module."""
+                   frames: int) -> tuple[list[float], list[float], list[float], list[float]]:
+    """(round trips, model times, decode times, tick times) in ms of a LiveRecorder flight in the bpy
+    module."""
     import bpy
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -76,13 +77,15 @@ def fly_in_blender(client: RuntimeClient, start: LiveStart,
                             size=(start.width, start.height),
                             first_frame=start.first_frame.model_dump() if start.first_frame else None)
     recorder.start(timer=False)  # the bpy module runs no event loop: this loop is Blender's timer
-    decode = []
+    decode, ticks = [], []
     try:
         while len(recorder.latency) < frames:
             camera.location = (0.0, -10.0 + 0.02 * recorder.sent, 2.0)
             camera.rotation_euler = (math.radians(90), 0.0, math.radians(0.3 * recorder.sent))
             shown = len(recorder.latency)
+            tick = time.perf_counter()
             recorder.tick()
+            ticks.append((time.perf_counter() - tick) * 1000)
             if recorder.error:
                 raise SystemExit(f"live flight failed: {recorder.error}")
             if len(recorder.latency) > shown:
@@ -93,7 +96,7 @@ def fly_in_blender(client: RuntimeClient, start: LiveStart,
     finally:
         recorder.stop()
     return ([r * 1000 for r, _ in recorder.latency[:frames]], [m * 1000 for _, m in recorder.latency[:frames]],
-            decode[:frames])
+            decode[:frames], ticks)
 
 
 def main() -> int:
@@ -138,7 +141,7 @@ def main() -> int:
                 remote.append((time.perf_counter() - tick) * 1000)
                 worker.append(frame.model_seconds * 1000)
             live.close(session_id)
-            blender, blender_model, decode = fly_in_blender(client, start, args.frames)
+            blender, blender_model, decode, ticks = fly_in_blender(client, start, args.frames)
         finally:
             server.terminate()
             server.wait()
@@ -153,6 +156,8 @@ def main() -> int:
     print(f"  Blender plumbing                "
           f"{summary([r + d - m for r, d, m in zip(blender, decode, blender_model)])}   "
           "(round trip + decode - model; goal: under 20 ms)")
+    print(f"  Blender tick                    {summary(ticks)}   worst {max(ticks[1:]):.2f} ms "
+          f"over {len(ticks)} ticks (the UI waits for each; goal: worst under 50 ms)")
     return 0
 
 

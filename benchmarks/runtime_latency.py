@@ -1,6 +1,6 @@
 """Submit-to-first-frame latency through the server, and the server path's overhead against in-process.
 
-    python benchmarks/runtime_latency.py [--model copy-first-frame] [--frames 24] [--repeats 5]
+    .venv/bin/python -m benchmarks.runtime_latency [--model copy-first-frame] [--frames 24] [--repeats 5]
 
 In one run: the same shot is generated `repeats` times in this process (generator
 already loaded, `run_take` into a take folder) and `repeats` times through a real
@@ -74,7 +74,7 @@ def through_server(request: dict, folder: Path, repeats: int) -> tuple[list[floa
     server = subprocess.Popen([sys.executable, "-m", "model_runtime", "serve", "--port", "0", "--state-dir",
                                str(state), "--output-root", str(folder), "--token-file", str(state / "token"),
                                "--preload", request["model"], "--log-level", "warning"],
-                              stdout=subprocess.PIPE, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                              stdout=subprocess.PIPE, cwd=ROOT)
     try:
         client = RuntimeClient(server.stdout.readline().decode().strip(), "bench", timeout=120)
         while client.info()["worker"]["state"] != "idle":  # measure a warm worker, as in use

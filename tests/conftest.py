@@ -1,7 +1,36 @@
-"""Shared fixtures. bpy is one Blender per process: every test that touches it starts from an empty file."""
+"""Shared fixtures. bpy is one Blender per process: every test that touches it starts from an empty file.
+
+Test files that need bpy end in `_bpy.py`. Elsewhere they skip without it, but in the project's own
+environment (.venv/, which build.py installs bpy into) a missing bpy fails the session instead of
+skipping them silently.
+"""
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def in_project_venv() -> bool:
+    return Path(sys.prefix).resolve() == (REPO / ".venv").resolve()
+
+
+def bpy_importable() -> bool:
+    try:
+        return importlib.util.find_spec("bpy") is not None
+    except ValueError:  # sys.modules["bpy"] is None: imports of it are refused
+        return False
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if in_project_venv() and not bpy_importable():
+        raise pytest.UsageError(f"bpy is not importable in {sys.prefix}, the project's own environment: the "
+                                "*_bpy.py tests would skip. Run `python3 build.py setup` to install it "
+                                "(requirements.lock pins it).")
 
 
 @pytest.fixture

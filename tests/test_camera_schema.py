@@ -4,7 +4,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import time
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +73,7 @@ def test_not_an_object_and_the_orthonormal_tolerance():
     validate_track(track)
 
 
-def test_frame_count_limit_and_speed():
+def test_frame_count_limit_and_a_long_track():
     too_long = make_track(1)
     too_long["frames"] = too_long["frames"] * (MAX_FRAMES + 1)
     too_long["frame_end"] = MAX_FRAMES + 1
@@ -84,9 +83,7 @@ def test_frame_count_limit_and_speed():
     frame = track["frames"][0]
     track["frames"] = [dict(copy.deepcopy(frame), frame=1 + i) for i in range(1000)]
     track["frame_end"] = 1000
-    started = time.perf_counter()
-    validate_track(track)
-    assert time.perf_counter() - started < 0.5  # the runtime validates every request
+    validate_track(track)  # its time, which every request pays: python -m benchmarks.camera_track
 
 
 def test_schema_is_json_and_lists_the_wire_fields():

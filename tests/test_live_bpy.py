@@ -113,15 +113,12 @@ def test_a_live_flight_records_a_camera_with_a_keyframe_per_frame(oyster_scene, 
                             notes="a quiet courtyard", size=(WIDTH, HEIGHT),
                             first_frame=start_request["first_frame"]).start(timer=False)
     seen: list[bytes] = []
-    tick_seconds = []
     deadline = time.monotonic() + 60
 
     def tick_until(done: Callable[[], bool]) -> None:
         while not done():
             assert recorder.error is None and time.monotonic() < deadline, recorder.error
-            tick = time.perf_counter()
-            recorder.tick()
-            tick_seconds.append(time.perf_counter() - tick)
+            recorder.tick()  # how long a tick holds Blender's UI: python -m benchmarks.live_latency
             time.sleep(0.001)
 
     try:
@@ -153,7 +150,6 @@ def test_a_live_flight_records_a_camera_with_a_keyframe_per_frame(oyster_scene, 
     assert len(lens.keyframe_points) == UPDATES
     assert lens.evaluate(scene.frame_start + 42) == pytest.approx(50.0 + 4.2, abs=1e-4)
     assert curves["location", 1].evaluate(scene.frame_start + 42) == pytest.approx(-10.0 + 0.05 * 42, abs=1e-5)
-    assert max(tick_seconds) < 0.05, max(tick_seconds)
 
     shot = recorder.to_shot("Live 010")
     assert (shot.camera, shot.frame_start, shot.frame_end) == (camera, 1, UPDATES)
