@@ -93,7 +93,7 @@ def test_export_writes_every_editorial_form(empty_scene, tmp_path):
     assert "00:00:00:09 00:00:00:15" in edl_text and "sh020_take_001.[9-14].png" in edl_text
 
     # the cameras: track JSON and an animated camera in USD
-    track_path, usd_path = written["cameras"][1]
+    track_path, usd_path = written["cameras"][1]["track"], written["cameras"][1]["usd"]
     track = json.loads(track_path.read_text())
     assert (track["frame_start"], track["frame_end"], len(track["frames"])) == (9, 14, 6)
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -180,7 +180,7 @@ def test_cancelled_or_failed_export_leaves_only_finished_files(empty_scene, tmp_
         progress.append(job.progress)
     job.step()  # one chunk of stamped frames rendered, then the artist cancels
     job.abort()
-    assert labels[:2] == ["frames of sh010", "camera of sh010"] and "OTIO and EDL" in labels
+    assert labels[:3] == ["frames of sh010", "camera of sh010", "techvis of sh010"] and "OTIO, EDL and AAF" in labels
     assert progress == sorted(progress) and 0 < progress[-1] < 1 and not job.finished
     assert not (out / "previs.mp4").exists()
     assert len(list((out / "frames" / "sh010_take_001").iterdir())) == 6 and (out / "previs.otio").is_file()
