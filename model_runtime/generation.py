@@ -48,9 +48,8 @@ class TakeResult:
     frames: list[FrameWritten] = field(default_factory=list)
 
 
-def generator_device(generator: FrameGenerator) -> str:
-    """Where the generator runs: its `device` attribute when it has one (torch models), else the CPU."""
-    return str(getattr(generator, "device", "cpu"))
+DEVICE = "cpu"
+"""Where the generators run (take.json's and the server's `device`): every registered generator runs on the CPU."""
 
 
 def _describe(error: BaseException) -> str:
@@ -97,7 +96,7 @@ def run_take(generator: FrameGenerator, take_dir: Path,
     first_frame_seconds = None  # from the start of the take to its first frame on disk
     try:
         request = ShotRequest.model_validate(read_take(take_dir)["request"])
-        update_take(take_dir, status="running", device=generator_device(generator),
+        update_take(take_dir, status="running", device=DEVICE,
                     checkpoint_sha256=generator.checkpoint_sha256,
                     timings={"started": now_iso(), "model_load_seconds": model_load_seconds})
         _, _, first_rgb, first_depth = load_first_frame(request, take_dir)

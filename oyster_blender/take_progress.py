@@ -16,7 +16,6 @@ from typing import Any
 from .core.naming import inside
 
 IN_FLIGHT = ("queued", "running")
-FINAL = ("done", "failed", "cancelled", "interrupted")
 _STATE_OF_EVENT = {"queued": "queued", "started": "running", "frame": "running", "done": "done",
                    "failed": "failed", "cancelled": "cancelled", "interrupted": "interrupted"}
 

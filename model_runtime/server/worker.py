@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from model_runtime.continuation import StateStore
-from model_runtime.generation import FrameWritten, generator_device, run_take
+from model_runtime.generation import DEVICE, FrameWritten, run_take
 from model_runtime.models.interface import FrameGenerator
 from model_runtime.models.registry import get_generator
 
@@ -55,15 +55,13 @@ class Worker:
 
     def preload(self, names: list[str]) -> None:
         models: dict[str, dict[str, Any]] = {}
-        device = "cpu"
         for name in names:
             try:
                 generator = self.load(name)
-                device = generator_device(generator)
                 models[name] = {"checkpoint_sha256": generator.checkpoint_sha256, "error": None}
             except Exception as error:  # noqa: BLE001 - a model that cannot load is reported, the rest still serve
                 models[name] = {"checkpoint_sha256": None, "error": f"{type(error).__name__}: {error}"}
-        self.send({"type": "hello", "pid": os.getpid(), "device": device, "models": models})
+        self.send({"type": "hello", "pid": os.getpid(), "device": DEVICE, "models": models})
 
     def read_commands(self, commands: TextIO) -> None:
         """Runs on a thread: queue runs, flag cancels at once, exit when the server goes away."""
@@ -85,7 +83,7 @@ class Worker:
                 self.send({"type": "result", "take_id": take_id, "status": "failed",
                            "error": f"model {job['model']!r} could not be loaded: {type(error).__name__}: {error}"})
                 continue
-            self.send({"type": "started", "take_id": take_id, "device": generator_device(generator),
+            self.send({"type": "started", "take_id": take_id, "device": DEVICE,
                        "model": generator.name, "checkpoint_sha256": generator.checkpoint_sha256})
 
             def on_frame(frame: FrameWritten) -> None:
