@@ -11,8 +11,8 @@
 4. writes the shot request (DIR/request.json, DIR/camera_track.json) and generates the take
    through the runtime's own `generate` path: DIR/oyster/example/take_NNN/NNNN.png + take.json;
 5. puts the take on the sequencer of DIR/example.blend (saved) and exports the previs to
-   DIR/export: previs.mp4 with burn-ins, previs.otio, previs.edl, the frames and the camera
-   (track JSON and USD).
+   DIR/export: previs.mp4 with burn-ins and the mattebox strip, previs.otio, previs.edl, previs.aaf,
+   the frames, the camera (track JSON, USD, FBX, Alembic), the techvis figures and review.html.
 """
 from __future__ import annotations
 
@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     shot = ShotExport(SHOT, track["frame_start"], track["frame_end"], scene.camera, notes, take_dir)
     written = export_previs(scene, [shot], out / "export", sys.executable)
     print(f"take {take_dir}\nexport {out / 'export'}: {written['mp4'].name}, {written['otio'].name}, "
-          f"{written['edl'].name}, frames and cameras", flush=True)
+          f"{written['edl'].name}, {written['aaf'].name}, {written['review'].name}, frames, cameras (JSON, USD, FBX, "
+          "Alembic) and techvis", flush=True)
     return 0
 
 

@@ -255,8 +255,8 @@ def camera_paths(out: Path, shot_name: str) -> dict[str, Path]:
 def export_camera(scene: bpy.types.Scene, shot: ShotExport, out: Path) -> dict[str, Path]:
     """The shot's camera track (wire format JSON) and its animated camera alone as USD, FBX and Alembic.
 
-    FBX: Y up, -Z forward (Maya, MotionBuilder, Unreal), centimetres as FBX's unit scale (Blender's
-    `apply_unit_scale`), every frame baked, the focal length animated. Alembic: Y up, 1 unit = 1 m
+    FBX: Y up, -Z forward (Maya, MotionBuilder, Unreal), centimetres (the scene's unit scale applied,
+    FBX unit scale 1: no scaled transforms), every frame baked at scene time, the focal length animated. Alembic: Y up, 1 unit = 1 m
     (the scene's unit scale applied), one sample a frame (Nuke, Houdini, Maya). Both through Blender's
     own exporters with only the camera selected; the artist's selection is put back.
     """
