@@ -256,9 +256,10 @@ def export_camera(scene: bpy.types.Scene, shot: ShotExport, out: Path) -> dict[s
     """The shot's camera track (wire format JSON) and its animated camera alone as USD, FBX and Alembic.
 
     FBX: Y up, -Z forward (Maya, MotionBuilder, Unreal), centimetres (the scene's unit scale applied,
-    FBX unit scale 1: no scaled transforms), every frame baked at scene time, the focal length animated. Alembic: Y up, 1 unit = 1 m
-    (the scene's unit scale applied), one sample a frame (Nuke, Houdini, Maya). Both through Blender's
-    own exporters with only the camera selected; the artist's selection is put back.
+    FBX unit scale 1: no scaled transforms), every frame baked at scene time, the focal length animated.
+    Alembic: Y up, 1 unit = 1 m (the scene's unit scale applied), one sample a frame (Nuke, Houdini,
+    Maya). Both through Blender's own exporters with only the camera selected; the artist's selection,
+    active object and frame range are put back.
     """
     paths = camera_paths(out, shot.name)
     folder = paths["track"].parent
@@ -510,7 +511,8 @@ def write_review(shots: list[ShotExport], out: Path, written: dict[str, Any], fp
                   if isinstance(e, dict) and "frame" in e and "notes" in e]
         paths = camera_paths(out, shot.name)
         files = [("frames", _rel(frames_dir, out) + "/"), ("camera JSON", _rel(paths["track"], out)),
-                 ("USD", _rel(paths["usd"], out)), ("FBX", _rel(paths["fbx"], out)), ("Alembic", _rel(paths["abc"], out)),
+                 ("USD", _rel(paths["usd"], out)), ("FBX", _rel(paths["fbx"], out)),
+                 ("Alembic", _rel(paths["abc"], out)),
                  ("techvis CSV", f"techvis/{stem}.csv"), ("techvis JSON", f"techvis/{stem}.json")]
         review_shots.append({
             "id": stem, "name": shot.name, "frame_start": shot.frame_start, "frame_end": shot.frame_end,

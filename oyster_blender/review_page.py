@@ -47,7 +47,8 @@ SCRIPT = """
     e.preventDefault();v.currentTime=(Number(a.getAttribute('data-seek'))-first)/fps;v.scrollIntoView();});});
   function count(){var ok=0,bad=0;document.querySelectorAll('img').forEach(function(i){
       if(i.complete&&i.naturalWidth>0)ok++;else if(i.complete)bad++;});
-    document.body.setAttribute('data-images-loaded',String(ok));document.body.setAttribute('data-images-broken',String(bad));}
+    document.body.setAttribute('data-images-loaded',String(ok));
+    document.body.setAttribute('data-images-broken',String(bad));}
   window.addEventListener('load',count);
 })();
 """

@@ -33,8 +33,13 @@ def test_demo_generates_the_example_shot(tmp_path):
     assert first.shape == (track["height"], track["width"], 3) and first.std() > 10  # a picture, not a flat frame
     assert (out / "example.blend").stat().st_size > 10_000
     export = out / "export"
-    for name in ("previs.mp4", "previs.otio", "previs.edl", "cameras/example.json", "cameras/example.usda"):
+    # every deliverable (docs/timeline_export.md): editorial, cameras, techvis and the review page
+    for name in ("previs.mp4", "previs.otio", "previs.edl", "previs.aaf", "edit.json", "cameras/example.json",
+                 "cameras/example.usda", "cameras/example.fbx", "cameras/example.abc", "techvis/example.csv",
+                 "techvis/example.json", "review.html"):
         assert (export / name).is_file(), name
+    assert len(list((export / "review").glob("*.png"))) >= 6  # the review page's thumbnail strip
+    assert "previs.mp4" in (export / "review.html").read_text()
     video = cv2.VideoCapture(str(export / "previs.mp4"))
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == len(frames)
 

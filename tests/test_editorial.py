@@ -112,7 +112,8 @@ def test_cli(tmp_path):
     result = subprocess.run([sys.executable, "-m", "model_runtime", "editorial", "--edit", str(tmp_path / "edit.json"),
                              "--out", str(tmp_path / "out")], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.split() == [str(tmp_path / "out" / name) for name in ("previs.otio", "previs.edl", "previs.aaf")]
+    assert result.stdout.split() == [str(tmp_path / "out" / name)
+                                     for name in ("previs.otio", "previs.edl", "previs.aaf")]
     (tmp_path / "bad.json").write_text("{not json")
     result = subprocess.run([sys.executable, "-m", "model_runtime", "editorial", "--edit", str(tmp_path / "bad.json"),
                              "--out", str(tmp_path / "out2")], cwd=REPO, capture_output=True, text=True)
