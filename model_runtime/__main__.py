@@ -22,6 +22,7 @@ COMMANDS = {
     "train-painter": ("model_runtime.painter.trainer", "train the painter on blockout passes and looks"),
     "bench": ("model_runtime.bench", "benchmark the world model"),
     "editorial": ("model_runtime.editorial", "write OTIO timelines and CMX 3600 EDLs"),
+    "world": ("model_runtime.worldgen.cli", "build a world from scene notes into a .blend"),
 }
 
 

@@ -16,9 +16,10 @@ def _modules() -> list[ModuleType]:
     panel, then its sub-panels; the runtime session and live mode last, so that unregistering stops a
     flight, then the session (and a runtime it started), first."""
     from . import (properties, preferences, operators, ui, timeline, take_browser, export,  # noqa: I001
-                   runtime_session, live_panel)
+                   runtime_session, live_panel, world_panel)
 
-    return [properties, preferences, operators, ui, timeline, take_browser, export, runtime_session, live_panel]
+    return [properties, preferences, operators, ui, timeline, take_browser, export, runtime_session, live_panel,
+            world_panel]
 
 
 def register() -> None:

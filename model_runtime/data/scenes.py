@@ -1,5 +1,8 @@
-"""Build a layout (layout.py) as a Blender scene: textured meshes, look, camera (bpy).
+"""Build a layout (layout.py) as Blender objects: textured meshes, look, camera (bpy).
 
+The one builder of the data renderer and the world from the notes: `build_layout` puts a layout's objects
+into any collection of any scene (textured, or plain blockout materials), `add_camera` keys a move's
+camera; `build_scene` is the data renderer's fresh scene (factory file, look, shading, camera) made of them.
 Everything is created through the data API (no operators), so building is fast
 and the same in a worker process and in Blender's UI. Surfaces carry image
 textures from textures.py with world-space UVs; time of day and weather tint
@@ -205,7 +208,8 @@ def _mesh_object(name: str, verts: np.ndarray, faces: list[tuple[int, ...]], mat
     return obj
 
 
-def _build_terrain(layout: Layout, mats: dict[str, bpy.types.Material], collection: bpy.types.Collection) -> None:
+def _build_terrain(layout: Layout, mats: dict[str, bpy.types.Material], collection: bpy.types.Collection,
+                   prefix: str = "") -> list[bpy.types.Object]:
     terrain = layout.terrain
     n = terrain.heights.shape[0]
     axis = np.linspace(-terrain.extent / 2, terrain.extent / 2, n)
@@ -226,12 +230,15 @@ def _build_terrain(layout: Layout, mats: dict[str, bpy.types.Material], collecti
         role[np.abs(centre[:, 1] - terrain.path_y) < 1.8] = 3
     names = [terrain.materials[r] for r in roles]
     tile = np.array([layout.materials[nm].tile_m for nm in names])[role]
-    _mesh_object("terrain", verts, [tuple(q) for q in quads], [mats[nm] for nm in names], role, tile, collection)
+    objects = [_mesh_object(prefix + "terrain", verts, [tuple(q) for q in quads], [mats[nm] for nm in names], role,
+                            tile, collection)]
     if layout.water_level is not None:
         v, f = _box((terrain.extent * 3, terrain.extent * 3, 0.01))
-        obj = _mesh_object("water", v, f, [mats["water"]], np.zeros(len(f), int),
+        obj = _mesh_object(prefix + "water", v, f, [mats["water"]], np.zeros(len(f), int),
                            np.full(len(f), layout.materials["water"].tile_m), collection)
         obj.location.z = layout.water_level - 0.01
+        objects.append(obj)
+    return objects
 
 
 def _set_world(scene: bpy.types.Scene, look: Look, layout: Layout) -> None:
@@ -265,7 +272,8 @@ class BuiltScene:
 
 def build_scene(layout: Layout, move: CameraMove, n_frames: int, fps: int, width: int, height: int
                 ) -> BuiltScene:
-    """A fresh Blender scene for the layout with the camera keyframed over frames 1..n_frames."""
+    """A fresh Blender scene for the layout with the camera keyframed over frames 1..n_frames (the data
+    renderer's scene: textured materials, the look's world and shading, into the scene's own collection)."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
     # keys of moving objects interpolate linearly (constant speed); set before any key is inserted
     bpy.context.preferences.edit.keyframe_new_interpolation_type = "LINEAR"
@@ -277,36 +285,85 @@ def build_scene(layout: Layout, move: CameraMove, n_frames: int, fps: int, width
     rng = np.random.default_rng([layout.scene_seed, 0x100C])
     look = look_for(layout, rng)
     _set_world(scene, look, layout)
-    mats = {name: _material(name, spec, layout) for name, spec in layout.materials.items()}
-    collection = scene.collection
-    if layout.terrain is not None:
-        _build_terrain(layout, mats, collection)
-    for i, part in enumerate(layout.parts):
-        verts, faces = _part_geometry(part)
-        names = [part.material] + ([part.top_material] if part.top_material else [])
-        index = np.zeros(len(faces), int)
-        if part.top_material:  # roofs: faces flat at the top of the part
-            index = np.array([all(abs(verts[j][2] - part.size[2]) < 1e-6 for j in f) for f in faces], int)
-        tile = np.array([layout.materials[nm].tile_m for nm in names])[index]
-        obj = _mesh_object(f"{part.shape}{i}", verts, faces, [mats[nm] for nm in names], index, tile, collection)
-        obj.location = part.location
-        obj.rotation_euler.z = part.rot_z
-        if any(part.velocity):
-            obj.keyframe_insert("location", frame=1)
-            obj.location = tuple(np.array(part.location) + np.array(part.velocity) * (n_frames - 1) / fps)
-            obj.keyframe_insert("location", frame=n_frames)
-    cam = _camera(scene, layout, move, n_frames, fps)
+    build_layout(layout, scene.collection, n_frames, fps)
+    cam = add_camera(scene, scene.collection, layout, move, n_frames, fps)
+    scene.camera = cam
     return BuiltScene(layout, scene, cam, look)
 
 
-def _camera(scene: bpy.types.Scene, layout: Layout, move: CameraMove, n_frames: int, fps: int) -> bpy.types.Object:
-    data = bpy.data.cameras.new("camera")
+def _plain_material(name: str, spec: MaterialSpec, layout: Layout) -> bpy.types.Material:
+    """A blockout material: no nodes, no image, the texture's mean colour as the viewport colour."""
+    pixels = _texture_pixels(spec, layout)
+    mat = bpy.data.materials.new(name)
+    mat.diffuse_color = (*pixels.reshape(-1, 3).mean(0).tolist(), 1.0)
+    return mat
+
+
+class _LinearKeys:
+    """Keys inserted inside interpolate linearly; the preference is restored afterwards (the artist's)."""
+
+    def __enter__(self) -> None:
+        edit = bpy.context.preferences.edit
+        self.before = edit.keyframe_new_interpolation_type
+        edit.keyframe_new_interpolation_type = "LINEAR"
+
+    def __exit__(self, *_exc) -> None:
+        bpy.context.preferences.edit.keyframe_new_interpolation_type = self.before
+
+
+def build_layout(layout: Layout, collection: bpy.types.Collection, n_frames: int, fps: float, *,
+                 plain: bool = False, prefix: str = "", tag: tuple[str, str] | None = None,
+                 frame_start: int = 1) -> list[bpy.types.Object]:
+    """The layout's objects (terrain, water, parts; moving ones keyed over frame_start..+n_frames-1) linked
+    into `collection` of any scene; the one builder of the data renderer and the world from the notes.
+
+    `plain`: blockout materials (one colour each, no images) instead of the textures; `prefix` goes in front
+    of every object, mesh and material name; `tag` (key, value) is set as a custom property on every object,
+    mesh and material made, so a rebuild can find exactly what the builder made.
+    """
+    made: list[bpy.types.ID] = []
+
+    def material(name: str, spec: MaterialSpec) -> bpy.types.Material:
+        mat = (_plain_material if plain else _material)(prefix + name, spec, layout)
+        made.append(mat)
+        return mat
+
+    mats = {name: material(name, spec) for name, spec in layout.materials.items()}
+    objects: list[bpy.types.Object] = []
+    with _LinearKeys():
+        if layout.terrain is not None:
+            objects += _build_terrain(layout, mats, collection, prefix)
+        for i, part in enumerate(layout.parts):
+            verts, faces = _part_geometry(part)
+            names = [part.material] + ([part.top_material] if part.top_material else [])
+            index = np.zeros(len(faces), int)
+            if part.top_material:  # roofs: faces flat at the top of the part
+                index = np.array([all(abs(verts[j][2] - part.size[2]) < 1e-6 for j in f) for f in faces], int)
+            tile = np.array([layout.materials[nm].tile_m for nm in names])[index]
+            obj = _mesh_object(f"{prefix}{part.shape}{i}", verts, faces, [mats[nm] for nm in names], index, tile,
+                               collection)
+            obj.location = part.location
+            obj.rotation_euler.z = part.rot_z
+            if any(part.velocity):
+                obj.keyframe_insert("location", frame=frame_start)
+                obj.location = tuple(np.array(part.location) + np.array(part.velocity) * (n_frames - 1) / fps)
+                obj.keyframe_insert("location", frame=frame_start + n_frames - 1)
+            objects.append(obj)
+    if tag is not None:
+        for block in made + objects + [o.data for o in objects]:
+            block[tag[0]] = tag[1]
+    return objects
+
+
+def add_camera(scene: bpy.types.Scene, collection: bpy.types.Collection, layout: Layout, move: CameraMove,
+               n_frames: int, fps: float, name: str = "camera", frame_start: int = 1) -> bpy.types.Object:
+    """The move's camera, keyed on every frame frame_start..frame_start+n_frames-1, linked into `collection`."""
+    data = bpy.data.cameras.new(name)
     data.sensor_width = SENSOR_WIDTH_MM
     data.sensor_fit = "AUTO"
     data.clip_start, data.clip_end = 0.05, 2000.0
-    cam = bpy.data.objects.new("camera", data)
-    scene.collection.objects.link(cam)
-    scene.camera = cam
+    cam = bpy.data.objects.new(name, data)
+    collection.objects.link(cam)
     cam.rotation_mode = "QUATERNION"
     pos, rot, lens = camera_poses(move, layout.stage, n_frames, fps)
     pos = layout.clamp_camera(pos)
@@ -317,7 +374,7 @@ def _camera(scene: bpy.types.Scene, layout: Layout, move: CameraMove, n_frames: 
             q.negate()
         previous = q
         cam.location, cam.rotation_quaternion, data.lens = pos[i].tolist(), q, float(lens[i])
-        cam.keyframe_insert("location", frame=i + 1)
-        cam.keyframe_insert("rotation_quaternion", frame=i + 1)
-        data.keyframe_insert("lens", frame=i + 1)
+        cam.keyframe_insert("location", frame=frame_start + i)
+        cam.keyframe_insert("rotation_quaternion", frame=frame_start + i)
+        data.keyframe_insert("lens", frame=frame_start + i)
     return cam
