@@ -195,3 +195,19 @@ def test_the_world_command_refuses_bad_notes_with_one_line(tmp_path):
                               text=True, timeout=300)
         assert done.returncode == 2 and message in done.stderr.strip().splitlines()[-1]
         assert not (tmp_path / "w.blend").exists()
+
+
+def test_the_world_command_then_generate_blend_makes_a_take(tmp_path):
+    """The issue's command line exactly, then the painter's take of the shot `world` from its file."""
+    out = tmp_path / "world.blend"
+    done = subprocess.run([sys.executable, "-m", "model_runtime", "world", "--notes",
+                           "rainy narrow street at night, slow orbit", "--seed", "1", "--frames", "4", "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == str(out) and out.is_file()
+    assert "from the notes: setting: street; time of day: night; weather: rain" in done.stdout
+    done = subprocess.run([sys.executable, "-m", "model_runtime", "generate", "--blend", str(out), "--shot", "world",
+                           "--out", str(tmp_path / "takes")], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    take = Path(done.stdout.strip().splitlines()[-1])
+    assert sorted(p.name for p in take.glob("*.png")) == ["0001.png", "0002.png", "0003.png", "0004.png"]
