@@ -41,6 +41,9 @@ def _main(argv: list[str]) -> int:
     parser.add_argument("--notes", default="")
     parser.add_argument("--size", help="WIDTHxHEIGHT (default: the shot's or the scene's)")
     parser.add_argument("--passes-only", action="store_true", help="render the passes only (no request.json)")
+    parser.add_argument("--add-shot", metavar="NAME", help="add a shot over the scene's range with the scene camera, "
+                        "--notes and --seed to the file's shot list and save the file as --out (a .blend)")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
     import bpy
@@ -66,6 +69,13 @@ def _main(argv: list[str]) -> int:
               file=sys.stderr)
         return 2
     try:
+        if args.add_shot:
+            render = scene.render
+            api.add_shot(scene, args.add_shot, scene.camera, scene.frame_start, scene.frame_end, notes=args.notes,
+                         seed=args.seed, resolution=(render.resolution_x, render.resolution_y), fps=render.fps,
+                         model="")
+            bpy.ops.wm.save_as_mainfile(filepath=str(args.out), compress=True)
+            return 0
         if args.shot:
             names = [s.name for s in api.scene_data(scene).shots]
             if args.shot not in names:

@@ -88,7 +88,7 @@ def test_install_enable_and_two_register_cycles_leave_nothing(tmp_path):
     assert {"OYSTER_OT_add_shot", "OYSTER_OT_generate_take", "OYSTER_PT_shots", "OYSTER_UL_shots"} <= \
         set(installed["types"])
     assert "add_shot" in installed["ops"] and "generate_take" in installed["ops"]
-    assert set(installed["scene_props"]) - set(before["scene_props"]) == {"oyster"}
+    assert set(installed["scene_props"]) - set(before["scene_props"]) == {"oyster", "oyster_world"}
     assert out["shots"] == [["sh010", 1, 250]] and len(out["prefs"]) == 4
     for cycle in out["cycles"]:
         assert cycle["off"] == before, "unregister left something behind"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import bpy
@@ -53,24 +55,22 @@ def write_world_blend(description: dict, out: Path, n_frames: int, fps: float = 
                       size: tuple[int, int] = DEFAULT_SIZE) -> None:
     """A new .blend: the world in "Oyster World", its camera as the scene camera, and the extension's shot
     `world` over the frames with the description's notes and seed (the runtime's default model)."""
-    import oyster_blender
-    from oyster_blender import api
-
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    oyster_blender.register()
-    try:
-        scene = bpy.context.scene
-        scene.frame_start, scene.frame_end = frame_start, frame_start + n_frames - 1
-        scene.render.fps = int(round(fps))
-        scene.render.resolution_x, scene.render.resolution_y = size
-        scene.render.resolution_percentage = 100
-        collection = bpy.data.collections.new(WORLD_COLLECTION)
-        scene.collection.children.link(collection)
-        _, camera = build_world(description, scene, collection, frame_start, n_frames, fps)
-        scene.camera = camera
-        api.add_shot(scene, "world", camera, frame_start, scene.frame_end, notes=description["notes"],
-                     seed=description["seed"], resolution=size, fps=fps, model="")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        bpy.ops.wm.save_as_mainfile(filepath=str(out), compress=True)
-    finally:
-        oyster_blender.unregister()
+    scene = bpy.context.scene
+    scene.frame_start, scene.frame_end = frame_start, frame_start + n_frames - 1
+    scene.render.fps = int(round(fps))
+    scene.render.resolution_x, scene.render.resolution_y = size
+    scene.render.resolution_percentage = 100
+    collection = bpy.data.collections.new(WORLD_COLLECTION)
+    scene.collection.children.link(collection)
+    _, camera = build_world(description, scene, collection, frame_start, n_frames, fps)
+    scene.camera = camera
+    out.parent.mkdir(parents=True, exist_ok=True)
+    bpy.ops.wm.save_as_mainfile(filepath=str(out), compress=True)
+    # the shot list is the extension's: its own child Blender adds the shot (the runtime imports only its core)
+    done = subprocess.run([sys.executable, "-m", "oyster_blender.headless", "--blend", str(out), "--add-shot", "world",
+                           "--notes", description["notes"], "--seed", str(description["seed"]), "--out", str(out)],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
+    if done.returncode != 0:
+        reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+        raise RuntimeError(f"could not add the shot 'world' to {out}: {reason}")
