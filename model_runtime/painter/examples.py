@@ -10,15 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 from model_runtime.data.shards import Clip
-from model_runtime.geometry import intrinsics_matrix
-from model_runtime.painter.features import frame_features
+from model_runtime.painter.features import camera, frame_features
 from model_runtime.painter.memory import empty_view, frame_view
 
 MEMORY_SHARE = 0.6  # share of examples with a memory from another frame of the clip
-
-
-def camera(frame: dict) -> tuple[np.ndarray, np.ndarray]:
-    return intrinsics_matrix(frame["fx"], frame["fy"], frame["cx"], frame["cy"]), np.asarray(frame["c2w"])
 
 
 def passes_depth(clip: Clip, t: int) -> np.ndarray:

@@ -18,8 +18,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from model_runtime.geometry import intrinsics_matrix
+
 FEATURE_CHANNELS = 14
 LOG_DEPTH_SCALE = float(np.log1p(1000.0))
+
+
+def camera(frame: dict) -> tuple[np.ndarray, np.ndarray]:
+    """K (3x3) and the OpenCV c2w (4x4) of a wire-format track frame."""
+    return intrinsics_matrix(frame["fx"], frame["fy"], frame["cx"], frame["cy"]), np.asarray(frame["c2w"])
 
 
 def rays(frame: dict, width: int, height: int) -> np.ndarray:

@@ -5,8 +5,9 @@ dome), so a surface seen once keeps its colour wherever the camera goes and a
 revisit gives the same picture. Seen from a camera, the memory is valid only
 where it shows the same surface the blockout has there (its depth agrees with
 the passes' depth): what was hidden, has moved, or was never seen is new
-ground for the painter. The anchor (a look frame) is never evicted; later
-points form a bounded ring, so a long shot costs the same per frame.
+ground for the painter. The points are kept by the world model's PointCache:
+the anchor (a look frame) is never evicted, later points form a ring bounded
+at `max_points`, so a long shot's memory stays bounded.
 """
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from model_runtime.geometry import splat, unproject
+from model_runtime.geometry import splat
+from model_runtime.world.cache3d import SKY_DEPTH, PointCache  # sky pixels join the memory as a far dome
 
-SKY_DEPTH = 1e5            # metres: sky pixels join the memory as a far dome
 DEPTH_TOLERANCE = 0.03     # relative z-depth agreement between memory and blockout for a pixel to count
 CLOSE_SIZE = 5             # pixels: holes of a splat inside a closing of this size take the nearest point (zooms);
                            # a closing fills gaps between points but never grows the memory into new ground
@@ -33,14 +34,6 @@ class MemoryView:
 
 def empty_view(width: int, height: int) -> MemoryView:
     return MemoryView(np.zeros((height, width, 3), np.float32), np.zeros((height, width), bool))
-
-
-def _points(rgb: np.ndarray, depth: np.ndarray, K: np.ndarray, c2w: np.ndarray, mask: np.ndarray | None
-            ) -> tuple[np.ndarray, np.ndarray]:
-    z = np.where(depth > 0, depth, SKY_DEPTH)
-    if mask is not None:
-        z = np.where(mask, z, np.inf)
-    return unproject(z.astype(np.float32), rgb, K, c2w)
 
 
 def view(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray, depth: np.ndarray) -> MemoryView:
@@ -59,35 +52,9 @@ def view(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray,
     return MemoryView(np.where(valid[..., None], rgb, 0).astype(np.float32), valid)
 
 
-class Memory:
-    """Points with colours in world space: an anchor (never evicted), then a ring of at most `max_points`."""
-
-    def __init__(self, max_points: int):
-        self.max_points = max_points
-        self.points = np.zeros((0, 3), np.float32)
-        self.colors = np.zeros((0, 3), np.float32)
-        self.n_anchor = 0
-
-    def __len__(self) -> int:
-        return len(self.points)
-
-    def add(self, rgb: np.ndarray, depth: np.ndarray, K: np.ndarray, c2w: np.ndarray,
-            mask: np.ndarray | None = None, anchor: bool = False) -> None:
-        """Remember a frame's pixels (rgb float [0, 1], depth 0 for sky), only where `mask` if given."""
-        points, colors = _points(rgb, depth, K, c2w, mask)
-        colors = colors.astype(np.float32)
-        a_pts, a_col = self.points[:self.n_anchor], self.colors[:self.n_anchor]
-        r_pts, r_col = self.points[self.n_anchor:], self.colors[self.n_anchor:]
-        if anchor:
-            a_pts, a_col = np.concatenate([a_pts, points]), np.concatenate([a_col, colors])
-        else:
-            r_pts, r_col = np.concatenate([r_pts, points]), np.concatenate([r_col, colors])
-        drop = max(0, len(a_pts) + len(r_pts) - self.max_points)
-        if drop > len(r_pts):
-            raise ValueError(f"an anchor of {len(a_pts)} points does not fit a memory of {self.max_points}")
-        self.points = np.concatenate([a_pts, r_pts[drop:]])
-        self.colors = np.concatenate([a_col, r_col[drop:]])
-        self.n_anchor = len(a_pts)
+class Memory(PointCache):
+    """The world model's point cache (an anchor never evicted, then a ring of at most `max_points`), seen
+    through the blockout's depth: valid only where it shows the surface the blockout has there."""
 
     def view(self, K: np.ndarray, c2w: np.ndarray, depth: np.ndarray) -> MemoryView:
         return view(self.points, self.colors, K, c2w, depth)
@@ -99,5 +66,6 @@ class Memory:
 def frame_view(rgb: np.ndarray, depth_from: np.ndarray, K_from: np.ndarray, c2w_from: np.ndarray,
                K: np.ndarray, c2w: np.ndarray, depth: np.ndarray) -> MemoryView:
     """One frame (rgb float [0, 1] and its depth) seen from another camera: the training memory."""
-    points, colors = _points(rgb, depth_from, K_from, c2w_from, None)
-    return view(points, colors.astype(np.float32), K, c2w, depth)
+    one = Memory(depth_from.size)
+    one.add(rgb, depth_from, K_from, c2w_from)
+    return one.view(K, c2w, depth)

@@ -27,8 +27,7 @@ import torch
 
 from model_runtime.models.interface import FrameGenerator, GeneratorInputError, Session, ShotInput
 from model_runtime.painter import checkpoint
-from model_runtime.painter.examples import camera
-from model_runtime.painter.features import frame_features
+from model_runtime.painter.features import camera, frame_features
 from model_runtime.painter.memory import Memory, MemoryView, empty_view
 from model_runtime.painter.network import PainterNet
 from model_runtime.painter.passes import FramePasses

@@ -39,8 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _clips(folders: list[Path]) -> list[Clip]:
-    clips = [c for folder in folders for c in load_clips(folder)]
-    missing = [str(f) for f in folders if not any(c.shade is not None for c in load_clips(f))]
+    clips, missing = [], []
+    for folder in folders:  # each folder read once: a training set is gigabytes
+        loaded = load_clips(folder)
+        if not any(c.shade is not None for c in loaded):
+            missing.append(str(folder))
+        clips += loaded
     if missing:
         raise SystemExit(f"no blockout passes (shade) in {', '.join(missing)}: render them with this version")
     return clips
@@ -116,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         loss.backward()
         opt.step()
         step += 1
-        sums["loss"] += float(loss)
+        sums["loss"] += loss.item()
         sums["l1"] += parts["l1"]
         sums["energy"] += parts["energy"]
         if step % args.save_every == 0 or step == args.steps:
