@@ -15,6 +15,11 @@ the painter is trained on geometry alone and takes the look from the notes
 The render runs in a throwaway copy of the scene (`Scene.copy()` links the
 same objects, with its own render settings and compositor), so the artist's
 engine, output, compositor and sequencer settings are never touched.
+
+This module is the runtime's one door into the extension's bpy code: it also
+gives `camera_track` (oyster_blender.camera, through the depsgraph), so the
+data renderer takes the passes and the camera of its clips from the same
+producers as the extension and the demo.
 """
 from __future__ import annotations
 
@@ -27,11 +32,13 @@ from typing import Iterable
 
 import bpy
 
-from .camera import check_camera
+from .camera import camera_track, check_camera
 from .core import camera_math
 from .core.errors import OutputError
 
 SHADE_GREY = 0.8  # linear albedo of every surface in the shading pass
+
+__all__ = ["PassFiles", "camera_track", "compositor", "render_copy", "render_passes"]
 
 
 @dataclass(frozen=True)

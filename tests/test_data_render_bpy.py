@@ -13,9 +13,10 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 from model_runtime.data import cli  # noqa: E402
-from model_runtime.data.render import camera_track, render_clip, render_frames  # noqa: E402
+from model_runtime.data.render import render_clip, render_frames  # noqa: E402
 from model_runtime.data.scenes import BuiltScene, Look  # noqa: E402
 from model_runtime.data.shards import load_clips  # noqa: E402
+from oyster_blender.passes import camera_track  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -86,9 +87,9 @@ def test_depth_is_z_along_the_optical_axis(tmp_path: Path) -> None:
     look = Look((0.3, 0.5, 0.8), (0.7, 0.8, 0.9), (0, 0, 1), 0.0, False, False, 0.0, 0)
     built = BuiltScene(None, scene, cam, look)  # type: ignore[arg-type]  # no layout: a plain test scene
     scene.world = bpy.data.worlds.new("w")
+    assert camera_track(scene, cam, 1, 1)["frames"][0]["fx"] == pytest.approx(18 / 36 * 64)
     _, depth = render_frames(built, range(1, 2), tmp_path)
     assert np.allclose(depth, 5.0, atol=2e-3)
-    assert camera_track(built, 1)["frames"][0]["fx"] == pytest.approx(18 / 36 * 64)
 
 
 def _warp_error(rgb0: np.ndarray, depth0: np.ndarray, f0: dict, rgb1: np.ndarray, f1: dict) -> float:

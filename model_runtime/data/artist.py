@@ -35,8 +35,9 @@ from mathutils import Euler, Matrix, Vector
 from model_runtime.data.artist_plan import ARRANGEMENTS, SETTING_OF, artist_weather
 from model_runtime.data.captions import MOVE_WORDS, TIME_WORDS, WEATHER_NIGHT_CLEAR_WORDS, WEATHER_WORDS
 from model_runtime.data.layout import MaterialSpec
-from model_runtime.data.render import RenderedClip, blockout_passes, camera_track, post_process, render_frames
+from model_runtime.data.render import RenderedClip, blockout_passes, post_process, render_frames
 from model_runtime.data.scenes import BuiltScene, _material, _set_world, _world_uvs, look_for
+from oyster_blender.passes import camera_track
 
 PRIMITIVES = ("Cube", "Cylinder", "Cone", "Sphere", "Plane")
 LENS_MM = 30.0
@@ -272,7 +273,7 @@ def render_artist_clip(scene_seed: int, arrangement: str, n_frames: int, width: 
     layout = _layout_like(scene_seed, arrangement, time_of_day, weather)
     look = look_for(layout, np.random.default_rng([scene_seed, 0x100C]))
     built = BuiltScene(layout, scene, cam, look)
-    track = camera_track(built, n_frames)
+    track = camera_track(scene, cam, 1, n_frames)
     with tempfile.TemporaryDirectory(prefix="oyster_artist_") as tmp:
         shade, blockout_depth = blockout_passes(built, n_frames, Path(tmp))   # before any material exists
         dress(objects, blockout, layout, np.random.default_rng([scene_seed, 0xD2E]))

@@ -28,7 +28,7 @@ from model_runtime.data.moves import sample_move  # noqa: E402
 from model_runtime.data.scenes import BuiltScene, Look, build_scene  # noqa: E402
 from model_runtime.data.textures import fbm  # noqa: E402
 from model_runtime.painter.passes import read_passes  # noqa: E402
-from oyster_blender.passes import render_passes  # noqa: E402
+from oyster_blender.passes import camera_track, render_passes  # noqa: E402
 
 SUPERSAMPLE = 2
 SKY_DEPTH = 1000.0  # Workbench writes the clip distance (or more) where no surface is hit
@@ -81,12 +81,6 @@ def configure_render(scene: bpy.types.Scene, scratch: Path) -> None:
     rgb.format.compression = 0
     tree.links.new(layers.outputs["Depth"], out.inputs["depth_"])
     tree.links.new(layers.outputs["Image"], out.inputs["rgb_"])
-
-
-def intrinsics(lens_mm: float, width: int, height: int, sensor_mm: float = 36.0) -> tuple[float, float, float, float]:
-    """fx, fy, cx, cy for a horizontal sensor fit (width >= height) and square pixels."""
-    fx = lens_mm / sensor_mm * width
-    return fx, fx, width / 2, height / 2
 
 
 def _ray_directions(track_frame: dict, width: int, height: int) -> np.ndarray:
@@ -197,29 +191,6 @@ def render_frames(built: BuiltScene, frames: range, scratch: Path) -> tuple[np.n
     return np.stack(rgbs), np.stack(depths)
 
 
-def camera_track(built: BuiltScene, frame_end: int) -> dict:
-    """The shot's camera over frames 1..frame_end in the wire format (docs/camera_track.md, version 1).
-
-    Stand-in until `oyster_blender.camera.camera_track` lands: the same convention (OpenCV c2w from
-    the evaluated world matrix, pinhole intrinsics of a horizontal-fit sensor, rel = inv(prev) @ cur),
-    with scale 1.
-    """
-    scene, cam = built.scene, built.camera
-    width, height = scene.render.resolution_x, scene.render.resolution_y
-    flip = np.diag([1.0, -1.0, -1.0, 1.0])
-    frames, prev = [], None
-    for frame in range(1, frame_end + 1):
-        scene.frame_set(frame)
-        c2w = np.array(cam.matrix_world) @ flip
-        fx, fy, cx, cy = intrinsics(cam.data.lens, width, height, cam.data.sensor_width)
-        rel = np.eye(4) if prev is None else np.linalg.inv(prev) @ c2w
-        frames.append({"frame": frame, "c2w": c2w.tolist(), "fx": fx, "fy": fy, "cx": cx, "cy": cy,
-                       "rel": rel.tolist()})
-        prev = c2w
-    return {"version": 1, "width": width, "height": height, "fps": scene.render.fps, "frame_start": 1,
-            "frame_end": frame_end, "scale": 1.0, "frames": frames}
-
-
 def render_clip(scene_seed: int, move_kind: str, n_frames: int, width: int, height: int, fps: int = 24,
                 long_track: bool = False, setting: str | None = None, time_of_day: str | None = None,
                 weather: str | None = None) -> RenderedClip:
@@ -229,8 +200,9 @@ def render_clip(scene_seed: int, move_kind: str, n_frames: int, width: int, heig
                        layout.setting in INTERIORS)
     keyed = max(n_frames, LONG_TRACK_FRAMES if long_track else 0)
     built = build_scene(layout, move, keyed, fps, width, height)
-    track = camera_track(built, n_frames)  # before rendering, which doubles the resolution
-    long = camera_track(built, LONG_TRACK_FRAMES) if long_track else None
+    # the extension's track, taken before rendering (which doubles the resolution percentage)
+    track = camera_track(built.scene, built.camera, 1, n_frames)
+    long = camera_track(built.scene, built.camera, 1, LONG_TRACK_FRAMES) if long_track else None
     with tempfile.TemporaryDirectory(prefix="oyster_render_") as tmp:
         rgb, depth = render_frames(built, range(1, n_frames + 1), Path(tmp))
         shade, blockout_depth = blockout_passes(built, n_frames, Path(tmp))

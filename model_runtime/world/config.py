@@ -1,8 +1,7 @@
-"""Configs of the world model, one dataclass per part, sized by name (`tiny`, `base`).
+"""Configs of the world model, one dataclass per part, sized by name (`tiny`, and `micro` for tests).
 
 Defaults describe `tiny`, the checkpoint that ships in the repository and runs on
-a laptop CPU; `base` is the same architecture widened for a GPU. Unknown keys
-are rejected so a typo in a config never passes silently.
+a laptop CPU. Unknown keys are rejected so a typo in a config never passes silently.
 """
 from __future__ import annotations
 
@@ -118,9 +117,6 @@ def _checked(cls: type, data: dict) -> dict:
 
 PRESETS: dict[str, WorldConfig] = {
     "tiny": WorldConfig(),
-    "base": WorldConfig(name="base", autoencoder=AutoencoderConfig(channels=(64, 128, 192), latent_channels=8),
-                        dynamics=DynamicsConfig(d_model=512, n_layers=12, n_heads=8, window=16),
-                        sampler=SamplerConfig(steps=4)),
     # test-sized: same code paths, seconds to train
     "micro": WorldConfig(name="micro", width=64, height=36, padded_height=48,
                          autoencoder=AutoencoderConfig(channels=(8, 16, 16), latent_channels=4),

@@ -36,7 +36,7 @@ from model_runtime.world.flow import time_grid
 from model_runtime.world.look import IDENTITY_GRADE, apply_grade, grade_to
 from model_runtime.world.model import WorldModel
 from model_runtime.world.process import prepare_inference_process
-from model_runtime.world.sampler import StepCallback, Velocity, sample_euler
+from model_runtime.world.sampler import Velocity, sample_euler
 from model_runtime.world.text import embed_notes
 from model_runtime.world.transformer import KVWindow, LayerCache
 
@@ -99,11 +99,10 @@ class _State:
 
 
 class WorldSession(Session):
-    def __init__(self, model: WorldModel, shot: ShotInput, callback: StepCallback | None = None,
-                 context_lane: bool = True):
+    def __init__(self, model: WorldModel, shot: ShotInput, context_lane: bool = True):
         """`context_lane`: run each frame's clean pass beside the next frame's work (`_remember`); without
         it, one lane does everything in order (the same frames; `bench` compares the two)."""
-        self.model, self.shot, self.callback = model, shot, callback
+        self.model, self.shot = model, shot
         self.context_lane = context_lane
         cfg = model.config
         self.width, self.height = cfg.width, cfg.height
@@ -239,7 +238,7 @@ class WorldSession(Session):
             else:
                 times, passes = self.times, (inputs.modulations, None)
             velocity = self._velocity(cache_tok, valid_tok, inputs.plucker, *passes, self.window)
-            latent = sample_euler(velocity, noise, times, self.callback)
+            latent = sample_euler(velocity, noise, times)
             if from_notes:  # graded to the notes' look, and the context holds the graded picture
                 gen_rgb, gen_depth = self._decode(latent)
                 gen_rgb = apply_grade(gen_rgb, grade_to(gen_rgb, self._notes_look(inputs.text))).clip(0.0, 1.0)
@@ -333,7 +332,7 @@ class OysterWorldModel(FrameGenerator):
         self.model = load_world_model(self.checkpoint)
         self.checkpoint_sha256 = file_sha256(self.checkpoint)
 
-    def start(self, shot: ShotInput, callback: StepCallback | None = None) -> WorldSession:
+    def start(self, shot: ShotInput) -> WorldSession:
         if not shot.notes.strip():
             raise GeneratorInputError("scene notes are empty: the world model needs notes to know what to show")
         empty = [frame for frame, notes in shot.notes_events if not notes.strip()]
@@ -344,4 +343,4 @@ class OysterWorldModel(FrameGenerator):
             check_track_steps(shot.track)
         except ValueError as error:
             raise GeneratorInputError(str(error)) from error
-        return WorldSession(self.model, shot, callback)
+        return WorldSession(self.model, shot)

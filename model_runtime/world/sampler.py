@@ -6,15 +6,11 @@ from typing import Callable
 import torch
 
 Velocity = Callable[[torch.Tensor, float], torch.Tensor]
-StepCallback = Callable[[int, float, torch.Tensor], None]
 
 
-def sample_euler(velocity: Velocity, x: torch.Tensor, times: torch.Tensor,
-                 callback: StepCallback | None = None) -> torch.Tensor:
-    """Integrate dx/dt = velocity(x, t) over `times` (from time_grid); callback(i, t, x) after each step."""
+def sample_euler(velocity: Velocity, x: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+    """Integrate dx/dt = velocity(x, t) over `times` (from time_grid)."""
     for i in range(len(times) - 1):
         t, t_next = float(times[i]), float(times[i + 1])
         x = x + (t_next - t) * velocity(x, t)
-        if callback is not None:
-            callback(i, t_next, x)
     return x

@@ -6,5 +6,6 @@
 - `errors`: the exceptions both sides raise (OysterError and its kinds).
 
 The runtime imports the extension only through this package (and `oyster_blender.passes`, the one bpy
-renderer it runs in a child Blender); `tests/test_core.py` imports every module here with bpy absent.
+module it runs in a child Blender: the blockout passes and the camera track); `tests/test_core.py` imports
+every module here with bpy absent.
 """
