@@ -381,6 +381,25 @@ def test_export_keeps_weights_drops_optimizer_and_may_change_inference_settings(
         export_weights(training, tmp_path / "bad.safetensors", bigger)
 
 
+def test_export_weights_command(micro_checkpoint, tmp_path, capsys):
+    from model_runtime.__main__ import main
+
+    config, tensors, _ = read_checkpoint(micro_checkpoint)
+    training = tmp_path / "last.safetensors"
+    save_checkpoint(training, config, {**tensors, "optim.out.weight.exp_avg": torch.zeros(3)}, {"step": "7"})
+    settings = tmp_path / "settings.safetensors"
+    save_checkpoint(settings, WorldConfig.from_dict({**config.to_dict(), "sampler": {"steps": 1}}), tensors)
+    shipped = tmp_path / "shipped.safetensors"
+    assert main(["export-weights", str(training), str(shipped), "--config-from", str(settings),
+                 "--note", "step 7"]) == 0
+    loaded_config, loaded, metadata = read_checkpoint(shipped)
+    assert loaded_config.sampler.steps == 1 and loaded.keys() == tensors.keys()
+    assert metadata["exported"] == "step 7" and metadata["step"] == "7"
+    assert main(["export-weights", str(tmp_path / "none.safetensors"), str(tmp_path / "x.safetensors")]) == 2
+    assert "does not exist" in capsys.readouterr().out
+    assert main(["export-weights", str(training), str(training)]) == 2
+
+
 def test_splat_cracks_close_but_border_strips_stay_new_content():
     valid = np.ones((20, 30), bool)
     valid[:, :2] = False          # a strip the camera newly sees at the border

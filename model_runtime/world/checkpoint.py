@@ -4,9 +4,13 @@ Loading rebuilds the model from the config stored in the file and names any
 mismatch (truncated file, not safetensors, other format version, tensors that do
 not fit the config), so a bad checkpoint is a clear error, never a crash of the
 worker and never unpickled code.
+
+`python -m model_runtime export-weights RUN/last.safetensors OUT.safetensors` writes
+a training checkpoint's weights (no optimizer state) as a shippable checkpoint.
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -100,3 +104,25 @@ def export_weights(source: str | Path, target: str | Path, config: WorldConfig |
     load_weights(WorldModel(config), weights, Path(source).name)
     kept = {k: v for k, v in metadata.items() if k in ("stage", "step", "train_config")}
     save_checkpoint(target, config, weights, {**kept, **(extra_metadata or {})})
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", type=Path, help="a training checkpoint (a run's last.safetensors)")
+    parser.add_argument("target", type=Path, help="the shippable checkpoint to write")
+    parser.add_argument("--config-from", type=Path,
+                        help="use this checkpoint's config (inference settings such as sampler steps or "
+                             "cache.network_share); the tensors must still fit it")
+    parser.add_argument("--note", help="recorded in the target's metadata as 'exported'")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = read_checkpoint(args.config_from)[0] if args.config_from else None
+        if args.target.resolve() == args.source.resolve():
+            raise CheckpointError("the target is the source; write the export to another file")
+        export_weights(args.source, args.target, config, {"exported": args.note} if args.note else None)
+    except CheckpointError as error:
+        print(f"export-weights: {error}")
+        return 2
+    print(f"export-weights: wrote {args.target} (sha256 {file_sha256(args.target)})")
+    return 0
