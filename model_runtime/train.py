@@ -5,13 +5,15 @@ frozen) the latent dynamics with flow matching and per-frame noise levels
 (diffusion forcing, Chen et al. 2024), then the notes' look head (world/look.py).
 float32 on CPU. Every random draw of a step is seeded by (seed, stage, step,
 rank), and checkpoints hold the optimizer state, so a resumed run continues
-exactly as an uninterrupted one would. The same script runs under `torchrun --nproc_per_node N` (DDP on gloo).
+exactly as an uninterrupted one would (train_resume.py). The same script runs under
+`torchrun --nproc_per_node N` (DDP on gloo).
+
+The trainer and the command live here; what the dynamics stage trains on and its cache in
+train_features.py, the losses in train_objectives.py.
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
-import inspect
 import json
 import os
 import time
@@ -21,28 +23,22 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from torch import distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from model_runtime import geometry
-from model_runtime.data.shards import Clip, load_clips
-from model_runtime.world import autoencoder, cache3d, conditioning, look
-from model_runtime.world import model as world_model
-from model_runtime.world.autoencoder import autoencoder_loss
-from model_runtime.world.cache3d import PointCache, empty_render
+from model_runtime.data.shards import load_clips
+from model_runtime.models.interface import ShotInput
+from model_runtime.train_features import (ClipFeatures, clip_features, features_key, features_path, read_features,
+                                          resize_clip, write_features)
+from model_runtime.train_objectives import (autoencoder_step_loss, dynamics_step_loss, look_step_loss)
+from model_runtime.train_resume import STAGES, load_optimizer_tensors, optimizer_tensors, step_generators
+from model_runtime.world import look
 from model_runtime.world.checkpoint import read_checkpoint, save_checkpoint
-from model_runtime.world.conditioning import camera_action, native_intrinsics, plucker_tokens, token_centres
 from model_runtime.world.config import WorldConfig, preset
-from model_runtime.world.flow import flow_matching_loss, interpolate, time_grid
 from model_runtime.world.generator import WorldSession
 from model_runtime.world.model import WorldModel
 from model_runtime.world.text import embed_notes
-from model_runtime.models.interface import ShotInput
-
-STAGES = ("autoencoder", "dynamics", "look")
 
 
 @dataclass
@@ -68,239 +64,6 @@ class TrainConfig:
     checkpoint_every: int = 100
     sample_every: int = 500
     seed: int = 0
-
-
-# ---------------------------------------------------------------------------- features
-
-@dataclass
-class ClipFeatures:
-    """What the dynamics stage trains on, per frame of a clip: (F, N, *) token tensors, (F, *) frame tensors."""
-    latent: torch.Tensor
-    cache: torch.Tensor
-    valid: torch.Tensor
-    plucker: torch.Tensor
-    action: torch.Tensor
-    text: torch.Tensor          # (384,)
-
-
-def clip_tensors(clip: Clip) -> tuple[torch.Tensor, torch.Tensor]:
-    return torch.from_numpy(clip.rgb).float() / 255.0, torch.from_numpy(clip.depth)
-
-
-@torch.no_grad()
-def clip_features(model: WorldModel, clip: Clip, text: np.ndarray) -> ClipFeatures:
-    """Latents of the frames and the cache renders the model would see: frame t's cache holds the points
-    of frame 0 (the given first frame) and frame t-1 (the latest), rendered through camera t."""
-    cfg = model.config
-    track = clip.track
-    rgb, depth = clip_tensors(clip)
-    n = len(track["frames"])
-    scale = float(track.get("scale", 1.0))
-    grid_h, grid_w = (s // cfg.dynamics.patch for s in cfg.latent_size)
-    centres = token_centres(cfg.width, cfg.padded_height, grid_w, grid_h)
-    centres[:, 1] -= (cfg.padded_height - cfg.height) // 2
-    cams = []
-    for frame in track["frames"]:
-        K = native_intrinsics(frame, track["width"], track["height"], cfg.width, cfg.height)
-        cams.append((K, np.asarray(frame["c2w"]), np.asarray(frame["rel"])))
-    renders = [empty_render(cfg.width, cfg.height)]
-    for t in range(1, n):
-        cache = PointCache(cfg.cache.max_points)
-        for source in sorted({0, t - 1}):
-            cache.add(clip.rgb[source].astype(np.float32) / 255.0, clip.depth[source], cams[source][0], cams[source][1])
-        renders.append(cache.render(cams[t][0], cams[t][1], cfg.width, cfg.height))
-    cache_tok, valid_tok = model.cache_tokens(torch.from_numpy(np.stack([r.rgb for r in renders])),
-                                              torch.from_numpy(np.stack([r.depth for r in renders])),
-                                              torch.from_numpy(np.stack([r.valid for r in renders])))
-    return ClipFeatures(
-        latent=model.patchify(model.encode_frames(rgb, depth)),
-        cache=cache_tok, valid=valid_tok,
-        plucker=torch.from_numpy(np.stack([plucker_tokens(rel, K, centres, scale) for K, _, rel in cams])),
-        action=torch.from_numpy(np.stack([camera_action(rel, K, cfg.width, cfg.height, scale) for K, _, rel in cams])),
-        text=torch.from_numpy(text))
-
-
-def resize_clip(clip: Clip, width: int, height: int) -> Clip:
-    """The clip at the model's native size (intrinsics follow through native_intrinsics)."""
-    if clip.rgb.shape[1:3] == (height, width):
-        return clip
-    rgb = np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in clip.rgb])
-    depth = np.stack([cv2.resize(d, (width, height), interpolation=cv2.INTER_NEAREST) for d in clip.depth])
-    return Clip(clip.scene_seed, clip.caption, clip.labels, clip.move, clip.track, rgb, depth, clip.long_track)
-
-
-# ---------------------------------------------------------------------------- feature cache
-
-CACHED_FIELDS = ("latent", "cache", "valid", "plucker", "action")
-FEATURE_CODE = (geometry, cache3d, conditioning, autoencoder, world_model)  # modules clip_features computes with
-
-
-def features_key(model: WorldModel, clips: list[Clip]) -> str:
-    """sha256 of everything the cached features depend on: the clips (frames, depths, tracks), the config,
-    the autoencoder's weights and latent statistics (the dynamics do not enter), the code that computes them,
-    and the torch and numpy versions. Any change gives another key, so a stale cache is never read."""
-    digest = hashlib.sha256()
-    code = [inspect.getsource(m) for m in FEATURE_CODE] + [inspect.getsource(f) for f in (clip_features, resize_clip)]
-    digest.update(json.dumps({"config": model.config.to_dict(), "code": code, "torch": torch.__version__,
-                              "numpy": np.__version__}, sort_keys=True).encode())
-    parts = {**{f"autoencoder.{k}": v for k, v in model.autoencoder.state_dict().items()},
-             "latent_mean": model.latent_mean, "latent_std": model.latent_std}
-    for name in sorted(parts):
-        digest.update(name.encode())
-        digest.update(parts[name].detach().contiguous().numpy().data)
-    for clip in clips:
-        digest.update(json.dumps(clip.track, sort_keys=True).encode())
-        digest.update(np.ascontiguousarray(clip.rgb).data)
-        digest.update(np.ascontiguousarray(clip.depth).data)
-    return digest.hexdigest()
-
-
-def features_path(folder: Path, key: str) -> Path:
-    return folder / f"features-{key[:16]}.safetensors"
-
-
-def read_features(path: Path, key: str, texts: np.ndarray) -> list[ClipFeatures] | None:
-    """The cached features of `key`, or None (with the reason printed) when the file is missing, damaged or
-    made for another key."""
-    if not path.exists():
-        return None
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            if (f.metadata() or {}).get("key") != key:
-                print(f"features: {path.name} was made for other data, config or weights; computing them again")
-                return None
-            tensors = {name: f.get_tensor(name) for name in f.keys()}
-        return [ClipFeatures(**{field: tensors[f"{i:05d}.{field}"] for field in CACHED_FIELDS},
-                             text=torch.from_numpy(text)) for i, text in enumerate(texts)]
-    except (SafetensorError, OSError, KeyError) as error:
-        print(f"features: {path.name} cannot be read ({error}); computing them again")
-        return None
-
-
-def write_features(path: Path, key: str, features: list[ClipFeatures]) -> None:
-    """Atomically (temporary name, then rename); earlier caches in the folder (other keys) are removed."""
-    tensors = {f"{i:05d}.{field}": getattr(f, field).contiguous() for i, f in enumerate(features)
-               for field in CACHED_FIELDS}
-    partial = path.with_name(path.name + ".partial")
-    save_file(tensors, str(partial), metadata={"key": key, "clips": str(len(features))})
-    os.replace(partial, path)
-    for stale in path.parent.glob("features-*.safetensors"):
-        if stale != path:
-            stale.unlink()
-
-
-# ---------------------------------------------------------------------------- losses
-
-def autoencoder_step_loss(model: WorldModel, autoencoder: torch.nn.Module, clips: list[Clip],
-                          rng: np.random.Generator, batch: int) -> torch.Tensor:
-    """L1 reconstruction of a batch of random frames; `autoencoder` may be the DDP-wrapped module."""
-    picks = [(int(c), int(rng.integers(len(clips[c].rgb)))) for c in rng.integers(len(clips), size=batch)]
-    rgb = torch.from_numpy(np.stack([clips[c].rgb[f] for c, f in picks])).float() / 255.0
-    depth = torch.from_numpy(np.stack([clips[c].depth[f] for c, f in picks]))
-    x = model.frame_input(rgb, depth)
-    return autoencoder_loss(autoencoder(x), x)
-
-
-def dynamics_step_loss(model: WorldModel, dynamics: torch.nn.Module, features: list[ClipFeatures],
-                       rng: np.random.Generator, gen: torch.Generator, cfg: TrainConfig) -> torch.Tensor:
-    """Flow-matching loss of a batch of clip windows with an independent noise level per frame
-    (diffusion forcing, Chen et al. 2024), or clean context and one noisy last frame as at inference.
-
-    Windows starting at frame 0 with frame 0 noisy teach the no-first-frame mode (empty cache render), and
-    weigh `first_weight` there; tokens the cache render leaves uncovered weigh more, since only there the
-    output is not replaced by the render at inference. A share of windows sees zero notes: the
-    unconditional model of classifier-free guidance (Ho & Salimans 2022).
-    """
-    T = model.config.dynamics.window + 1
-    picks = rng.integers(len(features), size=cfg.batch)
-    windows = []
-    for c in picks:
-        f = features[int(c)]
-        s = 0 if rng.random() < cfg.from_start else int(rng.integers(len(f.latent) - T + 1))
-        windows.append((f, s))
-
-    def stack(name: str) -> torch.Tensor:
-        return torch.stack([getattr(f, name)[s:s + T] for f, s in windows])
-
-    x1 = stack("latent")                                                  # (B, T, N, P)
-    x0 = torch.randn(x1.shape, generator=gen)
-    t = torch.rand((cfg.batch, T), generator=gen)
-    clean = torch.from_numpy(rng.random(cfg.batch) < cfg.clean_context)
-    t[clean, :-1] = 1.0                                                   # context as at inference: finished frames
-    valid = stack("valid")                                                # (B, T, N, p*p) covered share
-    weight = 1.0 + cfg.hole_weight * (1.0 - valid.mean(-1))               # (B, T, N)
-    weight[clean, :-1] = 0.0                                              # nothing to learn on a given frame
-    from_notes = torch.tensor([s == 0 for _, s in windows]) & ~clean
-    weight[from_notes, 0] *= cfg.first_weight
-    text = torch.stack([f.text for f, _ in windows])                      # (B, 384)
-    text[torch.from_numpy(rng.random(cfg.batch) < cfg.text_dropout)] = 0.0  # the null notes of guidance
-    text = text[:, None, :].expand(-1, T, -1)                             # (B, T, 384)
-    core = model.dynamics
-    tokens = core.embed_tokens(interpolate(x1, x0, t), stack("cache"), valid, stack("plucker"))
-    velocity = dynamics(tokens, core.frame_condition(t, text, stack("action")))
-    return flow_matching_loss(velocity, x1, x0, weight) + notes_only_loss(model, features, rng, gen, cfg)
-
-
-def notes_only_loss(model: WorldModel, features: list[ClipFeatures], rng: np.random.Generator,
-                    gen: torch.Generator, cfg: TrainConfig) -> torch.Tensor:
-    """Flow-matching loss of single frames made from notes and camera alone, as frame 0 of a shot without
-    a first frame: any frame of any clip is a sample, with the empty cache render and the identity move of
-    a frame 0. Windows alone give this mode a few samples a step; text carries everything here.
-
-    Runs through the plain module: DDP's gradient hooks fire once per parameter for the summed loss.
-    """
-    picks = [(features[int(c)], int(rng.integers(len(features[int(c)].latent))))
-             for c in rng.integers(len(features), size=cfg.notes_batch)]
-    x1 = torch.stack([f.latent[k] for f, k in picks])[:, None]            # (B, 1, N, P)
-    x0 = torch.randn(x1.shape, generator=gen)
-    t = torch.rand((cfg.notes_batch, 1), generator=gen)
-    if cfg.notes_on_grid:
-        grid = time_grid(model.config.sampler.notes_steps)[:-1]
-        on_grid = torch.from_numpy(rng.random(cfg.notes_batch) < cfg.notes_on_grid)
-        t[on_grid, 0] = grid[torch.from_numpy(rng.integers(len(grid), size=int(on_grid.sum())))]
-    text = torch.stack([f.text for f, _ in picks])                        # (B, 384)
-    text[torch.from_numpy(rng.random(cfg.notes_batch) < cfg.text_dropout)] = 0.0
-    core = model.dynamics
-
-    def first(name: str) -> torch.Tensor:
-        return torch.stack([getattr(f, name)[:1] for f, _ in picks])      # (B, 1, ...) of frame 0
-
-    tokens = core.embed_tokens(interpolate(x1, x0, t), first("cache"), first("valid"), first("plucker"))
-    velocity = core(tokens, core.frame_condition(t, text[:, None, :], first("action")))
-    return flow_matching_loss(velocity, x1, x0)
-
-
-def look_step_loss(head: torch.nn.Module, texts: torch.Tensor, looks: torch.Tensor, rng: np.random.Generator,
-                   batch: int) -> torch.Tensor:
-    """Squared error of the look head on random frames: texts (clips, 384), looks (clips, frames, 6)."""
-    clips = rng.integers(len(looks), size=batch)
-    frames = rng.integers(looks.shape[1], size=batch)
-    return (head(texts[clips]) - looks[clips, frames]).pow(2).mean()
-
-
-# ---------------------------------------------------------------------------- checkpoints
-
-def optimizer_tensors(optimizer: torch.optim.Optimizer, names: dict[torch.nn.Parameter, str]) -> dict:
-    out = {}
-    for param, state in optimizer.state.items():
-        for key, value in state.items():
-            out[f"optim.{names[param]}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
-    return out
-
-
-def load_optimizer_tensors(optimizer: torch.optim.Optimizer, names: dict[torch.nn.Parameter, str],
-                           tensors: dict[str, torch.Tensor]) -> None:
-    for param, name in names.items():
-        state = {key.rsplit(".", 1)[1]: value for key, value in tensors.items()
-                 if key.startswith(f"optim.{name}.") and key.count(".") == name.count(".") + 2}
-        if state:
-            optimizer.state[param] = state
-
-
-def step_generators(seed: int, stage: str, step: int, rank: int) -> tuple[np.random.Generator, torch.Generator]:
-    key = [seed, STAGES.index(stage), step, rank]
-    gen = torch.Generator().manual_seed(int(np.random.SeedSequence(key).generate_state(1)[0]))
-    return np.random.default_rng(key), gen
 
 
 # ---------------------------------------------------------------------------- the run

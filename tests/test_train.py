@@ -144,7 +144,7 @@ def _equal_features(a: list, b: list) -> bool:
 
 
 def test_dynamics_features_are_cached_in_the_run_folder_and_never_stale(dataset, tmp_path, capsys):
-    from model_runtime.train import clip_features, features_key
+    from model_runtime.train_features import clip_features, features_key
     from model_runtime.world.text import embed_notes
 
     run = tmp_path / "run"
