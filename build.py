@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """One entry point for people and CI.
 
-    python3 build.py build          build and check dist/oyster-<version>.zip
+    python3 build.py build          build and check dist/oyster-<version>.zip and the runtime wheel
+                                    dist/oyster_runtime-<version>-py3-none-any.whl
     python3 build.py demo [--out D] set up, then generate the example shot into D
     python3 build.py test [ARGS]    set up, then run the whole test suite (ARGS go to pytest)
     python3 build.py setup          only create/refresh .venv/
@@ -9,16 +10,21 @@
 Setup creates `.venv/` at the repository root with Python 3.11 and the pinned
 requirements (requirements.txt, every transitive version fixed by
 requirements.lock) and does nothing when the stamp inside it matches.
-Runs on the system Python (stdlib only).
+Runs on the system Python (stdlib only): both artefacts are written with zipfile, so `build`
+needs no environment. Two builds of the same tree are byte-identical (fixed timestamps, or
+SOURCE_DATE_EPOCH when it is set; sorted entries; fixed permissions).
 """
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 import zipfile
 from pathlib import Path
@@ -30,8 +36,10 @@ STAMP = VENV / "oyster-requirements.sha256"
 REQUIREMENT_FILES = (ROOT / "requirements.txt", ROOT / "requirements.lock")
 EXTENSION_PACKAGE = ROOT / "oyster_blender"
 MANIFEST = ROOT / "blender_manifest.toml"
+PYPROJECT = ROOT / "pyproject.toml"
+RUNTIME_VERSION_FILE = ROOT / "model_runtime" / "__init__.py"
 DIST = ROOT / "dist"
-# Fixed zip timestamp so two builds of the same tree are byte-identical.
+# Fixed zip timestamp so two builds of the same tree are byte-identical (SOURCE_DATE_EPOCH overrides it).
 ZIP_DATE = (2024, 1, 1, 0, 0, 0)
 REQUIRED_MANIFEST_FIELDS = (
     "schema_version", "id", "version", "name", "tagline", "maintainer",
@@ -115,6 +123,16 @@ def package_files() -> list[Path]:
     return files
 
 
+def zip_date() -> tuple[int, int, int, int, int, int]:
+    """The timestamp of every archive entry: SOURCE_DATE_EPOCH (UTC, not before 1980) when set, else ZIP_DATE."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not epoch:
+        return ZIP_DATE
+    if not epoch.isdigit():
+        raise BuildError(f"SOURCE_DATE_EPOCH must be whole seconds since 1970, not {epoch!r}")
+    return tuple(max(time.gmtime(int(epoch)), time.gmtime(315532800))[:6])  # zip cannot hold dates before 1980
+
+
 def build_zip(dist: Path = DIST) -> Path:
     """Build `<dist>/oyster-<version>.zip` (manifest at the root, then the package's files) and check it."""
     manifest = read_manifest()
@@ -125,7 +143,7 @@ def build_zip(dist: Path = DIST) -> Path:
         entries = [(MANIFEST, "blender_manifest.toml")]
         entries += [(p, p.relative_to(EXTENSION_PACKAGE).as_posix()) for p in package_files()]
         for source, name in entries:
-            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            info = zipfile.ZipInfo(name, date_time=zip_date())
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             archive.writestr(info, source.read_bytes())
@@ -147,6 +165,113 @@ def check_zip(path: Path) -> None:
         tomllib.loads(archive.read("blender_manifest.toml").decode())
 
 
+# ---------------------------------------------------------------- runtime wheel
+
+def wheel_config() -> dict:
+    """`[tool.oyster.runtime-wheel]` of pyproject.toml, with the version from model_runtime/__init__.py."""
+    config = dict(tomllib.loads(PYPROJECT.read_text())["tool"]["oyster"]["runtime-wheel"])
+    found = re.search(r'^__version__ = "([^"]+)"$', RUNTIME_VERSION_FILE.read_text(), re.MULTILINE)
+    if found is None:
+        raise BuildError(f"{RUNTIME_VERSION_FILE.relative_to(ROOT)} must set __version__ = \"X.Y.Z\"")
+    config["version"] = found.group(1)
+    return config
+
+
+def wheel_files(config: dict) -> list[tuple[Path, str]]:
+    """(file, name in the wheel) of the listed packages: their Python sources and data files, no caches."""
+    keep = {".py", *config["data-suffixes"]}
+    files = []
+    for package in config["packages"]:
+        folder = ROOT / package
+        if not (folder / "__init__.py").is_file():
+            raise BuildError(f"wheel package {package!r} has no {package}/__init__.py")
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.suffix in keep and "__pycache__" not in path.parts:
+                files.append((path, path.relative_to(ROOT).as_posix()))
+    return files
+
+
+def wheel_metadata(config: dict) -> str:
+    lines = ["Metadata-Version: 2.1", f"Name: {config['name']}", f"Version: {config['version']}",
+             f"Summary: {config['summary']}", f"License: {config['license']}",
+             f"Requires-Python: {config['requires-python']}"]
+    lines += [f"Requires-Dist: {requirement}" for requirement in config["dependencies"]]
+    body = ("The Oyster model runtime as a package: `python -m model_runtime serve` (or `oyster-runtime serve`)\n"
+            "runs the HTTP server and its worker with the default checkpoints inside. The Blender extension's\n"
+            "Set Up Runtime installs it into a virtual environment (docs/extension.md).\n")
+    return "\n".join(lines) + "\n\n" + body
+
+
+def record_line(name: str, data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}"
+
+
+def build_wheel(dist: Path = DIST) -> Path:
+    """Build `<dist>/oyster_runtime-<version>-py3-none-any.whl` (PEP 427: packages, then .dist-info, RECORD
+    last) and check it. Written by hand rather than by setuptools: `build` then runs on any Python 3.11
+    without an environment, and the bytes depend on neither the tool's version nor the checkout's umask."""
+    config = wheel_config()
+    stem = f"{re.sub(r'[-_.]+', '_', config['name']).lower()}-{config['version']}"
+    info_dir = f"{stem}.dist-info"
+    dist.mkdir(parents=True, exist_ok=True)
+    target = dist / f"{stem}-py3-none-any.whl"
+    partial = target.with_name(target.name + ".partial")
+    scripts = "".join(f"{name} = {entry}\n" for name, entry in sorted(config["console-scripts"].items()))
+    generated = [
+        (f"{info_dir}/METADATA", wheel_metadata(config).encode()),
+        (f"{info_dir}/WHEEL", b"Wheel-Version: 1.0\nGenerator: oyster build.py\nRoot-Is-Purelib: true\n"
+                              b"Tag: py3-none-any\n"),
+        (f"{info_dir}/entry_points.txt", f"[console_scripts]\n{scripts}".encode()),
+        (f"{info_dir}/top_level.txt", "".join(f"{p}\n" for p in config["packages"]).encode()),
+    ]
+    stored = tuple(config["stored-suffixes"])
+    date = zip_date()
+    records = []
+    with zipfile.ZipFile(partial, "w") as archive:
+        def add(name: str, data: bytes) -> None:
+            info = zipfile.ZipInfo(name, date_time=date)
+            info.compress_type = zipfile.ZIP_STORED if name.endswith(stored) else zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+            records.append(record_line(name, data))
+
+        for source, name in wheel_files(config):
+            add(name, source.read_bytes())
+        for name, data in generated:
+            add(name, data)
+        record = f"{info_dir}/RECORD"
+        info = zipfile.ZipInfo(record, date_time=date)
+        info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+        archive.writestr(info, "".join(f"{line}\n" for line in records) + f"{record},,\n")
+    os.replace(partial, target)
+    check_wheel(target)
+    print(f"build: {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}")
+    return target
+
+
+def check_wheel(path: Path) -> None:
+    """The wheel holds the runtime's entry point and default checkpoints, and its RECORD matches its files."""
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+        info_dir = next((n.split("/")[0] for n in names if n.endswith(".dist-info/RECORD")), None)
+        if info_dir is None:
+            raise BuildError(f"{path.name}: no .dist-info/RECORD")
+        needed = ["model_runtime/__main__.py", "model_runtime/checkpoints/oyster-painter.safetensors",
+                  "model_runtime/checkpoints/oyster-tiny.safetensors", "oyster_blender/core/__init__.py",
+                  f"{info_dir}/METADATA", f"{info_dir}/WHEEL"]
+        missing = [n for n in needed if n not in names]
+        if missing:
+            raise BuildError(f"{path.name}: lacks {', '.join(missing)}")
+        stray = [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
+        if stray:
+            raise BuildError(f"{path.name}: stray files {stray}")
+        listed = archive.read(f"{info_dir}/RECORD").decode().splitlines()
+        expected = [record_line(n, archive.read(n)) for n in names if n != f"{info_dir}/RECORD"]
+        if listed[:-1] != expected or listed[-1] != f"{info_dir}/RECORD,,":
+            raise BuildError(f"{path.name}: RECORD does not match the files")
+
+
 # ---------------------------------------------------------------- commands
 
 def run_in_venv(args: list[str]) -> int:
@@ -158,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("setup", help="create or refresh .venv")
-    sub.add_parser("build", help="build and check the extension zip")
+    sub.add_parser("build", help="build and check the extension zip and the runtime wheel")
     demo = sub.add_parser("demo", help="set up, then generate the example shot")
     demo.add_argument("--out", default="oyster_demo", help="output folder (default ./oyster_demo)")
     test = sub.add_parser("test", help="set up, then run the test suite")
@@ -167,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "build":
             build_zip()
+            build_wheel()
             return 0
         setup_venv()
         if args.command == "setup":

@@ -70,10 +70,13 @@ def alive(pid: int) -> bool:
 class Runtime:
     """`python -m model_runtime serve` as a child process, with its ready line read and logs in a file."""
 
-    def __init__(self, state_dir: Path, output_root: Path, token: str | None = "t0ken", *extra: str):
+    def __init__(self, state_dir: Path, output_root: Path, token: str | None = "t0ken", *extra: str,
+                 python: str | None = None, cwd: Path | None = None):
+        """`python`: an interpreter with the runtime installed (the wheel), started from `cwd` without the
+        repository on PYTHONPATH; by default this interpreter runs the repository's runtime from ROOT."""
         self.state_dir, self.output_root, self.token = state_dir, output_root, token
         state_dir.mkdir(parents=True, exist_ok=True)
-        args = [sys.executable, "-m", "model_runtime", "serve", "--port", "0", "--state-dir", str(state_dir),
+        args = [python or sys.executable, "-m", "model_runtime", "serve", "--port", "0", "--state-dir", str(state_dir),
                 "--output-root", str(output_root), "--preload", "copy-first-frame", *extra]
         if token is not None:
             token_file = state_dir / "token"
@@ -81,7 +84,9 @@ class Runtime:
             args += ["--token-file", str(token_file)]
         self.log = open(state_dir / "server.log", "ab")
         env = dict(os.environ, PYTHONPATH=str(ROOT))
-        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, env=env, cwd=ROOT)
+        if python is not None:
+            del env["PYTHONPATH"]
+        self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, env=env, cwd=cwd or ROOT)
         line = self.process.stdout.readline().decode().strip()
         if not line.startswith("http://"):
             self.process.kill()
