@@ -28,7 +28,8 @@ from model_runtime.__main__ import main as runtime_main  # noqa: E402
 from model_runtime.models.registry import DEFAULT_MODEL  # noqa: E402
 import oyster_blender  # noqa: E402
 from oyster_blender import api  # noqa: E402
-from oyster_blender.export import ShotExport, export_previs  # noqa: E402
+from oyster_blender.export import export_previs  # noqa: E402
+from oyster_blender.export.shots import ShotExport  # noqa: E402
 from oyster_blender.passes import render_passes as blockout_passes  # noqa: E402
 from oyster_blender.timeline import sync_take  # noqa: E402
 

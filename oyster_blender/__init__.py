@@ -15,11 +15,12 @@ def _modules() -> list[ModuleType]:
     """The bpy modules in registration order: data first (operators and panels refer to it), the main
     panel, then its sub-panels; the runtime session and live mode last, so that unregistering stops a
     flight, then the session (and a runtime it started), first."""
-    from . import (properties, preferences, operators, ui, timeline, take_browser, export,  # noqa: I001
+    from . import (properties, preferences, operators, ui, timeline, take_browser,  # noqa: I001
                    runtime_session, live_panel, world_panel)
+    from .export import panel as export_panel
 
-    return [properties, preferences, operators, ui, timeline, take_browser, export, runtime_session, live_panel,
-            world_panel]
+    return [properties, preferences, operators, ui, timeline, take_browser, export_panel, runtime_session,
+            live_panel, world_panel]
 
 
 def register() -> None:

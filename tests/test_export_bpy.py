@@ -14,8 +14,9 @@ bpy = pytest.importorskip("bpy")
 import cv2  # noqa: E402
 import opentimelineio as otio  # noqa: E402
 
-from oyster_blender.export import (ExportError, ExportJob, ShotExport, export_previs, render_stamped,  # noqa: E402
-                                   stamp_chunks, Chunk)
+from oyster_blender.export import ExportJob, export_previs  # noqa: E402
+from oyster_blender.export.movie import Chunk, render_stamped, stamp_chunks  # noqa: E402
+from oyster_blender.export.shots import ExportError, ShotExport  # noqa: E402
 from oyster_blender.timeline import sync_take  # noqa: E402
 from timeline_fixtures import frame_image, write_take  # noqa: E402
 

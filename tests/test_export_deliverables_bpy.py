@@ -16,8 +16,10 @@ import pytest
 bpy = pytest.importorskip("bpy")
 import cv2  # noqa: E402
 
-from oyster_blender.export import ExportError, ShotExport, export_camera, export_previs  # noqa: E402
-from oyster_blender.techvis import shot_figures  # noqa: E402
+from oyster_blender.export import export_previs  # noqa: E402
+from oyster_blender.export.cameras import export_camera  # noqa: E402
+from oyster_blender.export.shots import ExportError, ShotExport  # noqa: E402
+from oyster_blender.export.techvis import shot_figures  # noqa: E402
 from oyster_blender.timeline import sync_take  # noqa: E402
 from test_export_bpy import REPO, setup_shots  # noqa: E402
 from timeline_fixtures import frame_image, write_take  # noqa: E402
@@ -269,7 +271,7 @@ def test_review_page_in_headless_chromium(empty_scene, tmp_path):
 
 def test_bad_input_is_refused_with_specific_errors(oyster_scene, tmp_path):
     import oyster_blender.api as api
-    from oyster_blender.export import scene_shots
+    from oyster_blender.export.shots import scene_shots
 
     scene = oyster_scene
     scene.render.resolution_x, scene.render.resolution_y = 64, 36

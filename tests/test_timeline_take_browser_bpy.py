@@ -10,7 +10,8 @@ import pytest
 bpy = pytest.importorskip("bpy")
 
 import oyster_blender  # noqa: E402
-from oyster_blender import api, export, take_browser  # noqa: E402
+from oyster_blender import api, take_browser  # noqa: E402
+from oyster_blender.export import panel as export_panel  # noqa: E402
 from oyster_blender.timeline import active_strip, shot_strips  # noqa: E402
 from timeline_fixtures import write_take  # noqa: E402
 
@@ -69,7 +70,7 @@ def test_export_operator_writes_the_previs(browser_scene, tmp_path):
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
     assert (out / "frames" / "sh010_take_002" / "sh010_take_002.0012.png").is_file()
     assert {"previs.mp4", "previs.otio", "previs.edl", "edit.json", "frames", "cameras"} <= {p.name for p in out.iterdir()}
-    assert export.PROGRESS.job is None and "exported" in export.PROGRESS.message
+    assert export_panel.PROGRESS.job is None and "exported" in export_panel.PROGRESS.message
     bpy.ops.oyster.set_active_take(take_dir=take_dir(tmp_path, 3))  # incomplete: refused, nothing written
     with pytest.raises(RuntimeError, match="take_003 is still running"):
         bpy.ops.oyster.export_previs(directory=str(tmp_path / "export2"), runtime_python=sys.executable)

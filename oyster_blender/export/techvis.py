@@ -30,7 +30,9 @@ from typing import Any
 import bpy
 from mathutils import Vector
 
-from .camera import _depsgraph
+from ..camera import _depsgraph
+from ..core.naming import sanitise_name
+from .shots import ShotExport
 
 COLUMNS = ("frame", "lens_mm", "x_m", "y_m", "z_m", "height_m", "tilt_deg", "pan_deg", "subject_m", "subject",
            "speed_m_s")
@@ -129,3 +131,10 @@ def write_figures(figures: dict[str, Any], folder: Path, stem: str) -> tuple[Pat
     _atomic(csv_path, text.getvalue())
     _atomic(json_path, json.dumps(figures, indent=1))
     return csv_path, json_path
+
+
+def export_techvis(scene: bpy.types.Scene, shot: ShotExport, out: Path) -> dict[str, Any]:
+    """The shot's techvis figures as `techvis/<shot>.csv` and `.json`; returns the figures and the paths."""
+    figures = shot_figures(scene, shot.camera, shot.frame_start, shot.frame_end)
+    csv_path, json_path = write_figures(figures, out / "techvis", sanitise_name(shot.name))
+    return {"shot": shot.name, "figures": figures, "csv": csv_path, "json": json_path}
