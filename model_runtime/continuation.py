@@ -111,8 +111,9 @@ def _read_checked(path: Path, parent: Path, scene_frame: int, generator: FrameGe
     try:
         snapshot, metadata = read_state(path)
     except StateFileError as error:
-        raise RequestError("continue_from", f"the state file {path.relative_to(parent.parent)} cannot be used: "
-                                            f"{error}; {REGENERATE}") from None
+        why = str(error) if REGENERATE in str(error) else f"{error}; {REGENERATE}"  # said once
+        raise RequestError("continue_from", f"the state file {path.relative_to(parent.parent)} cannot be "
+                                            f"used: {why}") from None
     made_by = {key: metadata.get(key) for key in ("model", "checkpoint_sha256")}
     if made_by != _identity(generator):
         def describe(who: dict) -> str:

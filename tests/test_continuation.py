@@ -5,11 +5,13 @@ The world model here is a `micro` one with random weights: continuation is about
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from model_runtime.continuation import StateStore, state_path
 from model_runtime.generation import run_take
@@ -182,6 +184,15 @@ def test_a_gone_or_foreign_state_asks_for_a_full_regeneration(checkpoint, genera
     result = run_take(generator, create_take(tmp_path, continuing(damaged, 13, track(frames=24)), None, None).path)
     assert result.status == "failed" and "states/0008.safetensors cannot be used" in result.error
     assert "not a readable safetensors file" in result.error and result.error.endswith("regenerate the take in full")
+
+    # a state of the previous format (it named the runtime's classes) is refused once, saying what to do
+    tree = {"dataclass": {"class": "model_runtime.world.generator:_State", "fields": {"index": {"value": 8}}}}
+    save_file({"t0": torch.ones(1)}, str(state), metadata={
+        "format": "oyster-session-state", "format_version": "1", "tree": json.dumps(tree),
+        "model": generator.name, "checkpoint_sha256": generator.checkpoint_sha256})
+    result = run_take(generator, create_take(tmp_path, continuing(damaged, 13, track(frames=24)), None, None).path)
+    assert result.status == "failed" and "format version 1, which named the runtime's Python classes" in result.error
+    assert result.error.endswith("regenerate the take in full") and result.error.count("regenerate") == 1
 
 
 def test_a_changed_past_is_refused_naming_what_changed(generator, parent, tmp_path):

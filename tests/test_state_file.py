@@ -1,51 +1,98 @@
-"""Session snapshots written as safetensors files read back bit for bit, and bad files are named errors."""
+"""Session snapshots written as state files (an explicit, versioned schema) read back bit for bit; files of
+the previous format, of another version or with records this runtime does not know are refused saying
+what to do."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import save_file
 
-from model_runtime.state_file import StateFileError, read_state, write_state
+from model_runtime.painter.session import PainterState
+from model_runtime.state_file import FORMAT_VERSION, SCHEMAS, StateFileError, read_state, write_state
+from model_runtime.world.generator import _State
 from model_runtime.world.transformer import LayerCache
 
 
 @dataclass
 class Outside:
-    """A dataclass of the tests, not of the runtime: a state file may not name it."""
+    """A dataclass without a state schema: a state file cannot hold it."""
     x: int
 
 
-def snapshot() -> dict:
+def world_state() -> _State:
     shared = torch.randn(2, 3, 5, generator=torch.Generator().manual_seed(1))
-    return {"kv": [LayerCache(shared, shared[:, :, 1:]), LayerCache(torch.zeros(0, 4), shared)],
-            "cache": (np.random.default_rng(2).random((7, 3), dtype=np.float32), np.zeros(4, bool), np.int64(5)),
-            "rng": torch.Generator().manual_seed(3).get_state(), "index": 9, "scale": 0.1 + 0.2, "none": None}
+    grade = (np.full((2, 3), 1.5, np.float32), np.zeros((2, 3), np.float32), 4)
+    return _State(9, [LayerCache(shared, shared[:, :, 1:]), LayerCache(torch.zeros(0, 4), shared)], 2,
+                  (np.random.default_rng(2).random((7, 3), dtype=np.float32), np.zeros(4, bool)),
+                  torch.Generator().manual_seed(3).get_state(), grade)
 
 
 def test_a_snapshot_reads_back_bit_for_bit(tmp_path):
     path = tmp_path / "states" / "0009.safetensors"
-    original = snapshot()
-    write_state(path, list(original.values()), {"model": "m", "checkpoint_sha256": "abc"})
+    original = world_state()
+    extra = (np.int64(5), 0.1 + 0.2, None, "notes")
+    write_state(path, [original, extra], {"model": "m", "checkpoint_sha256": "abc"})
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left behind
-    loaded, metadata = read_state(path)
-    kv, cache, rng, index, scale, none = loaded
+    (loaded, (number, scale, none, text)), metadata = read_state(path)
     assert (metadata["model"], metadata["checkpoint_sha256"]) == ("m", "abc")
-    assert isinstance(kv[0], LayerCache) and torch.equal(kv[0].k, original["kv"][0].k)
-    assert torch.equal(kv[0].v, original["kv"][0].v) and kv[1].k.shape == (0, 4)
+    assert isinstance(loaded, _State) and (loaded.index, loaded.n_past) == (9, 2)
+    kv = loaded.kv
+    assert isinstance(kv[0], LayerCache) and torch.equal(kv[0].k, original.kv[0].k)
+    assert torch.equal(kv[0].v, original.kv[0].v) and kv[1].k.shape == (0, 4)
     assert kv[1].v is kv[0].k  # one object in the snapshot is one object again
-    assert isinstance(cache, tuple) and np.array_equal(cache[0], original["cache"][0])
-    assert cache[1].dtype == bool and type(cache[2]) is np.int64 and cache[2] == 5
-    assert torch.equal(rng, original["rng"]) and rng.dtype == torch.uint8
-    assert (index, scale, none) == (9, 0.1 + 0.2, None)
+    assert isinstance(loaded.cache, tuple) and np.array_equal(loaded.cache[0], original.cache[0])
+    assert loaded.cache[1].dtype == bool
+    assert torch.equal(loaded.rng, original.rng) and loaded.rng.dtype == torch.uint8
+    assert np.array_equal(loaded.grade[0], original.grade[0]) and loaded.grade[2] == 4
+    assert type(number) is np.int64 and number == 5 and (scale, none, text) == (0.1 + 0.2, None, "notes")
+
+    painter = PainterState(3, np.arange(12, dtype=np.float32).reshape(4, 3), np.ones((4, 3), np.float32), 2,
+                           "rain-soaked neon alley")
+    write_state(tmp_path / "painter.safetensors", painter, {})
+    back, _ = read_state(tmp_path / "painter.safetensors")
+    assert isinstance(back, PainterState) and (back.index, back.n_anchor, back.notes) == (3, 2, painter.notes)
+    assert np.array_equal(back.points, painter.points) and np.array_equal(back.colors, painter.colors)
+
+
+def test_the_file_names_schemas_and_fields_never_classes(tmp_path):
+    path = tmp_path / "s.safetensors"
+    write_state(path, world_state(), {})
+    with safe_open(str(path), framework="pt") as f:
+        metadata = f.metadata()
+    assert metadata["format_version"] == str(FORMAT_VERSION)
+    state = json.loads(metadata["state"])
+    assert state["record"]["schema"] == "world-session" and state["record"]["version"] == 1
+    assert list(state["record"]["fields"]) == ["index", "kv", "n_past", "cache", "rng", "grade"]
+    assert "model_runtime" not in metadata["state"] and "_State" not in metadata["state"]
+
+
+def test_every_schema_matches_its_class():
+    """A snapshot class whose fields change without a new schema version fails here, not on an artist's disk."""
+    for schema in SCHEMAS.values():
+        assert tuple(f.name for f in dataclasses.fields(schema.resolve())) == schema.fields, schema.name
+
+
+def test_a_state_of_the_previous_format_is_refused_saying_what_to_do(tmp_path):
+    old = tmp_path / "0008.safetensors"  # as format 1 wrote it: the tree named module:qualname of _State
+    tree = {"dataclass": {"class": "model_runtime.world.generator:_State", "fields": {"index": {"value": 8}}}}
+    save_file({"t0": torch.ones(1)}, str(old), metadata={"format": "oyster-session-state", "format_version": "1",
+                                                        "tree": json.dumps(tree)})
+    with pytest.raises(StateFileError, match="format version 1, which named the runtime's Python classes") as refused:
+        read_state(old)
+    assert "regenerate the take in full" in str(refused.value)
 
 
 def test_bad_state_files_are_named_errors(tmp_path):
     with pytest.raises(TypeError, match="holds a dict"):
-        write_state(tmp_path / "a.safetensors", {"not": "a dataclass"}, {})
+        write_state(tmp_path / "a.safetensors", {"not": "a record"}, {})
+    with pytest.raises(TypeError, match="Outside has no state schema"):
+        write_state(tmp_path / "b.safetensors", Outside(1), {})
 
     path = tmp_path / "good.safetensors"
     write_state(path, [torch.ones(100)], {})
@@ -54,18 +101,24 @@ def test_bad_state_files_are_named_errors(tmp_path):
     with pytest.raises(StateFileError, match="not a readable safetensors file"):
         read_state(truncated)
 
-    def forged(name: str, tree: dict, **metadata: str) -> str:
+    def forged(name: str, state: dict, **metadata: str) -> str:
         target = tmp_path / name
         save_file({"t0": torch.ones(1)}, str(target), metadata={"format": "oyster-session-state",
-                                                              "format_version": "1", "tree": json.dumps(tree),
-                                                              **metadata})
+                                                              "format_version": str(FORMAT_VERSION),
+                                                              "state": json.dumps(state), **metadata})
         with pytest.raises(StateFileError) as refused:
             read_state(target)
         return str(refused.value)
 
-    outside = {"dataclass": {"class": f"{Outside.__module__}:Outside", "fields": {"x": {"value": 1}}}}
-    assert "not one of the runtime's own" in forged("outside.safetensors", outside)
-    missing = {"dataclass": {"class": "model_runtime.world.transformer:NoSuchClass", "fields": {}}}
-    assert "this runtime does not have" in forged("missing.safetensors", missing)
-    assert "tree is damaged" in forged("damaged.safetensors", {"tensor": "t7"})
-    assert "version 1" in forged("other.safetensors", {"value": 1}, format_version="2")
+    kv = {"k": {"tensor": "t0"}, "v": {"tensor": "t0"}}
+    assert forged("good-record.safetensors", {"tensor": "t7"}).startswith("its state is damaged")
+    message = forged("version.safetensors", {"value": 1}, format_version="3")
+    assert "format version '3'" in message and f"reads version {FORMAT_VERSION} only" in message
+    assert "regenerate the take in full" in message
+    assert "not an oyster-session-state file" in forged("other.safetensors", {"value": 1}, format="other")
+    unknown = forged("unknown.safetensors", {"record": {"schema": "mystery", "version": 1, "fields": {}}})
+    assert "'mystery' record, which this runtime does not know" in unknown
+    newer = forged("newer.safetensors", {"record": {"schema": "kv-layer", "version": 2, "fields": kv}})
+    assert "'kv-layer' record is version 2, this runtime reads version 1" in newer
+    fewer = forged("fewer.safetensors", {"record": {"schema": "kv-layer", "version": 1, "fields": {"k": kv["k"]}}})
+    assert "has the fields ('k',)" in fewer
