@@ -1,6 +1,6 @@
 """A picture of a .blend's Video Sequencer with its takes, for the README.
 
-    python -m examples.sequencer_picture --blend oyster_demo/example.blend --out docs/images/sequencer.png
+    python -m examples.sequencer_picture --blend oyster_demo/example.blend --out docs/images/sequencer.jpg
 
 bpy as a Python module never opens a window, so there is no sequencer editor to
 screenshot. This draws what that editor shows, from the saved file itself: the
@@ -144,7 +144,7 @@ def sequencer_picture(blend: Path, frame: int | None = None) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--blend", type=Path, required=True, help="a .blend with takes on its sequencer")
-    parser.add_argument("--out", type=Path, required=True, help="PNG to write")
+    parser.add_argument("--out", type=Path, required=True, help="the picture to write (.jpg or .png, by its suffix)")
     parser.add_argument("--frame", type=int, help="playhead frame (default: the middle of the strips)")
     args = parser.parse_args(argv)
     picture = sequencer_picture(args.blend.resolve(), args.frame)
