@@ -21,7 +21,7 @@ class RuntimeSettings:
     """Where the model runtime is and where takes go."""
 
     python: str = ""
-    """Interpreter of the runtime's environment (the repository's .venv); empty: none configured."""
+    """Interpreter of the runtime's environment (Set Up Runtime's venv, or a repository's .venv); empty: none."""
     address: str = ""
     """`host:port` of a running (studio) runtime; empty: start one locally with `python`."""
     token: str = ""
@@ -57,6 +57,19 @@ def runtime_root(python: str) -> Path | None:
     return root if (root / "model_runtime").is_dir() else None
 
 
+def installed_runtime(python: str) -> Path | None:
+    """The site-packages of a venv interpreter that has the runtime wheel installed (Set Up Runtime), if any.
+
+    Looked up on disk, without running the interpreter: `<venv>/lib/python3.X/site-packages/model_runtime`
+    (`<venv>/Lib/site-packages` on Windows).
+    """
+    env = Path(python).absolute().parent.parent
+    for lib in (env / "Lib" / "site-packages", *sorted((env / "lib").glob("python3*/site-packages"))):
+        if (lib / "model_runtime" / "__init__.py").is_file():
+            return lib
+    return None
+
+
 def checkout_python(checkout: Path) -> str:
     """The interpreter of `build.py`'s venv in a repository checkout, or "" when there is none."""
     for relative in (".venv/bin/python", ".venv/Scripts/python.exe"):
@@ -66,19 +79,23 @@ def checkout_python(checkout: Path) -> str:
 
 
 def local_runtime(settings: RuntimeSettings, checkout: Path = CHECKOUT) -> tuple[str, Path]:
-    """(interpreter, repository) to start a local runtime with; SettingsError saying what to set.
+    """(interpreter, folder holding model_runtime) to start a local runtime with; SettingsError saying what to set.
 
+    The folder is the repository, or the site-packages of an environment with the runtime wheel installed.
     Without a configured interpreter, the extension running from a repository checkout (`checkout`
     holds `model_runtime/`) uses that checkout's `.venv`, so a developer needs no preferences.
     """
     python = settings.python or checkout_python(checkout)
     if not python:
-        raise SettingsError("no runtime set up: in Oyster's preferences, set Runtime Python to the .venv "
-                            "interpreter that `python3 build.py setup` makes, or a Runtime Address")
+        raise SettingsError("no runtime set up: in Oyster's preferences, set Runtime Python (Set Up Runtime "
+                            "makes one from the runtime wheel; in a repository, `python3 build.py setup` makes "
+                            ".venv), or a Runtime Address")
     if not Path(python).is_file():
         raise SettingsError(f"the Runtime Python {python!r} does not exist: fix it in Oyster's preferences")
-    root = runtime_root(python) or (checkout if (checkout / "model_runtime").is_dir() else None)
+    root = (runtime_root(python) or installed_runtime(python)
+            or (checkout if (checkout / "model_runtime").is_dir() else None))
     if root is None:
         raise SettingsError(f"the Runtime Python {python!r} is not the .venv of an Oyster repository "
-                            "(no model_runtime/ beside its .venv): point it at <repository>/.venv/bin/python")
+                            "(no model_runtime/ beside its .venv) and has no runtime installed: press Set Up "
+                            "Runtime in Oyster's preferences, or point it at <repository>/.venv/bin/python")
     return python, root

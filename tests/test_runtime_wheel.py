@@ -16,6 +16,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 import build
@@ -122,9 +124,6 @@ def test_installed_wheel_serves_health_and_a_painted_take_from_any_directory(tmp
         assert server.request("GET", "/v1/info", token=None)[0] == 401
         passes = tmp_path / "passes"
         passes.mkdir()
-        import cv2
-        import numpy as np
-
         for frame in (1, 2, 3):
             cv2.imwrite(str(passes / f"depth_{frame:04d}.exr"), np.full((36, 64, 3), 4.0, np.float32))
             cv2.imwrite(str(passes / f"shade_{frame:04d}.png"), np.full((36, 64, 3), 120, np.uint8))
