@@ -56,7 +56,8 @@ def test_an_index_url_or_a_wheel_and_bad_pip_options(tmp_path):
     for source, words in cases.items():
         snapshot = run(SetupRequest(tmp_path / "env", source, python=sys.executable)).snapshot()
         assert snapshot.state == FAILED and words in snapshot.message, snapshot.message
-    snapshot = run(SetupRequest(tmp_path / "env", str(wheel), python=sys.executable, pip_options="--x 'open")).snapshot()
+    request = SetupRequest(tmp_path / "env", str(wheel), python=sys.executable, pip_options="--x 'open")
+    snapshot = run(request).snapshot()
     assert snapshot.message.startswith("the pip options cannot be read")
 
 
