@@ -19,9 +19,9 @@ COMMANDS = {
     "train": ("model_runtime.train", "train the world model"),
     "export-weights": ("model_runtime.world.checkpoint", "write a training checkpoint's weights as a shippable one"),
     "eval-painter": ("model_runtime.evaluation.painter_eval", "evaluate the painter and its baselines"),
-    "bench-painter": ("model_runtime.painter.bench", "time the painter and the blockout passes"),
     "train-painter": ("model_runtime.painter.trainer", "train the painter on blockout passes and looks"),
-    "bench": ("model_runtime.bench", "benchmark the world model"),
+    "bench": ("model_runtime.painter.bench", "time the default model (the painter) and the blockout passes"),
+    "bench-world": ("model_runtime.world.bench", "time the latent world model (oyster-tiny)"),
     "editorial": ("model_runtime.editorial", "write OTIO timelines and CMX 3600 EDLs"),
     "world": ("model_runtime.worldgen.cli", "build a world from scene notes into a .blend"),
 }

@@ -1,4 +1,4 @@
-"""`python -m model_runtime bench-painter`: how fast the painter and the blockout passes run here.
+"""`python -m model_runtime bench`: how fast the painter (the default model) and the blockout passes run here.
 
 One run builds a blockout of plain primitives with a 300-frame dolly and pan
 (a child Blender), renders its passes with the product's renderer (the child

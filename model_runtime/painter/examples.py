@@ -14,6 +14,8 @@ from model_runtime.painter.features import camera, frame_features
 from model_runtime.painter.memory import empty_view, frame_view
 
 MEMORY_SHARE = 0.6  # share of examples with a memory from another frame of the clip
+EDGE_CROP_SHARE = 0.25  # share of crops that touch the frame's border on each axis, where a moving camera
+                        # brings in new ground as thin strips beside the memory
 
 
 def passes_depth(clip: Clip, t: int) -> np.ndarray:
@@ -41,6 +43,13 @@ def example(clip: Clip, t: int, rng: np.random.Generator, crop: tuple[int, int] 
     truth = clip.rgb[t].astype(np.float32).transpose(2, 0, 1) / 255
     if crop is not None:
         cw, ch = crop
-        x, y = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+        x, y = _crop_origin(rng, w - cw), _crop_origin(rng, h - ch)
         feats, truth = feats[:, y:y + ch, x:x + cw], truth[:, y:y + ch, x:x + cw]
     return feats, truth
+
+
+def _crop_origin(rng: np.random.Generator, room: int) -> int:
+    """A crop's offset on one axis: at either border for EDGE_CROP_SHARE of crops, else uniform."""
+    if rng.random() < EDGE_CROP_SHARE:
+        return room * int(rng.integers(2))
+    return int(rng.integers(0, room + 1))

@@ -21,6 +21,8 @@ import numpy as np
 from model_runtime.geometry import intrinsics_matrix
 
 FEATURE_CHANNELS = 14
+MEMORY_RGB = slice(9, 12)
+MEMORY_VALID = slice(12, 13)
 LOG_DEPTH_SCALE = float(np.log1p(1000.0))
 
 
@@ -71,7 +73,7 @@ def frame_features(shade: np.ndarray, depth: np.ndarray, frame: dict, memory_rgb
     out[3:6] = world_normals(depth, cam_rays, rotation).transpose(2, 0, 1)
     out[6:9] = directions.transpose(2, 0, 1)
     valid = memory_valid.astype(np.float32)
-    out[9:12] = (memory_rgb * valid[..., None]).transpose(2, 0, 1)
-    out[12] = valid
+    out[MEMORY_RGB] = (memory_rgb * valid[..., None]).transpose(2, 0, 1)
+    out[MEMORY_VALID] = valid
     out[13] = noise
     return out

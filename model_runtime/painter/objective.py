@@ -1,10 +1,20 @@
-"""The painter's training objective: L1 on the pixels plus matching the local texture energy.
+"""The painter's training objective, scored on the frame the session shows: L1 where the painter paints,
+plus matching the local texture energy of the whole composited frame.
+
+At inference the memory is kept wherever it is valid (the composite stage), so
+the network's pixels there are never seen: the L1 term counts only the pixels
+the memory does not cover (every pixel for an example without a memory).
+Scored everywhere, the network spends itself on copying the memory and paints
+the uncovered ground as a grey mean (measured: 47 of 255 darker than ground
+truth on a pan's new strip, where the same network without its memory is 14
+darker), and a panning shot freezes that grey into the memory strip by strip.
 
 L1 alone paints the mean of every texture the blockout could carry, which is
 blur. The second term compares the local mean of the gradient magnitude
-(8x8 windows) of the painted frame with the ground truth's, so the painter is
-paid for drawing texture of the right strength even where it cannot know the
-exact pattern (the noise channel gives it the freedom to).
+(8x8 windows) of the composited frame with the ground truth's, so the painter
+is paid for drawing texture of the right strength, seams with the memory
+included, even where it cannot know the exact pattern (the noise channel
+gives it the freedom to).
 """
 from __future__ import annotations
 
@@ -23,9 +33,13 @@ def gradient_magnitude(rgb: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(gx * gx + gy * gy + 1e-8)
 
 
-def painter_loss(painted: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-    """Both (B, 3, H, W) in [0, 1]; returns the loss and its parts."""
-    l1 = (painted - truth).abs().mean()
-    energy = (F.avg_pool2d(gradient_magnitude(painted), ENERGY_WINDOW)
+def painter_loss(painted: torch.Tensor, truth: torch.Tensor, memory_rgb: torch.Tensor, kept: torch.Tensor
+                 ) -> tuple[torch.Tensor, dict[str, float]]:
+    """painted, truth, memory_rgb (B, 3, H, W) in [0, 1]; kept (B, 1, H, W), 1 where the memory is valid
+    (the features' memory channels). Returns the loss and its parts."""
+    new = 1 - kept
+    l1 = ((painted - truth).abs() * new).sum() / (3 * new.sum()).clamp(min=1.0)
+    shown = kept * memory_rgb + new * painted
+    energy = (F.avg_pool2d(gradient_magnitude(shown), ENERGY_WINDOW)
               - F.avg_pool2d(gradient_magnitude(truth), ENERGY_WINDOW)).abs().mean()
     return l1 + ENERGY_WEIGHT * energy, {"l1": float(l1.detach()), "energy": float(energy.detach())}

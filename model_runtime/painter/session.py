@@ -34,6 +34,7 @@ from model_runtime.painter.passes import FramePasses
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "oyster-painter.safetensors"
 MAX_MEMORY_POINTS = 2_000_000  # ~24 full 384x216 frames of new ground; 48 MB
+EDGE_MARGIN = 8  # pixels of reflected features around the frame (pad_to)
 
 
 @dataclass
@@ -47,11 +48,14 @@ class PainterState:
     notes: str
 
 
-def pad_to(features: np.ndarray, multiple: int) -> np.ndarray:
-    """Reflect-pad (C, H, W) on the bottom and right to multiples of `multiple`."""
+def pad_to(features: np.ndarray, multiple: int, margin: int = EDGE_MARGIN) -> np.ndarray:
+    """Reflect-pad (C, H, W) by `margin` on every side, then on the bottom and right to multiples of `multiple`.
+
+    The margin keeps the convolutions' zero padding out of the frame: without it the outermost pixels
+    come out greyed, and a panning camera freezes that grey edge into the memory strip by strip."""
     _, h, w = features.shape
-    ph, pw = -h % multiple, -w % multiple
-    return np.pad(features, ((0, 0), (0, ph), (0, pw)), mode="reflect") if ph or pw else features
+    ph, pw = -(h + 2 * margin) % multiple, -(w + 2 * margin) % multiple
+    return np.pad(features, ((0, 0), (margin, margin + ph), (margin, margin + pw)), mode="reflect")
 
 
 class PainterModel(FrameGenerator):
@@ -88,7 +92,8 @@ class PainterModel(FrameGenerator):
         noise = np.random.default_rng(noise_seed).standard_normal((h, w)).astype(np.float32)
         features = frame_features(passes.shade, passes.depth, frame, seen.rgb, seen.valid, noise)
         x = torch.from_numpy(pad_to(features, PainterNet.multiple()))[None]
-        rgb = self.net(x, self.notes_embedding(notes))[0, :, :h, :w]
+        m = EDGE_MARGIN
+        rgb = self.net(x, self.notes_embedding(notes))[0, :, m:m + h, m:m + w]
         return rgb.permute(1, 2, 0).numpy()
 
 

@@ -21,6 +21,7 @@ from safetensors.torch import save_file
 from model_runtime.data.shards import Clip, load_clips
 from model_runtime.painter import checkpoint
 from model_runtime.painter.examples import example
+from model_runtime.painter.features import MEMORY_RGB, MEMORY_VALID
 from model_runtime.painter.network import PRESETS, PainterNet
 from model_runtime.painter.objective import painter_loss
 
@@ -36,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save-every", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--init", type=Path, help="start a new run from this painter checkpoint's weights "
+                        "(fresh optimiser); ignored when the run folder resumes")
 
 
 def _clips(folders: list[Path]) -> list[Clip]:
@@ -109,13 +112,21 @@ def run(args: argparse.Namespace) -> int:
         step, rng_state = _load_state(state_path, net, opt)
         rng.bit_generator.state = rng_state
         print(f"resumed at step {step}", flush=True)
+    elif args.init is not None:
+        initial, _ = checkpoint.load(args.init)
+        if initial.config != net.config:
+            raise SystemExit(f"--init {args.init} is a {initial.config} painter, the preset {args.preset} is "
+                             f"{net.config}")
+        net.load_state_dict(initial.state_dict())
+        print(f"started from {args.init}", flush=True)
     record = {"data": [str(d) for d in args.data], "clips": len(clips), "preset": args.preset,
-              "batch": args.batch, "crop": list(crop), "lr": args.lr, "seed": args.seed}
+              "batch": args.batch, "crop": list(crop), "lr": args.lr, "seed": args.seed,
+              "init": str(args.init) if args.init is not None else None}
     log = open(args.run / "log.jsonl", "a")
     start, sums = time.time(), {"loss": 0.0, "l1": 0.0, "energy": 0.0}
     while step < args.steps:
         x, y, n = batch(clips, rng, args.batch, crop, embeddings)
-        loss, parts = painter_loss(net(x, n), y)
+        loss, parts = painter_loss(net(x, n), y, x[:, MEMORY_RGB], x[:, MEMORY_VALID])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

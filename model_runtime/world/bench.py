@@ -1,4 +1,4 @@
-"""`python -m model_runtime bench`: how fast the world model runs on this machine.
+"""`python -m model_runtime bench-world`: how fast the latent world model (oyster-tiny) runs on this machine.
 
 Reports, for one config at its native resolution:
 - time to first frame, cold (checkpoint and text encoder loaded in this call; torch already imported)
@@ -232,7 +232,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m model_runtime bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m model_runtime bench-world", description=__doc__)
     add_arguments(parser)
     return run(parser.parse_args())
 

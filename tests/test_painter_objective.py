@@ -1,0 +1,55 @@
+"""The painter's training objective and examples: what the loss scores, where crops fall, the frame margin."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from model_runtime.painter.examples import EDGE_CROP_SHARE, _crop_origin
+from model_runtime.painter.objective import painter_loss
+from model_runtime.painter.session import EDGE_MARGIN, pad_to
+
+
+def _frames(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    truth = torch.rand(2, 3, 32, 48, generator=g)
+    kept = torch.zeros(2, 1, 32, 48)
+    kept[..., :, :24] = 1  # the memory covers the left half
+    return truth, truth.clone(), truth * kept, kept
+
+
+def test_the_loss_ignores_what_the_memory_covers_and_scores_the_rest():
+    truth, painted, memory, kept = _frames()
+    exact, _ = painter_loss(painted, truth, memory, kept)
+    assert float(exact) < 1e-3
+    painted_under_memory = painted.clone()
+    painted_under_memory[..., :, :24] = 0.5  # never shown: the composite keeps the memory there
+    hidden, parts = painter_loss(painted_under_memory, truth, memory, kept)
+    assert parts["l1"] == 0.0 and float(hidden) == float(exact)
+    painted_new = painted.clone()
+    painted_new[..., :, 24:] = 0.5  # the new ground, grey
+    grey, parts = painter_loss(painted_new, truth, memory, kept)
+    assert parts["l1"] > 0.2 and parts["energy"] > 0.01 and float(grey) > float(exact) + 0.2
+
+
+def test_without_a_memory_every_pixel_counts():
+    truth, painted, _, kept = _frames()
+    painted[..., :, :24] = 0.5
+    _, parts = painter_loss(painted, truth, torch.zeros_like(truth), torch.zeros_like(kept))
+    assert 0.1 < parts["l1"] < 0.2  # half of the frame off by ~0.25 on average
+
+
+def test_edge_crops_touch_the_border_in_their_share():
+    rng = np.random.default_rng(0)
+    origins = [_crop_origin(rng, 100) for _ in range(4000)]
+    at_border = np.mean([o in (0, 100) for o in origins])
+    assert abs(at_border - EDGE_CROP_SHARE) < 0.04
+    assert min(origins) == 0 and max(origins) == 100
+
+
+def test_the_margin_is_reflected_on_every_side_and_sizes_are_multiples():
+    features = np.arange(2 * 36 * 64, dtype=np.float32).reshape(2, 36, 64)
+    padded = pad_to(features, 16)
+    assert padded.shape[1] % 16 == 0 and padded.shape[2] % 16 == 0
+    m = EDGE_MARGIN
+    assert np.array_equal(padded[:, m:m + 36, m:m + 64], features)
+    assert np.array_equal(padded[:, m, m - 1], features[:, 0, 1])  # reflected, not zeros
