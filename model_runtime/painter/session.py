@@ -59,9 +59,14 @@ def pad_to(features: np.ndarray, multiple: int, margin: int = EDGE_MARGIN) -> np
 
 
 class PainterModel(FrameGenerator):
-    def __init__(self, path: Path = DEFAULT_CHECKPOINT, name: str = "oyster-painter", use_memory: bool = True):
+    def __init__(self, path: Path = DEFAULT_CHECKPOINT, name: str = "oyster-painter", use_memory: bool = True,
+                 device: str | torch.device = "cpu", max_memory_points: int = MAX_MEMORY_POINTS):
+        """`device`: where the weights and each frame's features live (only the painted frame comes back);
+        float32 everywhere. `max_memory_points`: the bound of a session's memory ring."""
+        self.device = torch.device(device)
         self.net, self.record = checkpoint.load(path)
-        self.name, self.use_memory = name, use_memory
+        self.net.to(self.device)
+        self.name, self.use_memory, self.max_memory_points = name, use_memory, max_memory_points
         self.checkpoint_sha256 = checkpoint.file_sha256(path)
         self._notes: dict[str, torch.Tensor] = {}
 
@@ -69,7 +74,7 @@ class PainterModel(FrameGenerator):
         if notes not in self._notes:
             from model_runtime.world.text import embed_notes
 
-            self._notes[notes] = torch.from_numpy(embed_notes([notes]))
+            self._notes[notes] = torch.from_numpy(embed_notes([notes])).to(self.device)
         return self._notes[notes]
 
     def start(self, shot: ShotInput) -> "PainterSession":
@@ -91,10 +96,10 @@ class PainterModel(FrameGenerator):
         h, w = passes.depth.shape
         noise = np.random.default_rng(noise_seed).standard_normal((h, w)).astype(np.float32)
         features = frame_features(passes.shade, passes.depth, frame, seen.rgb, seen.valid, noise)
-        x = torch.from_numpy(pad_to(features, PainterNet.multiple()))[None]
+        x = torch.from_numpy(pad_to(features, PainterNet.multiple()))[None].to(self.device)
         m = EDGE_MARGIN
         rgb = self.net(x, self.notes_embedding(notes))[0, :, m:m + h, m:m + w]
-        return rgb.permute(1, 2, 0).numpy()
+        return rgb.permute(1, 2, 0).cpu().numpy()
 
 
 def composite(painted: np.ndarray, seen: MemoryView) -> np.ndarray:
@@ -106,7 +111,7 @@ def composite(painted: np.ndarray, seen: MemoryView) -> np.ndarray:
 class PainterSession(Session):
     def __init__(self, model: PainterModel, shot: ShotInput):
         self.model, self.shot = model, shot
-        self.memory = Memory(MAX_MEMORY_POINTS)
+        self.memory = Memory(model.max_memory_points)
         self._index = 0
         self._notes = shot.notes_at(shot.track["frames"][0]["frame"])
         if shot.first_rgb is not None:

@@ -3,7 +3,8 @@
 The run folder holds `painter.safetensors` (the latest weights, a checkpoint
 like any other), `state.safetensors` (weights, Adam moments, step and the
 sampler's random state: a rerun continues where it stopped) and `log.jsonl`
-(one line of losses per logged step). Runs in float32 on the CPU.
+(one line of losses per logged step). Runs in float32 on `--device` (the CPU, or CUDA: the net and each
+batch move there; the examples are cut on the CPU).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from model_runtime import device as devices
 from model_runtime.data.shards import Clip, load_clips
 from model_runtime.painter import checkpoint
 from model_runtime.painter.examples import example
@@ -39,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--init", type=Path, help="start a new run from this painter checkpoint's weights "
                         "(fresh optimiser); ignored when the run folder resumes")
+    devices.add_argument(parser)
 
 
 def _clips(folders: list[Path]) -> list[Clip]:
@@ -74,7 +77,8 @@ def _load_state(path: Path, net: PainterNet, opt: torch.optim.Adam) -> tuple[int
     net.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     for i, p in enumerate(net.parameters()):
         if f"adam.{i}.exp_avg" in tensors:
-            opt.state[p] = {"exp_avg": tensors[f"adam.{i}.exp_avg"], "exp_avg_sq": tensors[f"adam.{i}.exp_avg_sq"],
+            opt.state[p] = {"exp_avg": tensors[f"adam.{i}.exp_avg"].to(p.device),
+                            "exp_avg_sq": tensors[f"adam.{i}.exp_avg_sq"].to(p.device),
                             "step": tensors[f"adam.{i}.step"].reshape(())}
     return int(meta["step"]), json.loads(meta["rng"])
 
@@ -96,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    device = devices.resolve_or_exit(args.device, "train-painter")
     crop = tuple(int(v) for v in args.crop.lower().split("x"))
     if len(crop) != 2 or crop[0] % 16 or crop[1] % 16:
         raise SystemExit(f"--crop must be WIDTHxHEIGHT in multiples of 16, got {args.crop!r}")
@@ -104,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     embeddings = dict(zip(captions, embed_notes(captions)))
     args.run.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
-    net = PainterNet(PRESETS[args.preset])
+    net = PainterNet(PRESETS[args.preset]).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     state_path = args.run / "state.safetensors"
     step, rng = 0, np.random.default_rng(args.seed)
@@ -120,12 +125,12 @@ def run(args: argparse.Namespace) -> int:
         net.load_state_dict(initial.state_dict())
         print(f"started from {args.init}", flush=True)
     record = {"data": [str(d) for d in args.data], "clips": len(clips), "preset": args.preset,
-              "batch": args.batch, "crop": list(crop), "lr": args.lr, "seed": args.seed,
+              "device": str(device), "batch": args.batch, "crop": list(crop), "lr": args.lr, "seed": args.seed,
               "init": str(args.init) if args.init is not None else None}
     log = open(args.run / "log.jsonl", "a")
     start, sums = time.time(), {"loss": 0.0, "l1": 0.0, "energy": 0.0}
     while step < args.steps:
-        x, y, n = batch(clips, rng, args.batch, crop, embeddings)
+        x, y, n = (t.to(device) for t in batch(clips, rng, args.batch, crop, embeddings))
         loss, parts = painter_loss(net(x, n), y, x[:, MEMORY_RGB], x[:, MEMORY_VALID])
         opt.zero_grad(set_to_none=True)
         loss.backward()
