@@ -5,23 +5,36 @@ session is an ordinary session whose track grows: each received frame is
 appended (with `rel` computed from the previous pose) before `step()` is called.
 The session itself starts on the first frame, since baselines and the world
 model read frame 0 when they start.
+
+A frame may carry the blockout's passes at that pose (`passes: {folder, frame}`, the
+files `oyster_blender.passes` writes, read here and checked as a take's passes are):
+the painter paints each live frame over them, and its memory keeps what it painted,
+so flying back shows the same picture. A session whose first frame has passes needs
+them on every frame; a model that paints no passes ignores them.
 """
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")  # the passes' depth is EXR; before cv2 is imported
 
-from model_runtime.models.interface import FrameGenerator, GeneratorInputError, Session, ShotInput
-from model_runtime.models.registry import LIVE_MODEL
-from model_runtime.request import MAX_NOTES, MAX_PIXELS, FirstFrame, ModelName
-from oyster_blender.core.camera_math import relative_pose
-from oyster_blender.core.errors import TrackError
-from oyster_blender.core.track_schema import MAX_FRAMES, MAX_SIDE, TRACK_VERSION, validate_track
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from pydantic import BaseModel, ConfigDict, Field, field_validator  # noqa: E402
+
+from model_runtime.models.interface import FrameGenerator, GeneratorInputError, Session, ShotInput  # noqa: E402
+from model_runtime.models.registry import LIVE_MODEL  # noqa: E402
+from model_runtime.painter.passes import FramePasses, PassesError, read_frame  # noqa: E402
+from model_runtime.request import MAX_NOTES, MAX_PIXELS, FirstFrame, ModelName  # noqa: E402
+from oyster_blender.core.camera_math import relative_pose  # noqa: E402
+from oyster_blender.core.errors import TrackError  # noqa: E402
+from oyster_blender.core.track_schema import MAX_FRAMES, MAX_SIDE, TRACK_VERSION, validate_track  # noqa: E402
 
 FRAME_KEYS = ("c2w", "fx", "fy", "cx", "cy")
+PASSES_KEYS = ("folder", "frame")
 IDENTITY = [[float(i == j) for j in range(4)] for i in range(4)]
 FRAME_MEDIA_TYPE = "image/bmp"
 
@@ -58,15 +71,26 @@ class LiveStart(BaseModel):
 def check_frame(frame: Any, track: dict[str, Any]) -> tuple[str, str] | None:
     """(field, message) of the first wrong field of one live camera frame, None when it is valid.
 
-    The track validator checks it, as the only frame of a one-frame track, so live frames
-    obey exactly the rules of a take's frames.
+    The track validator checks the camera, as the only frame of a one-frame track, so live frames
+    obey exactly the rules of a take's frames. `passes`, when there, must name a folder and a frame
+    (its files are read and checked by the session: `read_live_passes`).
     """
     if not isinstance(frame, dict):
-        return "body", "a live frame must be a JSON object with c2w, fx, fy, cx, cy"
-    unknown = sorted(set(frame) - set(FRAME_KEYS))
+        return "body", "a live frame must be a JSON object with c2w, fx, fy, cx, cy (and passes)"
+    unknown = sorted(set(frame) - set(FRAME_KEYS) - {"passes"})
     if unknown:
-        return unknown[0], "unknown field (the runtime computes `rel` itself; a live frame has c2w, fx, fy, cx, cy)"
-    probe = dict(track, frame_start=0, frame_end=0, frames=[dict(frame, frame=0, rel=IDENTITY)])
+        return unknown[0], ("unknown field (the runtime computes `rel` itself; a live frame has c2w, fx, fy, cx, "
+                            "cy and passes)")
+    if "passes" in frame:
+        passes = frame["passes"]
+        if not isinstance(passes, dict) or set(passes) != set(PASSES_KEYS):
+            return "passes", "must be an object {folder, frame}: the folder of depth_NNNN.exr and shade_NNNN.png"
+        if not isinstance(passes["folder"], str) or not passes["folder"]:
+            return "passes.folder", "must be a path"
+        if isinstance(passes["frame"], bool) or not isinstance(passes["frame"], int) or passes["frame"] < 0:
+            return "passes.frame", "must be a frame number >= 0 (the NNNN of the files)"
+    camera = {key: value for key, value in frame.items() if key != "passes"}
+    probe = dict(track, frame_start=0, frame_end=0, frames=[dict(camera, frame=0, rel=IDENTITY)])
     try:
         validate_track(probe)
     except TrackError as error:
@@ -74,6 +98,35 @@ def check_frame(frame: Any, track: dict[str, Any]) -> tuple[str, str] | None:
         field, _, rest = message.partition(" ")
         return (field, rest) if field.split("[")[0] in FRAME_KEYS else ("body", message)
     return None
+
+
+def read_live_passes(passes: dict[str, Any], width: int, height: int) -> FramePasses:
+    """One live frame's passes from their files, checked like a take's (size, NaN or infinite or negative
+    depth, missing or unreadable file); PassesError names the frame and the field (`depth`, `shade`)."""
+    return read_frame(Path(passes["folder"]), passes["frame"], width, height)
+
+
+class LivePasses:
+    """The passes of a live session, one frame at a time: the painter asks only for the frame it paints,
+    so only the newest is kept (a long flight holds no growing list of passes)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.newest: FramePasses | None = None
+
+    def __len__(self) -> int:
+        return self.count
+
+    def push(self, passes: FramePasses) -> None:
+        self.newest, self.count = passes, self.count + 1
+
+    def pop(self) -> None:
+        self.newest, self.count = None, self.count - 1
+
+    def frame(self, index: int) -> FramePasses:
+        if index != self.count - 1 or self.newest is None:
+            raise IndexError(f"live passes hold only the newest frame ({self.count - 1}), not {index}")
+        return self.newest
 
 
 class LiveSession:
@@ -85,17 +138,30 @@ class LiveSession:
         self.shot = ShotInput(notes=start.notes, track=start.track, seed=start.seed,
                               first_rgb=first_rgb, first_depth=first_depth)
         self.session: Session | None = None
+        self.passes = LivePasses()
+        self.model_seconds = 0.0
+        """The generator's own time for the last frame (reading its passes is not in it)."""
 
     def step(self, frame: dict[str, Any]) -> tuple[int, np.ndarray]:
-        """(index, uint8 RGB frame) for the next camera frame; GeneratorInputError when it cannot be used."""
+        """(index, uint8 RGB frame) for the next camera frame; GeneratorInputError when it cannot be used,
+        PassesError when its passes cannot (naming the field)."""
         track = self.shot.track
         frames = track["frames"]
         if len(frames) >= MAX_FRAMES:
             raise GeneratorInputError(f"a live session holds at most {MAX_FRAMES} frames: start a new one")
+        with_passes = self.shot.passes is not None if self.session is not None else "passes" in frame
+        if with_passes != ("passes" in frame):
+            raise PassesError(len(frames), "passes", "this session's frames carry the blockout's passes: every "
+                              "frame needs them" if with_passes else "this session started without passes: "
+                              "start a new session to send them")
+        if with_passes:
+            self.passes.push(read_live_passes(frame["passes"], track["width"], track["height"]))
+            self.shot.passes = self.passes
         rel = relative_pose(frames[-1]["c2w"], frame["c2w"]) if frames else IDENTITY
         frames.append({"frame": len(frames), "c2w": frame["c2w"], "fx": frame["fx"], "fy": frame["fy"],
                        "cx": frame["cx"], "cy": frame["cy"], "rel": rel})
         track["frame_end"] = len(frames) - 1
+        tick = time.perf_counter()
         try:
             if self.session is None:
                 self.session = self.generator.start(self.shot)
@@ -104,7 +170,12 @@ class LiveSession:
         except Exception:
             frames.pop()  # the frame was not generated: the next step is the same index again
             track["frame_end"] = len(frames) - 1
+            if with_passes:
+                self.passes.pop()
+            if self.session is None:
+                self.shot.passes = None
             raise
+        self.model_seconds = time.perf_counter() - tick
         return index, rgb
 
 

@@ -10,6 +10,12 @@ at a time, so the flight is recorded at the model's own frame rate and every
 keyframe has its generated frame: playing the recorded camera at the scene's fps
 gives the frames the artist saw. The HTTP calls run on a daemon thread.
 
+With a painter model (the default) each pose goes with the blockout's passes at
+that pose, rendered in this process by `oyster_blender.passes.LivePasses` into a
+scratch folder the runtime reads (tens of milliseconds of the tick that sends it:
+docs/decisions.md, "Live passes"); the folder and the render copy go when the
+flight ends.
+
 Stdlib and bpy only (docs/runtime_api.md, "Live mode").
 """
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import json
 import queue
 import shutil
+import tempfile
 import threading
 import time
 import urllib.error
@@ -32,12 +39,28 @@ from . import api
 from .camera import _depsgraph, camera_frame, check_camera, render_size
 from .client import API, RuntimeClient, RuntimeClientError, _describe
 from .core import camera_math
-from .core.errors import ShotError
+from .core.errors import OysterError, ShotError
+from .passes import LivePasses
 
 LIVE_IMAGE = "Oyster Live"
 INDEX_HEADER = "X-Oyster-Frame-Index"
 MODEL_SECONDS_HEADER = "X-Oyster-Model-Seconds"
 TICK_INTERVAL = 0.004  # seconds between timer calls: a frame waits 2 ms for its tick on average; an idle tick costs µs
+LIVE_MODEL = "oyster-painter"  # the runtime's live default: paints the camera's blockout passes
+LIVE_PIXELS = 384 * 216  # live frames are at most this many pixels (the painter's native size), the shot's aspect
+FPS_WINDOW = 12  # frames shown: the frame rate is taken over the newest of them
+
+
+def paints_passes(model: str) -> bool:
+    """Whether a live flight with `model` sends the blockout's passes with each pose (empty: the default)."""
+    return not model or model.startswith(api.PAINTERS)
+
+
+def live_size(size: tuple[int, int]) -> tuple[int, int]:
+    """A shot's size brought down to at most LIVE_PIXELS, keeping its aspect (live is a preview)."""
+    width, height = size
+    factor = min(1.0, (LIVE_PIXELS / (width * height)) ** 0.5)
+    return max(1, round(width * factor)), max(1, round(height * factor))
 
 
 class LiveFrame(NamedTuple):
@@ -97,11 +120,16 @@ class LiveRecorder:
     """One live flight: `start()`, call `tick()` (or let the timer), `stop()`, then `to_shot()`."""
 
     def __init__(self, scene: bpy.types.Scene, source: bpy.types.Object, client: RuntimeClient, *,
-                 model: str = "oyster-tiny", notes: str = "", seed: int = 0, size: tuple[int, int] | None = None,
+                 model: str = LIVE_MODEL, notes: str = "", seed: int = 0, size: tuple[int, int] | None = None,
                  first_frame: dict[str, str] | None = None, scratch: Path | None = None,
-                 frame_start: int | None = None, image_name: str = LIVE_IMAGE):
+                 frame_start: int | None = None, image_name: str = LIVE_IMAGE, passes_parent: Path | None = None,
+                 shot_size: tuple[int, int] | None = None):
+        """`passes_parent`: where the scratch folder of a painter's passes is made (a folder the runtime reads;
+        default: the system's temporary folder, fine for a local runtime). `shot_size`: the size of a shot
+        kept from the flight (default: the live size)."""
         self.scene, self.source = scene, check_camera(source)
-        self.width, self.height = size if size is not None else render_size(scene)
+        self.width, self.height = size if size is not None else live_size(render_size(scene))
+        self.shot_size = shot_size or (self.width, self.height)
         self.frame_start = scene.frame_start if frame_start is None else frame_start
         self.model, self.notes, self.seed, self.image_name = model, notes, seed, image_name
         self.request = {"model": model, "notes": notes, "seed": seed, "width": self.width, "height": self.height,
@@ -111,6 +139,11 @@ class LiveRecorder:
             self.request["first_frame"] = first_frame
         self.scratch = scratch
         """A folder to delete once the runtime has read the start's files (a first frame rendered for it)."""
+        self.passes_parent = passes_parent
+        self.passes: LivePasses | None = None
+        """The passes renderer of a painter's flight (made by `start()`); `passes.seconds`: each render's time."""
+        self.shown_at: list[float] = []
+        """perf_counter() of each frame shown."""
         self.live = LiveClient(client)
         self.camera: bpy.types.Object | None = None
         """The recorded camera, made by `start()`."""
@@ -136,6 +169,15 @@ class LiveRecorder:
         self.camera = bpy.data.objects.new(f"{source.name} live take", data)
         self.camera.rotation_mode = "XYZ"
         self.scene.collection.objects.link(self.camera)
+        if paints_passes(self.model):
+            try:
+                parent = self.passes_parent or Path(tempfile.gettempdir())
+                parent.mkdir(parents=True, exist_ok=True)
+                folder = Path(tempfile.mkdtemp(prefix="live_", dir=parent))
+            except OSError as error:
+                raise OysterError(f"cannot make a folder for the live passes in {parent}: "
+                                  f"{error.strerror or error}") from None
+            self.passes = LivePasses(self.scene, self.source, (self.width, self.height), folder)
         self._running = True
         self._thread.start()
         if timer:
@@ -149,6 +191,13 @@ class LiveRecorder:
             self._frames.put(None)
         if bpy.app.timers.is_registered(self.tick):
             bpy.app.timers.unregister(self.tick)
+        if self.passes is not None:
+            self.passes.close()  # the render copy; the thread deletes the folder once the session is closed
+
+    def fps(self) -> float | None:
+        """Frames shown per second over the newest FPS_WINDOW frames (None before two were shown)."""
+        times = self.shown_at[-FPS_WINDOW:]
+        return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else None
 
     @property
     def waiting(self) -> bool:
@@ -172,12 +221,19 @@ class LiveRecorder:
         if newest is not None:
             show_frame(self.image_name, newest.image)
             _redraw_image_editors()
-            self.latency.append((time.perf_counter() - self._sent_at, newest.model_seconds))
+            self.shown_at.append(time.perf_counter())
+            self.latency.append((self.shown_at[-1] - self._sent_at, newest.model_seconds))
         if not self._running:
             return None
         if not self.waiting:
             self._sent_at = time.perf_counter()
-            self._frames.put(self._record())
+            try:
+                frame = self._record()
+            except OysterError as error:  # the passes could not be rendered: the flight ends saying why
+                self.error = str(error)
+                self.stop()
+                return None
+            self._frames.put(frame)
             self.sent += 1
         return TICK_INTERVAL
 
@@ -193,7 +249,10 @@ class LiveRecorder:
         camera.keyframe_insert("location", frame=frame)
         camera.keyframe_insert("rotation_euler", frame=frame)
         camera.data.keyframe_insert("lens", frame=frame)
-        return camera_frame(evaluated, self.scene.render, self.width, self.height)
+        pose = camera_frame(evaluated, self.scene.render, self.width, self.height)
+        if self.passes is not None:
+            pose["passes"] = self.passes.render()  # the blockout at this very pose, for the painter
+        return pose
 
     def _run(self) -> None:
         session_id = None
@@ -209,6 +268,8 @@ class LiveRecorder:
                     self.live.close(session_id)
                 except RuntimeClientError:
                     pass  # the runtime is gone or closed it already: nothing is left open
+            if self.passes is not None:  # no pose is in flight any more: the runtime has read its passes
+                shutil.rmtree(self.passes.folder, ignore_errors=True)
 
     def _open(self) -> str:
         """Start the runtime's session; the scratch folder goes once the runtime has answered."""
@@ -230,7 +291,7 @@ class LiveRecorder:
             raise ShotError("nothing was recorded: fly the camera while live mode runs")
         self.scene.frame_end = max(self.scene.frame_end, end)
         return api.add_shot(self.scene, name, self.camera, start, end, notes=self.notes, seed=self.seed,
-                            resolution=(self.width, self.height), fps=self.request["fps"])
+                            resolution=self.shot_size, fps=self.request["fps"])
 
 
 def _redraw_image_editors() -> None:

@@ -2,9 +2,13 @@
 Keep as Shot turns the recorded camera into a shot (oyster_blender.live.LiveRecorder does the work).
 
 The flight uses the active shot's model, notes, seed and size when there is one (else the
-bundled model at the scene's output size), starts at the current frame from the camera's view of the
-blockout when the shot starts from it (else from the notes alone), and shows the frames in the image
-`Oyster Live` (open it in an image editor).
+runtime's live default, the painter, at the scene's output size), brought down to the live size
+(at most 384x216 pixels, the painter's native size, same aspect). With the painter, every pose goes
+with the blockout's passes at that pose, rendered in Blender's process into the shot's folder (`.live/`;
+the system's temporary folder for an unsaved file), and the painter paints each frame over them.
+Another model starts at the current frame from the camera's view of the blockout when the shot
+starts from it (else from the notes alone). Frames show in the image `Oyster Live` (open it in an
+image editor); the panel shows the frame rate.
 """
 from __future__ import annotations
 
@@ -12,8 +16,8 @@ import bpy
 
 from . import api, first_frame, runtime_session
 from .camera import render_size
-from .core.errors import OutputError
-from .live import LIVE_IMAGE, LiveRecorder
+from .core.errors import OutputError, OysterError
+from .live import LIVE_IMAGE, LIVE_MODEL, LiveRecorder, live_size, paints_passes
 from .polls import allow, no_data, reports_errors
 from .preferences import runtime_settings
 from .runtime_status import READY, STATUS
@@ -62,21 +66,43 @@ class OYSTER_OT_live_start(bpy.types.Operator):
         _stop_flight()
         scene = context.scene
         shot = api.active_shot(scene)
-        settings = {"size": render_size(scene)}
+        settings = {"model": LIVE_MODEL, "shot_size": render_size(scene)}
         if shot is not None:
-            settings |= {"model": shot.model or "oyster-tiny", "notes": shot.notes, "seed": shot.seed,
-                         "size": (shot.resolution_x, shot.resolution_y)}
-        first = _blockout(context, shot, settings["size"])
-        if first is not None:
-            settings |= {"first_frame": first.request(), "scratch": first.folder}
+            settings |= {"model": shot.model or LIVE_MODEL, "notes": shot.notes, "seed": shot.seed,
+                         "shot_size": (shot.resolution_x, shot.resolution_y)}
+        settings["size"] = live_size(settings["shot_size"])
+        if paints_passes(settings["model"]):
+            if not settings.get("notes", "").strip():
+                raise OysterError("the painter needs scene notes: add a shot with notes (they set the look)")
+            settings["passes_parent"] = _live_folder(context, shot)
+        else:
+            first = _blockout(context, shot, settings["size"])
+            if first is not None:
+                settings |= {"first_frame": first.request(), "scratch": first.folder}
         _flight = LiveRecorder(scene, scene.camera, runtime_session.current().connection.client,
                                frame_start=scene.frame_current, **settings)
         _flight.start(timer=False)
         _tick = _flight.tick
         bpy.app.timers.register(_tick, first_interval=0.0, persistent=True)
-        start = "from the blockout" if first is not None else "from the notes alone"
+        start = ("painting the blockout's passes" if _flight.passes is not None else
+                 "from the blockout" if "first_frame" in settings else "from the notes alone")
         self.report({"INFO"}, f"live {start}: fly '{scene.camera.name}', frames show in the image '{LIVE_IMAGE}'")
         return {"FINISHED"}
+
+
+LIVE_FOLDER = ".live"  # in the shot's folder: the live passes, deleted when the flight ends
+
+
+def _live_folder(context: bpy.types.Context, shot: bpy.types.PropertyGroup | None):
+    """Where a painter flight's passes go: the shot's folder (a studio runtime reads the project's disk, as
+    for a take's inputs), or None (the system's temporary folder) for an unsaved file or no shot."""
+    if shot is None:
+        return None
+    try:
+        return api.shot_folder(api.output_root(bpy.data.filepath, runtime_settings(context).output_folder),
+                               shot.name) / LIVE_FOLDER
+    except OutputError:
+        return None
 
 
 def _blockout(context: bpy.types.Context, shot: bpy.types.PropertyGroup | None,
@@ -149,6 +175,9 @@ class OYSTER_PT_live(SubPanel, bpy.types.Panel):
         if _flight is not None:
             layout.label(text=f"{len(_flight.indices)} frames in '{LIVE_IMAGE}', {_flight.sent} keyframes",
                          icon="CAMERA_DATA")
+            fps = _flight.fps()
+            if fps is not None:
+                layout.label(text=f"{fps:.1f} frames/s at {_flight.width}x{_flight.height}", icon="TIME")
             if _flight.error:
                 layout.label(text=_flight.error, icon="ERROR")
 

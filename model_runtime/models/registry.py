@@ -9,7 +9,7 @@ from model_runtime.models.baselines import CopyFirstFrame, DepthWarp
 from model_runtime.models.interface import FrameGenerator
 
 DEFAULT_MODEL = "oyster-painter"
-LIVE_MODEL = "oyster-tiny"  # live mode flies without passes until the viewport's passes reach the painter
+LIVE_MODEL = "oyster-painter"  # live mode paints the viewport camera's passes, frame by frame
 
 
 def _world_model() -> FrameGenerator:

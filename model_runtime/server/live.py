@@ -27,7 +27,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from model_runtime.live import FRAME_MEDIA_TYPE, LiveStart, check_frame
-from model_runtime.request import RequestError, load_first_frame
+from model_runtime.request import RequestError, load_first_frame, resolve_path
 from model_runtime.server.supervisor import describe_exit
 
 log = logging.getLogger("oyster.runtime")
@@ -160,11 +160,18 @@ def live_router(supervisor: LiveSupervisor, output_root: Path, dependencies: lis
     @router.post("/{session_id}/frames", response_class=Response,
                  responses={200: {"content": {FRAME_MEDIA_TYPE: {}}}, 404: {}, 422: {}})
     def step(session_id: str = PathParam(max_length=64), frame: Any = Body(...)) -> Response:
-        """One camera frame in (c2w 4x4 OpenCV, fx, fy, cx, cy); the generated frame out as a BMP."""
+        """One camera frame in (c2w 4x4 OpenCV, fx, fy, cx, cy, and the blockout's passes at that pose as
+        files: `passes: {folder, frame}`); the generated frame out as a BMP."""
         lock = session_lock(session_id)
         problem = check_frame(frame, {"version": 1, "width": 1, "height": 1, "fps": 1.0, "scale": 1.0})
         if problem is not None:
             raise _refused(422, *problem)
+        if "passes" in frame:  # files inside the output root only, as a take's inputs
+            try:
+                folder = resolve_path(frame["passes"]["folder"], output_root, "passes.folder", output_root)
+            except RequestError as error:
+                raise _refused(422, error.field, error.message) from None
+            frame = dict(frame, passes=dict(frame["passes"], folder=str(folder)))
         with lock:
             reply, image = call({"op": "step", "session": session_id, "frame": frame}, STEP_TIMEOUT)
         return Response(image, media_type=FRAME_MEDIA_TYPE,

@@ -7,7 +7,7 @@ reply line is followed by the frame's bytes, `frame_bytes` of them (a BMP), so
 a frame crosses the pipe as it is, with no base64 or JSON around it.
 
     stdin   {"op": "start", "id", "session", "request": <LiveStart>, "rgb": path|null, "depth": path|null}
-            {"op": "step", "id", "session", "frame": {c2w, fx, fy, cx, cy}}
+            {"op": "step", "id", "session", "frame": {c2w, fx, fy, cx, cy[, passes: {folder, frame}]}}
             {"op": "close", "id", "session"}
     stdout  {"type": "hello", "pid"}
             {"id", "index", "seconds", "frame_bytes"} + the frame   (step)
@@ -21,13 +21,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from model_runtime.live import LiveSession, LiveStart, encode_frame
 from model_runtime.models.interface import GeneratorInputError
 from model_runtime.models.registry import get_generator
+from model_runtime.painter.passes import PassesError
 from model_runtime.request import RequestError, load_depth, load_rgb
 
 
@@ -55,17 +55,18 @@ def handle(sessions: dict[str, LiveSession], command: dict[str, Any]) -> tuple[d
     if command["op"] == "close":
         del sessions[name]
         return {}, b""
-    tick = time.perf_counter()
     try:
         index, rgb = session.step(command["frame"])
+    except PassesError as error:  # the frame's passes: a missing or unreadable file, wrong size, NaN depth
+        field = "passes" if error.field == "passes" else f"passes.{error.field}"
+        return {"status": 422, "field": field, "error": str(error)}, b""
     except GeneratorInputError as error:
         return {"status": 422, "field": "frame", "error": str(error)}, b""
     except Exception as error:  # noqa: BLE001 - the generator failed on this frame; the session stays usable
         return {"status": 409, "field": "frame",
                 "error": f"the generator failed: {type(error).__name__}: {error}"}, b""
-    seconds = time.perf_counter() - tick
     frame = encode_frame(rgb)
-    return {"index": index, "seconds": seconds, "frame_bytes": len(frame)}, frame
+    return {"index": index, "seconds": session.model_seconds, "frame_bytes": len(frame)}, frame
 
 
 def serve(commands: TextIO, out: BinaryIO) -> None:

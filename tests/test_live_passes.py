@@ -1,0 +1,95 @@
+"""Live frames with the blockout's passes, through a real runtime process over a real socket and the shipped
+painter: a frame's passes are files (`passes: {folder, frame}`, as oyster_blender.passes writes them), and
+bad passes are refused with a 422 naming the field, before the painter sees them (docs/runtime_api.md,
+"Live mode"). The painted frames following the blockout in Blender: tests/test_live_painter_bpy.py."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from oyster_blender.client import RuntimeClient, RuntimeClientError
+from oyster_blender.live import LiveClient
+from runtime_fixtures import HEIGHT, WIDTH, Runtime
+
+NOTES = "a quiet courtyard at noon, clear sky"
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("live_passes")
+    server = Runtime(root / "state", root)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def box_passes(folder: Path, frame: int, width: int = WIDTH, height: int = HEIGHT,
+               depth_value: float = 4.0) -> dict:
+    """A box in the middle of the frame at `depth_value` metres, sky around it; the live frame's `passes`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    depth = np.zeros((height, width), np.float32)
+    depth[height // 4:3 * height // 4, width // 3:2 * width // 3] = depth_value
+    shade = np.where(depth > 0, 180, 0).astype(np.uint8)
+    cv2.imwrite(str(folder / f"depth_{frame:04d}.exr"), np.dstack([depth] * 3))
+    cv2.imwrite(str(folder / f"shade_{frame:04d}.png"), shade)
+    return {"folder": str(folder), "frame": frame}
+
+
+def still(passes: dict | None = None) -> dict:
+    frame = {"c2w": [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 1.0]],
+             "fx": WIDTH * 0.8, "fy": WIDTH * 0.8, "cx": WIDTH / 2, "cy": HEIGHT / 2}
+    return frame if passes is None else dict(frame, passes=passes)
+
+
+def refused_field(live: LiveClient, session: str, frame: dict) -> tuple[str, str]:
+    with pytest.raises(RuntimeClientError) as refused:
+        live.step(session, frame)
+    assert refused.value.status == 422, refused.value
+    return refused.value.fields[0]["field"], refused.value.fields[0]["message"]
+
+
+def test_bad_live_passes_are_refused_naming_the_field(runtime: Runtime, tmp_path_factory: pytest.TempPathFactory):
+    live = LiveClient(RuntimeClient(runtime.url, runtime.token))
+    folder = runtime.output_root / "passes"
+    session = live.start({"notes": NOTES, "width": WIDTH, "height": HEIGHT})  # the default model: the painter
+
+    wrong_size = box_passes(folder / "small", 1, WIDTH // 2, HEIGHT // 2)
+    nan = box_passes(folder / "nan", 1)
+    depth = cv2.imread(str(folder / "nan" / "depth_0001.exr"), cv2.IMREAD_UNCHANGED)
+    depth[3, 5] = np.nan
+    cv2.imwrite(str(folder / "nan" / "depth_0001.exr"), depth)
+    no_shade = box_passes(folder / "no_shade", 1)
+    (folder / "no_shade" / "shade_0001.png").unlink()
+    unreadable = box_passes(folder / "unreadable", 1)
+    (folder / "unreadable" / "depth_0001.exr").write_bytes(b"not an EXR")
+    outside = tmp_path_factory.mktemp("outside_the_output_root")
+    cases = [
+        (wrong_size, "passes.depth", "size 32x18, the shot is 64x36"),
+        (nan, "passes.depth", "NaN or infinite depth"),
+        (no_shade, "passes.shade", "missing file"),
+        (unreadable, "passes.depth", "unreadable file"),
+        (box_passes(outside, 1), "passes.folder", "outside the runtime's output root"),
+        ({"folder": str(folder / "nan")}, "passes", "must be an object {folder, frame}"),
+        ({"folder": str(folder / "nan"), "frame": -1}, "passes.frame", "frame number"),
+    ]
+    for passes, field, message in cases:
+        got_field, got_message = refused_field(live, session, still(passes))
+        assert got_field == field and message in got_message, (field, got_field, got_message)
+    # the painter needs passes: a frame without them is refused before the model starts
+    field, message = refused_field(live, session, still())
+    assert field == "frame" and "passes" in message, message
+
+    good = still(box_passes(folder / "good", 7))
+    first = live.step(session, good)
+    assert first.index == 0  # no refused frame reached the painter
+    image = cv2.imdecode(np.frombuffer(first.image, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (HEIGHT, WIDTH, 3)
+    field, message = refused_field(live, session, still())  # a session with passes needs them every frame
+    assert field == "passes" and "every frame needs them" in message, message
+    assert live.step(session, good).index == 1
+    live.close(session)
+
