@@ -11,7 +11,8 @@ in a child Blender process (model_runtime/painter/blend_shot.py), takes the
 shot from its shot list (or a camera, a frame range and notes for a file
 without shots), renders the blockout's passes and paints them. `--request` regenerates a take from its
 take.json: same request, seed and first-frame inputs, so on the same device the
-frames come out identical.
+frames come out identical. `--device auto|cpu|cuda[:N]` (default auto: CUDA when torch sees
+it) is where the model runs; take.json records it.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from model_runtime import device as devices
 from model_runtime.generation import FrameWritten, run_take
 from model_runtime.models.registry import get_generator
 from model_runtime.painter.blend_shot import blend_shot
@@ -47,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="with --blend: the model (default: the shot's, else the runtime's default)")
     parser.add_argument("--out", type=Path, required=True,
                         help="project output folder; the take goes to OUT/oyster/<shot>/take_NNN/")
+    devices.add_argument(parser)
 
 
 def _progress(frame: FrameWritten) -> None:
@@ -67,6 +70,7 @@ def _from_blend(args: argparse.Namespace, scratch: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.device = devices.name(devices.resolve_or_exit(args.device, "generate"))  # before any Blender or model work
     if args.blend is not None:
         with tempfile.TemporaryDirectory(prefix="oyster_blend_") as scratch:
             try:
@@ -98,7 +102,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{source}: {message}", file=sys.stderr)
         return 2
     tick = time.perf_counter()
-    generator = get_generator(request.model)
+    generator = get_generator(request.model, args.device)
     load_seconds = time.perf_counter() - tick
     try:
         take = create_take(args.out.resolve(), request.model_dump(mode="json"), rgb_path, depth_path,

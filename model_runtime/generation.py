@@ -48,8 +48,10 @@ class TakeResult:
     frames: list[FrameWritten] = field(default_factory=list)
 
 
-DEVICE = "cpu"
-"""Where the generators run (take.json's and the server's `device`): every registered generator runs on the CPU."""
+def device_of(generator: FrameGenerator) -> str:
+    """Where a generator runs, as take.json and the server write it: `cpu` or `cuda:N` (the numpy baselines: cpu)."""
+    device = str(getattr(generator, "device", "cpu"))
+    return "cuda:0" if device == "cuda" else device
 
 
 def _describe(error: BaseException) -> str:
@@ -96,7 +98,7 @@ def run_take(generator: FrameGenerator, take_dir: Path,
     first_frame_seconds = None  # from the start of the take to its first frame on disk
     try:
         request = ShotRequest.model_validate(read_take(take_dir)["request"])
-        update_take(take_dir, status="running", device=DEVICE,
+        update_take(take_dir, status="running", device=device_of(generator),
                     checkpoint_sha256=generator.checkpoint_sha256,
                     timings={"started": now_iso(), "model_load_seconds": model_load_seconds})
         _, _, first_rgb, first_depth = load_first_frame(request, take_dir)

@@ -6,7 +6,8 @@ frozen) the latent dynamics with flow matching and per-frame noise levels
 float32 on CPU. Every random draw of a step is seeded by (seed, stage, step,
 rank), and checkpoints hold the optimizer state, so a resumed run continues
 exactly as an uninterrupted one would (train_resume.py). The same script runs under
-`torchrun --nproc_per_node N` (DDP on gloo).
+`torchrun --nproc_per_node N`: DDP on NCCL when it runs on CUDA (each rank on cuda:LOCAL_RANK), on gloo on
+the CPU. `--device` (default auto) picks the device; the clips' features are computed there and kept there.
 
 The trainer and the command live here; what the dynamics stage trains on and its cache in
 train_features.py, the losses in train_objectives.py.
@@ -27,6 +28,7 @@ from torch import distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from model_runtime import device as devices
 from model_runtime.data.shards import load_clips
 from model_runtime.models.interface import ShotInput
 from model_runtime.train_features import (ClipFeatures, clip_features, features_key, features_path, read_features,
@@ -70,10 +72,15 @@ class TrainConfig:
 
 class Trainer:
     def __init__(self, config: WorldConfig, train_cfg: TrainConfig, data: Path, out: Path, resume: bool,
-                 init: Path | None = None):
+                 init: Path | None = None, device: str = "cpu"):
         self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        self.device = devices.resolve(device)
+        if self.distributed and self.device.type == "cuda" and device in ("auto", "cuda"):
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))  # one GPU per rank
         if self.distributed:
-            dist.init_process_group("gloo")
+            if self.device.type == "cuda":
+                torch.cuda.set_device(self.device)
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
         self.rank = dist.get_rank() if self.distributed else 0
         self.cfg, self.out = train_cfg, out
         torch.manual_seed(train_cfg.seed)  # the fresh initialisation is part of what a seed reproduces
@@ -109,6 +116,7 @@ class Trainer:
             raise ValueError(f"clips in {data} are shorter than the training window "
                              f"(dynamics.window + 1 = {config.dynamics.window + 1} frames)")
         self.clips = clips
+        self.model.to(self.device)
         self.log = (out / "log.jsonl").open("a") if self.rank == 0 else None
 
     def _truncate_log(self, path: Path) -> None:
@@ -173,12 +181,16 @@ class Trainer:
             p.requires_grad_(False)
         for p in module.parameters():
             p.requires_grad_(True)
-        wrapped = DistributedDataParallel(module) if self.distributed else module
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        wrapped = DistributedDataParallel(module, device_ids=ids) if self.distributed else module
         optimizer, names = self._optimizer(stage)
         features = self.features() if stage == "dynamics" and self.step < total else None
+        if features is not None and self.device.type != "cpu":
+            features = [ClipFeatures(**{k: v.to(self.device) for k, v in vars(f).items()}) for f in features]
         if stage == "look":
-            texts = torch.from_numpy(embed_notes([c.caption for c in self.clips]))
-            looks = torch.from_numpy(np.stack([look.frame_looks(c.rgb.astype(np.float32) / 255.0) for c in self.clips]))
+            texts = torch.from_numpy(embed_notes([c.caption for c in self.clips])).to(self.device)
+            looks = torch.from_numpy(np.stack([look.frame_looks(c.rgb.astype(np.float32) / 255.0)
+                                               for c in self.clips])).to(self.device)
         bar = tqdm(total=total, initial=self.step, desc=stage, disable=self.rank != 0)
         while self.step < total:
             start = time.perf_counter()
@@ -207,8 +219,8 @@ class Trainer:
     def _measure_latents(self) -> None:
         rng = np.random.default_rng([self.cfg.seed, 99])
         picks = [(int(c), int(rng.integers(len(self.clips[c].rgb)))) for c in rng.integers(len(self.clips), size=256)]
-        rgb = torch.from_numpy(np.stack([self.clips[c].rgb[f] for c, f in picks])).float() / 255.0
-        depth = torch.from_numpy(np.stack([self.clips[c].depth[f] for c, f in picks]))
+        rgb = torch.from_numpy(np.stack([self.clips[c].rgb[f] for c, f in picks])).to(self.device).float() / 255.0
+        depth = torch.from_numpy(np.stack([self.clips[c].depth[f] for c, f in picks])).to(self.device)
         z = self.model.autoencoder.encode(self.model.frame_input(rgb, depth))
         self.model.latent_mean.copy_(z.mean(dim=(0, 2, 3)))
         self.model.latent_std.copy_(z.std(dim=(0, 2, 3)).clamp_min(1e-3))
@@ -263,15 +275,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample-every", type=int, default=TrainConfig.sample_every)
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    devices.add_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
+    devices.resolve_or_exit(args.device, "train")  # a device torch cannot see ends the command before any work
     cfg = TrainConfig(ae_steps=args.ae_steps, steps=args.steps, look_steps=args.look_steps, batch=args.batch,
                       notes_batch=args.notes_batch, notes_on_grid=args.notes_on_grid, lr=args.lr,
                       checkpoint_every=args.checkpoint_every, sample_every=args.sample_every, seed=args.seed)
-    trainer = Trainer(preset(args.config), cfg, args.data, args.out, args.resume, args.init)
+    trainer = Trainer(preset(args.config), cfg, args.data, args.out, args.resume, args.init, args.device)
     trainer.run()
     if trainer.distributed:
         dist.destroy_process_group()

@@ -49,7 +49,8 @@ def clip_features(model: WorldModel, clip: Clip, text: np.ndarray) -> ClipFeatur
     of frame 0 (the given first frame) and frame t-1 (the latest), rendered through camera t."""
     cfg = model.config
     track = clip.track
-    rgb, depth = clip_tensors(clip)
+    device = model.latent_mean.device  # the model's; the features come back to the CPU (cached on disk from there)
+    rgb, depth = (t.to(device) for t in clip_tensors(clip))
     n = len(track["frames"])
     scale = float(track.get("scale", 1.0))
     grid_h, grid_w = (s // cfg.dynamics.patch for s in cfg.latent_size)
@@ -65,12 +66,11 @@ def clip_features(model: WorldModel, clip: Clip, text: np.ndarray) -> ClipFeatur
         for source in sorted({0, t - 1}):
             cache.add(clip.rgb[source].astype(np.float32) / 255.0, clip.depth[source], cams[source][0], cams[source][1])
         renders.append(cache.render(cams[t][0], cams[t][1], cfg.width, cfg.height))
-    cache_tok, valid_tok = model.cache_tokens(torch.from_numpy(np.stack([r.rgb for r in renders])),
-                                              torch.from_numpy(np.stack([r.depth for r in renders])),
-                                              torch.from_numpy(np.stack([r.valid for r in renders])))
+    cache_tok, valid_tok = model.cache_tokens(*(torch.from_numpy(np.stack([getattr(r, name) for r in renders]))
+                                                .to(device) for name in ("rgb", "depth", "valid")))
     return ClipFeatures(
-        latent=model.patchify(model.encode_frames(rgb, depth)),
-        cache=cache_tok, valid=valid_tok,
+        latent=model.patchify(model.encode_frames(rgb, depth)).cpu(),
+        cache=cache_tok.cpu(), valid=valid_tok.cpu(),
         plucker=torch.from_numpy(np.stack([plucker_tokens(rel, K, centres, scale) for K, _, rel in cams])),
         action=torch.from_numpy(np.stack([camera_action(rel, K, cfg.width, cfg.height, scale) for K, _, rel in cams])),
         text=torch.from_numpy(text))

@@ -25,8 +25,9 @@ def autoencoder_step_loss(model: WorldModel, autoencoder: torch.nn.Module, clips
                           rng: np.random.Generator, batch: int) -> torch.Tensor:
     """L1 reconstruction of a batch of random frames; `autoencoder` may be the DDP-wrapped module."""
     picks = [(int(c), int(rng.integers(len(clips[c].rgb)))) for c in rng.integers(len(clips), size=batch)]
-    rgb = torch.from_numpy(np.stack([clips[c].rgb[f] for c, f in picks])).float() / 255.0
-    depth = torch.from_numpy(np.stack([clips[c].depth[f] for c, f in picks]))
+    device = model.latent_mean.device
+    rgb = torch.from_numpy(np.stack([clips[c].rgb[f] for c, f in picks])).to(device).float() / 255.0
+    depth = torch.from_numpy(np.stack([clips[c].depth[f] for c, f in picks])).to(device)
     x = model.frame_input(rgb, depth)
     return autoencoder_loss(autoencoder(x), x)
 
@@ -52,9 +53,9 @@ def dynamics_step_loss(model: WorldModel, dynamics: torch.nn.Module, features: l
     def stack(name: str) -> torch.Tensor:
         return torch.stack([getattr(f, name)[s:s + T] for f, s in windows])
 
-    x1 = stack("latent")                                                  # (B, T, N, P)
-    x0 = torch.randn(x1.shape, generator=gen)
-    t = torch.rand((cfg.batch, T), generator=gen)
+    x1 = stack("latent")                                                  # (B, T, N, P), on the model's device
+    x0 = torch.randn(x1.shape, generator=gen).to(x1.device)               # drawn on the CPU: the same on any device
+    t = torch.rand((cfg.batch, T), generator=gen).to(x1.device)
     clean = torch.from_numpy(rng.random(cfg.batch) < cfg.clean_context)
     t[clean, :-1] = 1.0                                                   # context as at inference: finished frames
     valid = stack("valid")                                                # (B, T, N, p*p) covered share
@@ -82,12 +83,12 @@ def notes_only_loss(model: WorldModel, features: list[ClipFeatures], rng: np.ran
     picks = [(features[int(c)], int(rng.integers(len(features[int(c)].latent))))
              for c in rng.integers(len(features), size=cfg.notes_batch)]
     x1 = torch.stack([f.latent[k] for f, k in picks])[:, None]            # (B, 1, N, P)
-    x0 = torch.randn(x1.shape, generator=gen)
-    t = torch.rand((cfg.notes_batch, 1), generator=gen)
+    x0 = torch.randn(x1.shape, generator=gen).to(x1.device)
+    t = torch.rand((cfg.notes_batch, 1), generator=gen).to(x1.device)
     if cfg.notes_on_grid:
         grid = time_grid(model.config.sampler.notes_steps)[:-1]
         on_grid = torch.from_numpy(rng.random(cfg.notes_batch) < cfg.notes_on_grid)
-        t[on_grid, 0] = grid[torch.from_numpy(rng.integers(len(grid), size=int(on_grid.sum())))]
+        t[on_grid, 0] = grid[torch.from_numpy(rng.integers(len(grid), size=int(on_grid.sum())))].to(t.device)
     text = torch.stack([f.text for f, _ in picks])                        # (B, 384)
     text[torch.from_numpy(rng.random(cfg.notes_batch) < cfg.text_dropout)] = 0.0
     core = model.dynamics

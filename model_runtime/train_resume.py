@@ -23,8 +23,9 @@ def load_optimizer_tensors(optimizer: torch.optim.Optimizer, names: dict[torch.n
     for param, name in names.items():
         state = {key.rsplit(".", 1)[1]: value for key, value in tensors.items()
                  if key.startswith(f"optim.{name}.") and key.count(".") == name.count(".") + 2}
-        if state:
-            optimizer.state[param] = state
+        if state:  # moments beside their parameter (a run resumed on CUDA); the step count stays on the CPU
+            optimizer.state[param] = {key: value if key == "step" else value.to(param.device)
+                                      for key, value in state.items()}
 
 
 def step_generators(seed: int, stage: str, step: int, rank: int) -> tuple[np.random.Generator, torch.Generator]:

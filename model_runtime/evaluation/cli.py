@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from model_runtime import device as devices
 from model_runtime.data.shards import Clip, load_clips
 from model_runtime.evaluation import report as reports
 from model_runtime.evaluation.drift import DRIFT_FRAMES, rollout_drift
@@ -46,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True,
                         help="report folder (report.json, report.md, contact_sheet.png and, where the generator "
                              "can start from notes alone, contact_sheet_notes_alone.png)")
+    devices.add_argument(parser)
 
 
 def command_line(args: argparse.Namespace) -> str:
@@ -55,7 +57,7 @@ def command_line(args: argparse.Namespace) -> str:
              "--first-frame" if args.first_frame else "--no-first-frame", "--drift-clips", str(args.drift_clips)]
     parts += ["--no-probe"] if args.no_probe else ["--probe", str(args.probe), "--train-data", str(args.train_data),
                                                    "--probe-steps", str(args.probe_steps)]
-    return shlex.join(parts + ["--seed", str(args.seed), "--out", str(args.out)])
+    return shlex.join(parts + ["--seed", str(args.seed), "--device", args.device, "--out", str(args.out)])
 
 
 def machine() -> str:
@@ -100,9 +102,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_probe and not args.probe.exists() and args.train_data.resolve() == split.resolve():
         print("the notes probe must not be trained on the split it is evaluated on", file=sys.stderr)
         return 2
+    device = devices.name(devices.resolve_or_exit(args.device, "eval"))
     try:
         clips = load_clips(split)
-        generator = get_generator(args.model)
+        generator = get_generator(args.model, device)
     except (FileNotFoundError, ValueError, UnknownModelError) as exc:
         print(f"eval: {exc}", file=sys.stderr)
         return 2
@@ -119,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     report = {"model": args.model, "checkpoint_sha256": generator.checkpoint_sha256, "split": args.split,
               "data": str(split), "data_generator": dataset.get("generator"), "clips": len(clips),
               "frames": min(args.frames, len(clips[0].rgb)), "first_frame": args.first_frame, "seed": args.seed,
-              "command": command_line(args), "machine": machine(), "summary": reports.summarise(results)}
+              "command": command_line(args), "machine": machine(), "device": device, "summary": reports.summarise(results)}
     drift_clips = [c for c in reports.spread(clips, args.drift_clips) if c.long_track is not None]  # costly
     if drift_clips and args.first_frame:
         runs = [rollout_drift(generator, c, args.seed, DRIFT_FRAMES) for c in tqdm(drift_clips, desc="drift")]

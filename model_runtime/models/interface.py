@@ -73,6 +73,8 @@ class FrameGenerator(ABC):
 
     name: str
     checkpoint_sha256: str | None = None
+    device: Any = "cpu"
+    """Where it runs (a torch.device or its name); the numpy baselines always run on the CPU."""
 
     @abstractmethod
     def start(self, shot: ShotInput) -> Session:

@@ -12,25 +12,26 @@ DEFAULT_MODEL = "oyster-painter"
 LIVE_MODEL = "oyster-painter"  # live mode paints the viewport camera's passes, frame by frame
 
 
-def _world_model() -> FrameGenerator:
+def _world_model(device: str) -> FrameGenerator:
     from model_runtime.world.generator import OysterWorldModel  # torch and the text encoder load only when asked
 
-    return OysterWorldModel()
+    return OysterWorldModel(device=device)
 
 
-def _painter(use_memory: bool = True) -> FrameGenerator:
+def _painter(device: str, use_memory: bool = True) -> FrameGenerator:
     from model_runtime.painter.session import PainterModel  # torch loads only when asked
 
-    return PainterModel(use_memory=use_memory) if use_memory else \
-        PainterModel(name="oyster-painter-no-memory", use_memory=False)
+    return PainterModel(use_memory=use_memory, device=device) if use_memory else \
+        PainterModel(name="oyster-painter-no-memory", use_memory=False, device=device)
 
 
-FACTORIES: dict[str, Callable[[], FrameGenerator]] = {
+# name -> factory(device): the baselines are numpy and run on the CPU whatever the device
+FACTORIES: dict[str, Callable[[str], FrameGenerator]] = {
     "oyster-tiny": _world_model,
     "oyster-painter": _painter,
-    "oyster-painter-no-memory": lambda: _painter(use_memory=False),
-    "copy-first-frame": CopyFirstFrame,
-    "depth-warp": DepthWarp,
+    "oyster-painter-no-memory": lambda device: _painter(device, use_memory=False),
+    "copy-first-frame": lambda device: CopyFirstFrame(),
+    "depth-warp": lambda device: DepthWarp(),
 }
 
 
@@ -40,15 +41,16 @@ class UnknownModelError(KeyError):
 
 
 @lru_cache(maxsize=None)
-def get_generator(name: str) -> FrameGenerator:
-    """The named generator, or a checkpoint path (`*.safetensors`) of the world model."""
+def get_generator(name: str, device: str = "cpu") -> FrameGenerator:
+    """The named generator, or a checkpoint path (`*.safetensors`) of the world model, on `device` (a resolved
+    torch device: `cpu` or `cuda:N`, model_runtime/device.py)."""
     if name.endswith(".safetensors"):
         from model_runtime.world.generator import OysterWorldModel
 
-        return OysterWorldModel(Path(name), name=Path(name).stem)
+        return OysterWorldModel(Path(name), name=Path(name).stem, device=device)
     if name not in FACTORIES:
         raise UnknownModelError(name)
-    return FACTORIES[name]()
+    return FACTORIES[name](device)
 
 
 def available_models() -> list[str]:

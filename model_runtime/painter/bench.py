@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model_runtime import device as devices
 from model_runtime.models.interface import ShotInput
 from model_runtime.painter.blend_shot import ROOT, blend_shot
 from model_runtime.painter.passes import FolderPasses, read_passes
@@ -55,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--res", default="384x216", help="WIDTHxHEIGHT (the painter's native size)")
     parser.add_argument("--rounds", type=int, default=4, help="turns of frames 10-20 / 290-300")
     parser.add_argument("--out", type=Path, help="also write the figures to this JSON file")
+    devices.add_argument(parser)
 
 
 def _passes(folder: Path, width: int, height: int) -> tuple[dict, float]:
@@ -82,14 +84,16 @@ def _frame_times(session, count: int) -> list[float]:
 
 def run(args: argparse.Namespace) -> int:
     width, height = (int(v) for v in args.res.lower().split("x"))
+    device = devices.resolve_or_exit(args.device, "bench")
     with tempfile.TemporaryDirectory(prefix="oyster_bench_") as tmp:
         request, passes_ms = _passes(Path(tmp), width, height)
         folder = Path(tmp) / "1-300" / "passes"
         frames = request["passes"]["frames"]
         read_passes(folder, frames, width, height)  # checked once, as the worker does
-        figures: dict = {"resolution": [width, height], "passes_ms_per_frame": round(passes_ms, 1)}
+        figures: dict = {"resolution": [width, height], "device": devices.describe(device),
+                         "passes_ms_per_frame": round(passes_ms, 1)}
         for name, memory in (("painter", True), ("no_memory", False)):
-            model = PainterModel(args.checkpoint, use_memory=memory)
+            model = PainterModel(args.checkpoint, use_memory=memory, device=device)
             shot = ShotInput(request["notes"], request["track"], 0, passes=FolderPasses(folder, frames, width, height))
             session = model.start(shot)
             times = _frame_times(session, 300)

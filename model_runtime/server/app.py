@@ -45,6 +45,8 @@ class ServerConfig:
     output_root: Path
     token: str | None = None
     preload: list[str] = field(default_factory=lambda: [DEFAULT_MODEL])
+    device: str = "auto"
+    """`--device` as asked (auto, cpu, cuda[:N]); the worker resolves it and /v1/info reports what it resolved to."""
     max_body_bytes: int = 32 * 1024 * 1024
     """A 10,000-frame track is about 7 MB of JSON."""
     on_ready: Any = None
@@ -197,7 +199,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     config.state_dir.mkdir(parents=True, exist_ok=True)
     output_root = config.output_root.resolve()
     queue = TakeQueue(config.state_dir / "queue.sqlite3")
-    supervisor = WorkerSupervisor(queue, config.preload)
+    supervisor = WorkerSupervisor(queue, config.preload, device=config.device)
     live = LiveSupervisor()
     notifier = Notifier()
     queue.on_event(notifier.notify)

@@ -2,12 +2,16 @@
 
     python -m model_runtime serve [--host 127.0.0.1] [--port 0] [--token-file F]
                                   [--state-dir D] [--output-root R] [--parent-pid PID]
+                                  [--device auto|cpu|cuda[:N]]
 
 When it accepts requests it prints one line on stdout, its address
 (`http://127.0.0.1:PORT`, the real port when 0 was asked); logs go to stderr.
 It binds to loopback unless told otherwise and refuses a non-loopback address
 without a token. With `--parent-pid` it exits within a few seconds of that
 process's end, so a crashed Blender never leaves a runtime holding the GPU.
+`--device` (default auto: CUDA when torch sees it, else the CPU) is where the worker
+runs the models; an explicit `cuda` that torch cannot see stops `serve` at once
+with the reason (exit status 2), before it binds.
 """
 from __future__ import annotations
 
@@ -23,6 +27,7 @@ from pathlib import Path
 
 import uvicorn
 
+from model_runtime import device as devices
 from model_runtime.models.registry import DEFAULT_MODEL, available_models
 from model_runtime.server.app import ServerConfig, create_app
 
@@ -43,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preload", nargs="*", default=[DEFAULT_MODEL], choices=available_models(),
                         metavar="MODEL", help=f"models the worker loads before taking work (default {DEFAULT_MODEL})")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    devices.add_argument(parser)
 
 
 def is_loopback(host: str) -> bool:
@@ -125,6 +131,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.output_root.is_dir():
         print(f"serve: --output-root {args.output_root} is not a folder", file=sys.stderr)
         return 2
+    if args.device.startswith("cuda"):  # asked for by name: refuse now, not in a worker restarted forever
+        try:
+            devices.resolve(args.device)  # imports torch here only for this check; auto is resolved by the worker
+        except devices.DeviceError as error:
+            print(f"serve: {error}", file=sys.stderr)
+            return 2
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args.state_dir.mkdir(parents=True, exist_ok=True)
@@ -146,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
         print(address, flush=True)
 
     config = ServerConfig(state_dir=args.state_dir, output_root=args.output_root, token=token,
-                          preload=args.preload, on_ready=ready)
+                          preload=args.preload, device=args.device, on_ready=ready)
     # log_config=None: uvicorn's own config would print access logs on stdout, which carries only the ready line.
     server = uvicorn.Server(uvicorn.Config(create_app(config), log_level=args.log_level, log_config=None,
                                            timeout_graceful_shutdown=2, lifespan="on"))

@@ -58,15 +58,17 @@ class WorkerState:
     """starting, idle, busy, or down (could not start; retrying)."""
     pid: int | None = None
     device: str | None = None
+    """Where the worker runs its models: cpu or cuda:N."""
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     restarts: int = 0
     error: str | None = None
 
 
 class WorkerSupervisor:
-    def __init__(self, queue: TakeQueue, preload: list[str], command: list[str] | None = None):
+    def __init__(self, queue: TakeQueue, preload: list[str], command: list[str] | None = None, device: str = "cpu"):
         self.queue = queue
         self.preload = preload
+        self.device = device  # as asked (auto, cpu, cuda[:N]); the worker resolves it and says where in its hello
         self.command = command or [sys.executable, "-m", "model_runtime.server.worker"]
         self.info = WorkerState()
         self._process: subprocess.Popen[str] | None = None
@@ -107,7 +109,8 @@ class WorkerSupervisor:
     def _spawn(self) -> bool:
         """Start a worker and wait for its hello; False (and state `down`) when it dies first."""
         self.info.state = "starting"
-        process = subprocess.Popen(self.command + ["--preload", *self.preload], stdin=subprocess.PIPE,
+        process = subprocess.Popen(self.command + ["--device", self.device, "--preload", *self.preload],
+                                   stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, text=True, encoding="utf-8")
         self._process = process
         self.info.pid = process.pid

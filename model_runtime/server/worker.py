@@ -27,14 +27,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from model_runtime.continuation import StateStore
-from model_runtime.generation import DEVICE, FrameWritten, run_take
+from model_runtime import device as devices
+from model_runtime.generation import FrameWritten, device_of, run_take
 from model_runtime.models.interface import FrameGenerator
 from model_runtime.models.registry import get_generator
 
 
 class Worker:
-    def __init__(self, out: TextIO):
+    def __init__(self, out: TextIO, device: str = "cpu"):
         self._out = out
+        self.device = device  # resolved: cpu or cuda:N; every model of this worker runs there
         self._out_lock = threading.Lock()
         self._cancelled: set[str] = set()
         self._jobs: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -49,7 +51,7 @@ class Worker:
     def load(self, name: str) -> FrameGenerator:
         """The generator, built once per process (the registry caches it) and timed the first time."""
         tick = time.perf_counter()
-        generator = get_generator(name)
+        generator = get_generator(name, self.device)
         self._load_seconds.setdefault(name, time.perf_counter() - tick)
         return generator
 
@@ -61,7 +63,7 @@ class Worker:
                 models[name] = {"checkpoint_sha256": generator.checkpoint_sha256, "error": None}
             except Exception as error:  # noqa: BLE001 - a model that cannot load is reported, the rest still serve
                 models[name] = {"checkpoint_sha256": None, "error": f"{type(error).__name__}: {error}"}
-        self.send({"type": "hello", "pid": os.getpid(), "device": DEVICE, "models": models})
+        self.send({"type": "hello", "pid": os.getpid(), "device": self.device, "models": models})
 
     def read_commands(self, commands: TextIO) -> None:
         """Runs on a thread: queue runs, flag cancels at once, exit when the server goes away."""
@@ -83,7 +85,7 @@ class Worker:
                 self.send({"type": "result", "take_id": take_id, "status": "failed",
                            "error": f"model {job['model']!r} could not be loaded: {type(error).__name__}: {error}"})
                 continue
-            self.send({"type": "started", "take_id": take_id, "device": DEVICE,
+            self.send({"type": "started", "take_id": take_id, "device": device_of(generator),
                        "model": generator.name, "checkpoint_sha256": generator.checkpoint_sha256})
 
             def on_frame(frame: FrameWritten) -> None:
@@ -101,11 +103,13 @@ class Worker:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m model_runtime.server.worker")
     parser.add_argument("--preload", nargs="*", default=[], help="models to load before saying hello")
+    devices.add_argument(parser, default="cpu")
     args = parser.parse_args(argv)
+    device = devices.name(devices.resolve_or_exit(args.device, "worker"))
     # The protocol owns the real stdout; anything a model prints goes to stderr instead.
     protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    worker = Worker(protocol)
+    worker = Worker(protocol, device)
     threading.Thread(target=worker.read_commands, args=(sys.stdin,), daemon=True, name="commands").start()
     worker.preload(args.preload)
     worker.serve()

@@ -103,6 +103,7 @@ class WorldSession(Session):
         """`context_lane`: run each frame's clean pass beside the next frame's work (`_remember`); without
         it, one lane does everything in order (the same frames; `bench` compares the two)."""
         self.model, self.shot = model, shot
+        self.device = model.latent_mean.device  # the model's: inputs go there, only the finished frame comes back
         self.context_lane = context_lane
         cfg = model.config
         self.width, self.height = cfg.width, cfg.height
@@ -148,9 +149,9 @@ class WorldSession(Session):
         """Frame i's conditioning: notes, camera action, Plücker rays and the modulations of its passes."""
         K, _, rel = self._camera(i)
         notes = self.shot.notes_at(self.track["frames"][i]["frame"])
-        text = torch.from_numpy(embed_notes([notes]))
-        action = torch.from_numpy(camera_action(rel, K, self.width, self.height, self.scale))[None]
-        plucker = torch.from_numpy(plucker_tokens(rel, K, self.centres, self.scale))[None]
+        text = torch.from_numpy(embed_notes([notes])).to(self.device)
+        action = torch.from_numpy(camera_action(rel, K, self.width, self.height, self.scale))[None].to(self.device)
+        plucker = torch.from_numpy(plucker_tokens(rel, K, self.centres, self.scale))[None].to(self.device)
         return _FrameInputs(i, text, action, plucker, self._pass_modulations(text, action))
 
     def _grade_at(self, i: int) -> np.ndarray:
@@ -165,7 +166,7 @@ class WorldSession(Session):
 
     def _notes_look(self, text: torch.Tensor) -> np.ndarray:
         """The look head's colour statistics (6,) of these notes (world/look.py)."""
-        return self.model.look(text)[0].numpy()
+        return self.model.look(text)[0].cpu().numpy()
 
     def _notes_passes(self, text: torch.Tensor, action: torch.Tensor
                       ) -> tuple[dict[float, list[torch.Tensor]], dict[float, list[torch.Tensor]] | None]:
@@ -200,7 +201,8 @@ class WorldSession(Session):
         dyn = self.model.dynamics
         times = [float(t) for t in (self.times if grid is None else grid)[:-1]] + [1.0]
         n = len(times)
-        cond = dyn.frame_condition(torch.tensor(times), text.expand(n, -1), action.expand(n, -1))  # (passes, d)
+        cond = dyn.frame_condition(torch.tensor(times, device=self.device), text.expand(n, -1),
+                                   action.expand(n, -1))  # (passes, d)
         modulations = dyn.modulations(cond[:, None])                                             # (passes, 1, *)
         return {t: [m[i:i + 1] for m in modulations] for i, t in enumerate(times)}
 
@@ -221,7 +223,8 @@ class WorldSession(Session):
             rgb, depth = self.first
             cache_tok, valid_tok = self._render_tokens(empty_render(self.width, self.height))
             known = depth if depth is not None else np.full(rgb.shape[:2], np.inf, np.float32)
-            latent = model.patchify(model.encode_frames(torch.from_numpy(rgb)[None], torch.from_numpy(known)[None]))
+            latent = model.patchify(model.encode_frames(torch.from_numpy(rgb)[None].to(self.device),
+                                                        torch.from_numpy(known)[None].to(self.device)))
             self._remember(latent, cache_tok, valid_tok, self._inputs_ready(i))
             if depth is not None:
                 self.cache.add(rgb, depth, K, c2w, anchor=True)
@@ -230,7 +233,8 @@ class WorldSession(Session):
             render = self.cache.render(K, c2w, self.width, self.height) if len(self.cache) else \
                 empty_render(self.width, self.height)
             cache_tok, valid_tok = self._render_tokens(render)
-            noise = torch.randn((1, model.config.tokens_per_frame, model.token_dim), generator=self.generator)
+            noise = torch.randn((1, model.config.tokens_per_frame, model.token_dim),  # drawn on the CPU's generator
+                                generator=self.generator).to(self.device)
             inputs = self._inputs_ready(i)
             from_notes = not render.valid.any()
             if from_notes:
@@ -242,8 +246,8 @@ class WorldSession(Session):
             if from_notes:  # graded to the notes' look, and the context holds the graded picture
                 gen_rgb, gen_depth = self._decode(latent)
                 gen_rgb = apply_grade(gen_rgb, grade_to(gen_rgb, self._notes_look(inputs.text))).clip(0.0, 1.0)
-                latent = model.patchify(model.encode_frames(torch.from_numpy(gen_rgb)[None],
-                                                            torch.from_numpy(gen_depth)[None]))
+                latent = model.patchify(model.encode_frames(torch.from_numpy(gen_rgb)[None].to(self.device),
+                                                            torch.from_numpy(gen_depth)[None].to(self.device)))
                 self._remember(latent, cache_tok, valid_tok, inputs)
             else:
                 self._remember(latent, cache_tok, valid_tok, inputs)
@@ -292,11 +296,11 @@ class WorldSession(Session):
     def _decode(self, latent: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Latent tokens (1, N, P) -> RGB (H, W, 3) in [0, 1] and depth (H, W) in metres."""
         rgb, depth = self.model.decode_frames(self.model.unpatchify(latent))
-        return rgb[0].numpy(), depth[0].numpy()
+        return rgb[0].cpu().numpy(), depth[0].cpu().numpy()
 
     def _render_tokens(self, render: CacheRender) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.model.cache_tokens(torch.from_numpy(render.rgb)[None], torch.from_numpy(render.depth)[None],
-                                       torch.from_numpy(render.valid)[None])
+        return self.model.cache_tokens(*(torch.from_numpy(a)[None].to(self.device)
+                                         for a in (render.rgb, render.depth, render.valid)))
 
     def _to_output(self, rgb: np.ndarray) -> np.ndarray:
         out = (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
@@ -325,11 +329,15 @@ class WorldSession(Session):
 class OysterWorldModel(FrameGenerator):
     """The trained world model behind the FrameGenerator interface."""
 
-    def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT, name: str = "oyster-tiny"):
+    def __init__(self, checkpoint: str | Path = DEFAULT_CHECKPOINT, name: str = "oyster-tiny",
+                 device: str | torch.device = "cpu"):
+        """`device`: where the weights and each frame's tensors live (float32; the cache and the camera
+        conditioning are numpy on the CPU, the finished frame comes back)."""
         self.name = name
         self.checkpoint = Path(checkpoint)
+        self.device = torch.device(device)
         prepare_inference_process()
-        self.model = load_world_model(self.checkpoint)
+        self.model = load_world_model(self.checkpoint).to(self.device)
         self.checkpoint_sha256 = file_sha256(self.checkpoint)
 
     def start(self, shot: ShotInput) -> WorldSession:

@@ -28,7 +28,7 @@ from model_runtime.world.config import DynamicsConfig
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     """Sinusoidal embedding of flow times in [0, 1]: (...,) -> (..., dim)."""
     half = dim // 2
-    freqs = torch.exp(-math.log(1000.0) * torch.arange(half, dtype=torch.float32) / half)
+    freqs = torch.exp(-math.log(1000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
     angles = t.unsqueeze(-1) * 1000.0 * freqs
     return torch.cat([angles.cos(), angles.sin()], dim=-1)
 
@@ -67,9 +67,10 @@ class KVWindow:
     concatenated per pass, and sliding the window copies one frame, not the window.
     """
 
-    def __init__(self, n_layers: int, batch: int, n_tokens: int, n_heads: int, head_dim: int, window: int):
+    def __init__(self, n_layers: int, batch: int, n_tokens: int, n_heads: int, head_dim: int, window: int,
+                 device: torch.device | str = "cpu"):
         shape = (n_layers, batch, 2 * (window + 1) * n_tokens, n_heads, head_dim)
-        self.k, self.v = torch.zeros(shape), torch.zeros(shape)
+        self.k, self.v = torch.zeros(shape, device=device), torch.zeros(shape, device=device)
         self.n_tokens, self.window = n_tokens, window
         self.count = 0  # frames committed since the start
 
@@ -210,7 +211,8 @@ class LatentDynamics(nn.Module):
 
     def new_window(self, batch: int = 1) -> KVWindow:
         cfg = self.config
-        return KVWindow(cfg.n_layers, batch, self.n_tokens, cfg.n_heads, cfg.d_model // cfg.n_heads, cfg.window)
+        return KVWindow(cfg.n_layers, batch, self.n_tokens, cfg.n_heads, cfg.d_model // cfg.n_heads, cfg.window,
+                        self.position.device)
 
     def _age_bias(self, query_frames: torch.Tensor, key_frames: torch.Tensor, n_tokens: int) -> torch.Tensor:
         """Learned bias by frame age, -inf outside [0, window] (future or too old).
@@ -243,14 +245,16 @@ class LatentDynamics(nn.Module):
     def forward(self, tokens: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
         """Training: tokens (B, T, N, d) embedded, cond (B, T, d) -> velocity (B, T, N, token_dim)."""
         B, T, N, d = tokens.shape
-        frames = torch.arange(T)
+        frames = torch.arange(T, device=tokens.device)
         modulations = self.modulations(cond)
         x = self._blocks(tokens.reshape(B, T * N, d), modulations, self._age_bias(frames, frames, N), None,
                          len(self.blocks))                                      # (B, T*N, d)
         return self._head(x, modulations[-1]).view(B, T, N, -1)                 # (B, T*N, P) -> (B, T, N, P)
 
     def _window_bias(self, window: KVWindow) -> torch.Tensor:
-        return self._age_bias(torch.tensor([window.frames]), torch.arange(window.frames + 1), self.n_tokens)
+        device = self.age_bias.device
+        return self._age_bias(torch.tensor([window.frames], device=device),
+                              torch.arange(window.frames + 1, device=device), self.n_tokens)
 
     def step(self, tokens: torch.Tensor, modulations: list[torch.Tensor], window: KVWindow) -> torch.Tensor:
         """Inference for one frame: tokens (B, N, d), modulations (B, 1, *) of this pass, attending to the
