@@ -5,9 +5,9 @@ import shutil
 from pathlib import Path
 
 import bpy
-from bpy.props import IntProperty, StringProperty
+from bpy.props import BoolProperty, IntProperty, StringProperty
 
-from . import api, runtime_session, timeline
+from . import api, in_view, runtime_session, timeline, world_build
 from .core.errors import OysterError
 from .polls import allow, no_active_shot, no_data, reports_errors
 from .preferences import runtime_settings
@@ -185,10 +185,14 @@ class OYSTER_OT_stop_runtime(bpy.types.Operator):
 
 
 class OYSTER_OT_generate_take(bpy.types.Operator):
-    """Generate a new take of the active shot with the model runtime (started first if none runs)"""
+    """Generate a new take of the active shot with the model runtime (started first if none runs); a shot whose
+    camera sees nothing of the scene is refused with an offer to build a world from its notes"""
 
     bl_idname = "oyster.generate_take"
     bl_label = "Generate"
+
+    paint_sky: BoolProperty(name="Generate Sky Anyway", options={"SKIP_SAVE"},
+                            description="Paint the shot even when nothing of the scene is in its camera's view")
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -204,6 +208,12 @@ class OYSTER_OT_generate_take(bpy.types.Operator):
             root = api.output_root(bpy.data.filepath, runtime_settings(context).output_folder)
             request = api.shot_request(scene, shot, root)
             painter = shot.use_blockout and api.paints_blockout(shot, scene)
+            if painter and not self.paint_sky:  # passes of pure sky: say so and offer a world instead
+                reason = in_view.nothing_in_view(scene, shot, world_build.world_collection(scene) is not None)
+                if reason is not None:
+                    in_view.NOTHING_IN_VIEW[(scene.name, shot.name)] = reason
+                    raise OysterError(reason)
+            in_view.clear(scene, shot)
             if painter:  # every frame's passes, rendered by the runtime from a copy of the file
                 request["blockout"], scratch = api.blockout_copy(scene, shot, root)
             elif shot.use_blockout:
@@ -218,7 +228,8 @@ class OYSTER_OT_generate_take(bpy.types.Operator):
             raise
         alone = shot.use_blockout and not painter and first is None
         self.report({"INFO"}, f"shot '{shot.name}' sent to the runtime" + (
-            f" (from the notes alone: nothing of the scene in view at frame {shot.frame_start})" if alone else ""))
+            f" (from the notes alone: nothing of the scene in view at frame {shot.frame_start}; Build World from "
+            "Notes gives it a layout to paint)" if alone else ""))
         return {"FINISHED"}
 
 

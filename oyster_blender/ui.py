@@ -6,11 +6,12 @@ so drawing stays a list of layout calls and the benchmark can time the work.
 """
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 
 import bpy
 
-from . import api, runtime_session
+from . import api, in_view, runtime_session, world_build
 from .core.naming import sanitise_name
 from .polls import no_active_shot
 from .runtime_status import ERROR, READY, STARTING, STATUS
@@ -135,6 +136,16 @@ class OYSTER_PT_shots(SidebarPanel, bpy.types.Panel):
         row.scale_y = 1.5
         row.operator("oyster.generate_take", icon="RENDER_ANIMATION")
         row.operator("oyster.continue_take", text=f"Continue from {scene.frame_current}", icon="NEXT_KEYFRAME")
+        offer = in_view.offer(scene, shot)
+        if offer is not None:  # the last Generate found nothing in view: a world from the notes instead
+            box = layout.box()
+            for i, piece in enumerate(textwrap.wrap(offer, 56)[:6]):
+                box.label(text=piece, icon="INFO" if i == 0 else "BLANK1")
+            row = box.row(align=True)
+            row.operator("oyster.build_world", icon="WORLD",
+                         text="Rebuild World" if world_build.world_collection(scene) is not None
+                         else "Build World from Notes")
+            row.operator("oyster.generate_take", text="Generate Sky Anyway", icon="LIGHT_SUN").paint_sky = True
         for take in state.in_flight:
             row = layout.row(align=True)
             row.progress(factor=take.fraction, type="BAR",

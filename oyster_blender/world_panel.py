@@ -7,7 +7,7 @@ import textwrap
 import bpy
 from bpy.props import IntProperty, PointerProperty
 
-from . import api, world_build
+from . import api, in_view, world_build
 from .core import world_description as wd
 from .polls import allow, no_active_shot, reports_errors
 from .preferences import runtime_settings
@@ -46,6 +46,7 @@ class OYSTER_OT_build_world(bpy.types.Operator):
         scene = context.scene
         shot = api.active_shot(scene)
         placed = world_build.build_world(scene, shot, scene.oyster_world.seed, runtime_settings(context))
+        in_view.clear(scene, shot)  # Generate's offer is taken
         camera = f"; camera '{placed.camera.name}' over {shot.frame_start}-{shot.frame_end}" if placed.camera else \
             "; no camera words: the shot's camera stays"
         self.report({"INFO"}, f"world of {placed.added} objects in '{placed.collection.name}' "

@@ -67,7 +67,8 @@ def test_a_runtime_that_cannot_start_says_why_and_drops_the_take_sent_meanwhile(
     camera = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
     scene.collection.objects.link(camera)
     api.add_shot(scene, "sh010", camera, 1, 10)
-    assert bpy.ops.oyster.generate_take() == {"FINISHED"}  # starts the runtime, holds the take for it
+    # the camera sees nothing (an empty scene): Generate Sky Anyway, past the offer to build a world
+    assert bpy.ops.oyster.generate_take(paint_sky=True) == {"FINISHED"}  # starts the runtime, holds the take
     session = runtime_session.current()
     deadline = time.monotonic() + 20
     while session.tick() is not None:
