@@ -173,13 +173,20 @@ class OYSTER_PT_live(SubPanel, bpy.types.Panel):
             row.operator("oyster.live_start", icon="PLAY")
         row.operator("oyster.live_keep", icon="ADD")
         if _flight is not None:
-            layout.label(text=f"{len(_flight.indices)} frames in '{LIVE_IMAGE}', {_flight.sent} keyframes",
-                         icon="CAMERA_DATA")
-            fps = _flight.fps()
-            if fps is not None:
-                layout.label(text=f"{fps:.1f} frames/s at {_flight.width}x{_flight.height}", icon="TIME")
-            if _flight.error:
-                layout.label(text=_flight.error, icon="ERROR")
+            for text, icon in flight_lines(_flight):
+                layout.label(text=text, icon=icon)
+
+
+def flight_lines(flight: LiveRecorder) -> list[tuple[str, str]]:
+    """The panel's lines about a flight, (text, icon): frames and keyframes, the frame rate, the error."""
+    lines = [(f"{len(flight.indices)} frames in '{LIVE_IMAGE}', {flight.sent} keyframes", "CAMERA_DATA")]
+    fps = flight.fps()
+    if fps is not None:
+        model = "painting the blockout" if flight.passes is not None else flight.model
+        lines.append((f"{fps:.1f} frames/s at {flight.width}x{flight.height}, {model}", "TIME"))
+    if flight.error:
+        lines.append((flight.error, "ERROR"))
+    return lines
 
 
 classes = (OYSTER_OT_live_start, OYSTER_OT_live_stop, OYSTER_OT_live_keep, OYSTER_PT_live)

@@ -1,5 +1,6 @@
-"""The Live sub-panel's buttons in the real bpy module, through a real runtime and the shipped oyster-tiny:
-Go Live flies the scene camera, frames come back, Stop, Keep as Shot makes the flight a shot."""
+"""The Live sub-panel's buttons in the real bpy module, through a real runtime with the shipped oyster-tiny and
+the shipped painter: Go Live flies the scene camera, frames come back, Stop, Keep as Shot makes the flight a
+shot; with the painter every pose goes with the blockout's passes and the panel shows the frame rate."""
 from __future__ import annotations
 
 import time
@@ -103,3 +104,57 @@ def test_go_live_starts_from_the_blockout_in_view(live_scene, tmp_path):
     # the still camera's frame is the blockout's picture (resampled to the model's size and back), not the
     # notes' dusk street
     assert np.abs(shown - expected).mean() < 12.0
+
+
+def test_go_live_with_the_painter_paints_the_blockout_passes_and_shows_the_frame_rate(live_scene, tmp_path):
+    scene = live_scene
+    shot = api.active_shot(scene)
+    shot.model = ""  # the runtime's default: the painter
+    bpy.ops.mesh.primitive_cube_add(size=1.0, location=(0.0, 0.0, -8.0))  # in front of the camera, sky around
+    (tmp_path / "project").mkdir()
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "project" / "live.blend"))  # the shot folder beside it
+    scenes = sorted(s.name for s in bpy.data.scenes)
+    assert bpy.ops.oyster.start_runtime() == {"FINISHED"}
+    session = runtime_session.current()
+    run_timers(session.tick, lambda: STATUS.snapshot().state == READY, scene, timeout=120)
+    assert bpy.ops.oyster.live_start() == {"FINISHED"}
+    flight = live_panel._flight
+    assert (flight.model, flight.request["model"]) == ("oyster-painter", "oyster-painter")
+    assert "first_frame" not in flight.request  # the passes of every pose replace the first frame
+    folder = flight.passes.folder
+    assert folder.parent == tmp_path / "project" / "oyster" / "sh010" / ".live"
+
+    def both() -> float:
+        session.tick()
+        scene.camera.location.x = min(0.2, scene.camera.location.x + 0.001)  # the artist flies the camera a bit
+        return live_panel._tick()
+
+    run_timers(both, lambda: len(flight.indices) >= FRAMES or flight.error is not None, scene, timeout=180)
+    assert flight.error is None and flight.indices[:FRAMES] == list(range(FRAMES))
+    assert len(flight.passes.seconds) == flight.sent  # one passes render per pose sent
+    (counts, _), (rate, icon) = live_panel.flight_lines(flight)[:2]
+    assert icon == "TIME" and rate.endswith("frames/s at 96x54, painting the blockout") and flight.fps() > 0
+    assert bpy.ops.oyster.live_stop() == {"FINISHED"}
+    deadline = time.monotonic() + 30
+    while flight._thread.is_alive() and time.monotonic() < deadline:
+        flight.tick()
+        time.sleep(0.01)
+    assert not folder.exists() and sorted(s.name for s in bpy.data.scenes) == scenes  # scratch, copy gone
+    image = bpy.data.images[LIVE_IMAGE]
+    pixels = np.empty(len(image.pixels), np.float32)
+    image.pixels.foreach_get(pixels)
+    shown = pixels.reshape(54, 96, -1)[::-1, :, :3]
+    box, sky = shown[22:32, 44:52].mean(axis=(0, 1)), shown[:8].mean(axis=(0, 1))  # the box spans ~18-36, 39-57
+    assert np.abs(box - sky).max() > 0.1, (box, sky)  # the box is painted, not only the notes' sky
+
+
+def test_go_live_with_the_painter_needs_notes(live_scene):
+    scene = live_scene
+    shot = api.active_shot(scene)
+    shot.model, shot.notes = "oyster-painter", ""
+    assert bpy.ops.oyster.start_runtime() == {"FINISHED"}
+    session = runtime_session.current()
+    run_timers(session.tick, lambda: STATUS.snapshot().state == READY, scene, timeout=120)
+    with pytest.raises(RuntimeError, match="the painter needs scene notes"):
+        bpy.ops.oyster.live_start()
+    assert not live_panel.flying()
