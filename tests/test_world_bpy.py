@@ -188,6 +188,76 @@ def test_bad_scenes_and_notes_are_refused_and_nothing_changes(world, oyster_scen
     assert sorted(o.name for o in bpy.data.objects) == before and shot.camera.name == "Cam"
 
 
+def test_an_artists_own_oyster_world_collection_is_built_into_not_doubled(world, oyster_scene):
+    from oyster_blender import world_build
+
+    blend, description = world
+    scene, shot = _shot_scene()
+    layout = bpy.data.collections.new("Layout")
+    scene.collection.children.link(layout)
+    theirs = bpy.data.collections.new("Oyster World")  # made by hand, nested, no tag
+    layout.children.link(theirs)
+    tree = bpy.data.objects.new("MyTree", bpy.data.meshes.new("MyTree"))
+    theirs.objects.link(tree)
+    placed = world_build.place_world(scene, blend, description, shot)
+    assert placed.collection == theirs and placed.kept == 1 and placed.removed == 0
+    assert [c.name for c in bpy.data.collections if c.name.startswith("Oyster World")] == ["Oyster World"]
+    assert tree.name in theirs.objects and tree.users_collection == (theirs,)
+
+
+def test_an_oyster_world_that_is_a_library_override_is_refused_and_nothing_changes(world, oyster_scene, tmp_path):
+    from oyster_blender import world_build
+    from oyster_blender.core.world_description import WorldError
+
+    blend, description = world
+    scene, shot = _shot_scene()
+    source = bpy.data.collections.new("Oyster World")
+    source.objects.link(bpy.data.objects.new("LibObject", bpy.data.meshes.new("LibObject")))
+    holder = bpy.data.scenes.new("LibScene")
+    holder.collection.children.link(source)
+    library = tmp_path / "library.blend"
+    bpy.data.libraries.write(str(library), {holder, source})
+    bpy.data.scenes.remove(holder)
+    bpy.data.collections.remove(source)
+    with bpy.data.libraries.load(str(library), link=True) as (_, target):
+        target.collections = ["Oyster World"]
+    linked = target.collections[0]
+    scene.collection.children.link(linked)
+    override = linked.override_hierarchy_create(scene, bpy.context.view_layer)
+    scene.collection.children.unlink(linked)
+    assert override.override_library is not None and world_build.world_collection(scene) == override
+    before = sorted((o.name, o.library is not None) for o in bpy.data.objects)
+    with pytest.raises(WorldError, match="comes from a library override: a rebuild would have to edit the library"):
+        world_build.place_world(scene, blend, description, shot)
+    assert sorted((o.name, o.library is not None) for o in bpy.data.objects) == before and shot.camera.name == "Cam"
+
+
+def test_notes_in_another_script_or_naming_nothing_build_the_seeds_world_through_the_panel(oyster_scene):
+    """The real operator and the runtime's Python: a world is built with the reader's message, the artist's
+    objects stay; then 10,000 characters naming nothing of the vocabulary rebuild it (read, not refused)."""
+    from oyster_blender import world_build
+
+    scene, shot = _shot_scene("Улица ночью под дождём")
+    mine = bpy.data.objects.new("MyCube", bpy.data.meshes.new("MyCube"))
+    scene.collection.objects.link(mine)
+    assert bpy.ops.oyster.build_world() == {"FINISHED"}
+    description = world_build.description_of(scene)
+    assert any("Cyrillic script" in m for m in description["messages"]) and description["unknown_words"]
+    assert all(f["source"] in ("seed", "derived") for f in description["fields"].values())
+    collection = world_build.world_collection(scene)
+    added = bpy.data.objects.new("MyLamp", bpy.data.meshes.new("MyLamp"))
+    collection.objects.link(added)
+    world_build.wd_notes_check("a" * 10_000)  # the longest notes pass the panel's own check
+    shot.notes = ("a cat sat upon the mat by the old piano. " * 300)[:10_000]
+    assert bpy.ops.oyster.build_world() == {"FINISHED"}
+    description = world_build.description_of(scene)
+    assert any("name nothing of the vocabulary" in m for m in description["messages"])
+    assert any("10,000 characters long" in m for m in description["messages"])
+    assert {"cat", "piano"} <= set(description["unknown_words"])
+    assert [c.name for c in scene.collection.children] == ["Oyster World"]
+    assert "MyLamp" in collection.objects and mine.users_collection == (scene.collection,)
+
+
 def test_the_world_command_refuses_bad_notes_with_one_line(tmp_path):
     for notes, message in (("", "the notes are empty"), ("x" * 10_001, "10,001 characters long")):
         done = subprocess.run([sys.executable, "-m", "model_runtime", "world", "--notes", notes, "--seed", "0",
