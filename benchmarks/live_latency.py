@@ -1,8 +1,12 @@
 """Live-mode frame latency: the model's own frame time, and the plumbing on top of it up to Blender's image.
 
-    .venv/bin/python -m benchmarks.live_latency [--model oyster-tiny] [--size 640x360] [--frames 100] [--threads 0]
+    .venv/bin/python -m benchmarks.live_latency [--model oyster-painter] [--size 384x216] [--frames 100]
+        [--threads 0] [--baseline copy-first-frame]
 
-In one run, the same camera flight of `frames` updates:
+The flight looks down the example scene's street (examples/example_scene.py, built here in the bpy module).
+A model that paints the blockout (the painter, the default) gets each pose's passes, rendered in this
+process by `oyster_blender.passes.LivePasses` as Go Live does; for steps 1 and 2 they are rendered once
+beforehand. In one run, the same camera flight of `frames` updates:
   1. in this process (`LiveSession.step`): the model's own frame time;
   2. through a real `serve` process with the extension's stdlib client (`LiveClient.step`: HTTP, the
      live worker's pipe, BMP encoding); the worker reports the model's time for each frame;
@@ -10,8 +14,11 @@ In one run, the same camera flight of `frames` updates:
      from reading and keying the camera pose to the frame put into the `Oyster Live` image, plus the
      image's decode, which the next redraw pays in Blender; and how long each `tick()` holds Blender's
      UI (goal: under 50 ms at the worst).
-Plumbing is a round trip minus the model's time for that frame (goal: under 20 ms). Prints median and
-p95 in ms; the first frame of each (the session starts on it) is left out.
+Plumbing is a round trip minus the model's time for that frame (goal: under 20 ms); with passes, the
+passes render in Blender is printed on its own and left out of the plumbing. Live fps is frames shown per
+second of the Blender flight (camera move to painted image). The baseline (default copy-first-frame: the
+plumbing alone, no passes) flies the same Blender loop in the same run. Prints median and p95 in ms; the
+first frame of each (the session starts on it) is left out.
 """
 from __future__ import annotations
 
@@ -30,10 +37,11 @@ import numpy as np
 from model_runtime.live import LiveSession, LiveStart
 from model_runtime.models.registry import get_generator
 from oyster_blender.client import RuntimeClient
-from oyster_blender.live import LIVE_IMAGE, TICK_INTERVAL, LiveClient, LiveRecorder
+from oyster_blender.live import LIVE_IMAGE, TICK_INTERVAL, LiveClient, LiveRecorder, paints_passes
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTES = "quiet town street at dusk, eye level, slow push in, normal lens"
+STEP = 0.03  # metres the camera moves forward per pose
 
 
 def pose(i: int, width: int, height: int) -> dict:
@@ -62,26 +70,68 @@ def summary(ms: list[float]) -> str:
     return f"median {statistics.median(ordered):8.2f} ms   p95 {p95:8.2f} ms"
 
 
-def fly_in_blender(client: RuntimeClient, start: LiveStart,
-                   frames: int) -> tuple[list[float], list[float], list[float], list[float]]:
-    """(round trips, model times, decode times, tick times) in ms of a LiveRecorder flight in the bpy
-    module."""
+def street(folder: Path):
+    """The example scene in the bpy module and an unanimated camera `Fly` where its camera starts."""
     import bpy
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
+    from examples.example_scene import build_example_scene
+
+    build_example_scene(folder / "example.blend")
     scene = bpy.context.scene
-    camera = bpy.data.objects.new("Cam", bpy.data.cameras.new("Cam"))
-    scene.collection.objects.link(camera)
-    scene.camera = camera
+    scene.frame_set(scene.frame_start)
+    fly = bpy.data.objects.new("Fly", scene.camera.data.copy())
+    fly.data.animation_data_clear()
+    fly.matrix_world = scene.camera.matrix_world.copy()
+    scene.collection.objects.link(fly)
+    return scene, fly
+
+
+def place(camera, start, i: int) -> None:
+    """Pose i of the flight: forward along the camera's view from `start` (a matrix_world), a slow pan."""
+    from mathutils import Matrix, Vector
+
+    forward = start.to_3x3() @ Vector((0.0, 0.0, -STEP * i))
+    camera.matrix_world = Matrix.Translation(forward) @ start @ Matrix.Rotation(math.radians(0.2 * i), 4, "Y")
+
+
+def prerendered(scene, camera, frames: int, width: int, height: int, folder: Path) -> list[dict]:
+    """Each pose's live frame with its passes, rendered once into folder/NNN (for steps 1 and 2)."""
+    import shutil
+
+    from oyster_blender.camera import _depsgraph, camera_frame
+    from oyster_blender.passes import LivePasses
+
+    start, poses = camera.matrix_world.copy(), []
+    renderer = LivePasses(scene, camera, (width, height), folder / "render")
+    try:
+        for i in range(frames):
+            place(camera, start, i)
+            passes = renderer.render()
+            kept = folder / f"{i:03d}"
+            shutil.copytree(passes["folder"], kept)
+            pose = camera_frame(camera.evaluated_get(_depsgraph(scene)), scene.render, width, height)
+            poses.append(dict(pose, passes={"folder": str(kept), "frame": passes["frame"]}))
+    finally:
+        renderer.close()
+        camera.matrix_world = start
+    return poses
+
+
+def fly_in_blender(client: RuntimeClient, start: LiveStart, frames: int, scene, camera,
+                   folder: Path) -> dict[str, list[float] | float]:
+    """A LiveRecorder flight in the bpy module: round trips, model times, decode times, tick times, passes
+    renders (ms) and the frames shown per second."""
+    import bpy
+
+    origin = camera.matrix_world.copy()
     recorder = LiveRecorder(scene, camera, client, model=start.model, notes=start.notes,
-                            size=(start.width, start.height),
+                            size=(start.width, start.height), passes_parent=folder,
                             first_frame=start.first_frame.model_dump() if start.first_frame else None)
     recorder.start(timer=False)  # the bpy module runs no event loop: this loop is Blender's timer
     decode, ticks = [], []
     try:
         while len(recorder.latency) < frames:
-            camera.location = (0.0, -10.0 + 0.02 * recorder.sent, 2.0)
-            camera.rotation_euler = (math.radians(90), 0.0, math.radians(0.3 * recorder.sent))
+            place(camera, origin, recorder.sent)
             shown = len(recorder.latency)
             tick = time.perf_counter()
             recorder.tick()
@@ -95,17 +145,38 @@ def fly_in_blender(client: RuntimeClient, start: LiveStart,
             time.sleep(TICK_INTERVAL)
     finally:
         recorder.stop()
-    return ([r * 1000 for r, _ in recorder.latency[:frames]], [m * 1000 for _, m in recorder.latency[:frames]],
-            decode[:frames], ticks)
+        camera.matrix_world = origin
+    shown_at = recorder.shown_at[1:frames]  # from the second frame: the first waits for the session to start
+    passes = [s * 1000 for s in recorder.passes.seconds[:frames]] if recorder.passes is not None else []
+    return {"round_trip": [r * 1000 for r, _ in recorder.latency[:frames]],
+            "model": [m * 1000 for _, m in recorder.latency[:frames]], "decode": decode[:frames], "ticks": ticks,
+            "passes": passes, "fps": (len(shown_at) - 1) / (shown_at[-1] - shown_at[0])}
+
+
+def report(name: str, flight: dict) -> None:
+    passes = flight["passes"] or [0.0] * len(flight["round_trip"])
+    plumbing = [r + d - m - p for r, d, m, p in zip(flight["round_trip"], flight["decode"], flight["model"], passes)]
+    print(f"  [{name}] Blender round trip    {summary(flight['round_trip'])}   (LiveRecorder: pose read -> frame shown)")
+    print(f"  [{name}] model in the worker   {summary(flight['model'])}")
+    if flight["passes"]:
+        print(f"  [{name}] passes render         {summary(flight['passes'])}   (in the tick that sends the pose)")
+    print(f"  [{name}] Blender image decode  {summary(flight['decode'])}   (paid by the next redraw)")
+    print(f"  [{name}] Blender plumbing      {summary(plumbing)}   (round trip + decode - model"
+          + (" - passes" if flight["passes"] else "") + "; goal: under 20 ms)")
+    print(f"  [{name}] Blender tick          {summary(flight['ticks'])}   worst {max(flight['ticks'][1:]):.2f} ms "
+          f"over {len(flight['ticks'])} ticks (the UI waits for each)")
+    print(f"  [{name}] live fps              {flight['fps']:8.2f} frames/s   (camera move to image in Blender)")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--model", default="oyster-tiny")
-    parser.add_argument("--size", default="640x360")
+    parser.add_argument("--model", default="oyster-painter")
+    parser.add_argument("--size", default="384x216")
     parser.add_argument("--frames", type=int, default=100)
     parser.add_argument("--threads", type=int, default=0,
                         help="torch CPU threads here and in the live worker (0: torch's default)")
+    parser.add_argument("--baseline", default="copy-first-frame",
+                        help="a model flown in the same Blender loop in the same run ('' for none)")
     args = parser.parse_args()
     if args.threads:
         import torch
@@ -116,14 +187,25 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         rgb_path, depth_path, rgb, depth = first_frame(folder, width, height)
-        start = LiveStart(model=args.model, notes=NOTES, width=width, height=height,
-                          first_frame={"rgb": str(rgb_path), "depth": str(depth_path)})
+        scene, camera = street(folder)
 
-        session = LiveSession(get_generator(args.model), start, rgb, depth)
+        def start_for(model: str) -> LiveStart:
+            if paints_passes(model):
+                return LiveStart(model=model, notes=NOTES, width=width, height=height)
+            return LiveStart(model=model, notes=NOTES, width=width, height=height,
+                             first_frame={"rgb": str(rgb_path), "depth": str(depth_path)})
+
+        start = start_for(args.model)
+        with_passes = paints_passes(args.model)
+        poses = prerendered(scene, camera, args.frames, width, height, folder / "pre") if with_passes else \
+            [pose(i, width, height) for i in range(args.frames)]
+
+        session = LiveSession(get_generator(args.model), start, None if with_passes else rgb,
+                              None if with_passes else depth)
         local = []
         for i in range(args.frames):
             tick = time.perf_counter()
-            session.step(pose(i, width, height))
+            session.step(poses[i])
             local.append((time.perf_counter() - tick) * 1000)
 
         server = subprocess.Popen([sys.executable, "-m", "model_runtime", "serve", "--port", "0",
@@ -137,27 +219,26 @@ def main() -> int:
             remote, worker = [], []
             for i in range(args.frames):
                 tick = time.perf_counter()
-                frame = live.step(session_id, pose(i, width, height))
+                frame = live.step(session_id, poses[i])
                 remote.append((time.perf_counter() - tick) * 1000)
                 worker.append(frame.model_seconds * 1000)
             live.close(session_id)
-            blender, blender_model, decode, ticks = fly_in_blender(client, start, args.frames)
+            flights = {args.model: fly_in_blender(client, start, args.frames, scene, camera, folder / "live")}
+            if args.baseline:
+                flights[args.baseline] = fly_in_blender(client, start_for(args.baseline), args.frames, scene, camera,
+                                                        folder / "live")
         finally:
             server.terminate()
             server.wait()
 
-    print(f"live latency, {args.model} {width}x{height}, {args.frames} frames")
-    print(f"  in-process step                 {summary(local)}")
+    print(f"live latency, {args.model} {width}x{height}, {args.frames} frames"
+          + (", each with its blockout passes" if with_passes else ""))
+    print(f"  in-process step                 {summary(local)}" + ("   (passes read from files)" if with_passes else ""))
     print(f"  model in the live worker        {summary(worker)}")
     print(f"  client round trip               {summary(remote)}   (LiveClient.step)")
     print(f"  client plumbing                 {summary([r - w for r, w in zip(remote, worker)])}")
-    print(f"  Blender round trip              {summary(blender)}   (LiveRecorder: pose keyed -> frame shown)")
-    print(f"  Blender image decode            {summary(decode)}   (paid by the next redraw)")
-    print(f"  Blender plumbing                "
-          f"{summary([r + d - m for r, d, m in zip(blender, decode, blender_model)])}   "
-          "(round trip + decode - model; goal: under 20 ms)")
-    print(f"  Blender tick                    {summary(ticks)}   worst {max(ticks[1:]):.2f} ms "
-          f"over {len(ticks)} ticks (the UI waits for each; goal: worst under 50 ms)")
+    for name, flight in flights.items():
+        report(name, flight)
     return 0
 
 
