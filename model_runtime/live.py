@@ -87,8 +87,8 @@ def check_frame(frame: Any, track: dict[str, Any]) -> tuple[str, str] | None:
             return "passes", "must be an object {folder, frame}: the folder of depth_NNNN.exr and shade_NNNN.png"
         if not isinstance(passes["folder"], str) or not passes["folder"]:
             return "passes.folder", "must be a path"
-        if isinstance(passes["frame"], bool) or not isinstance(passes["frame"], int) or passes["frame"] < 0:
-            return "passes.frame", "must be a frame number >= 0 (the NNNN of the files)"
+        if isinstance(passes["frame"], bool) or not isinstance(passes["frame"], int):
+            return "passes.frame", "must be an integer frame number (the NNNN of the files)"
     camera = {key: value for key, value in frame.items() if key != "passes"}
     probe = dict(track, frame_start=0, frame_end=0, frames=[dict(camera, frame=0, rel=IDENTITY)])
     try:

@@ -74,7 +74,7 @@ def test_bad_live_passes_are_refused_naming_the_field(runtime: Runtime, tmp_path
         (unreadable, "passes.depth", "unreadable file"),
         (box_passes(outside, 1), "passes.folder", "outside the runtime's output root"),
         ({"folder": str(folder / "nan")}, "passes", "must be an object {folder, frame}"),
-        ({"folder": str(folder / "nan"), "frame": -1}, "passes.frame", "frame number"),
+        ({"folder": str(folder / "nan"), "frame": "1"}, "passes.frame", "integer frame number"),
     ]
     for passes, field, message in cases:
         got_field, got_message = refused_field(live, session, still(passes))
