@@ -177,7 +177,7 @@ def ground_truth(clips: list[Clip], n: int, probe) -> dict:
 def run(args: argparse.Namespace) -> int:
     from model_runtime.models.registry import get_generator
     from model_runtime.painter.blend_shot import blend_shot
-    from model_runtime.painter.passes import FolderPasses
+    from model_runtime.painter.passes import FolderPasses, PassesError
 
     started = time.time()
     if args.frames < 2:
@@ -204,8 +204,13 @@ def run(args: argparse.Namespace) -> int:
                                 work)
         seconds["worlds"] = time.time() - tick
         tick, shots = time.time(), []
-        for blend, status in zip(blends, statuses):
-            shots.append(blend_shot(blend, blend.parent / "shot", shot="world") if status == 0 else None)
+        for i, (blend, status) in enumerate(zip(blends, statuses)):
+            try:
+                shots.append(blend_shot(blend, blend.parent / "shot", shot="world") if status == 0 else None)
+            except PassesError as error:  # reported with the world, the others are still measured
+                print(f"world {i + 1}: {error}", file=sys.stderr, flush=True)
+                shots.append(None)
+                statuses[i] = str(error)
         seconds["passes"] = time.time() - tick
 
         gt = ground_truth(clips, n, probe)
