@@ -1,6 +1,7 @@
 """The painter's training objective and examples: what the loss scores, where crops fall, the frame margin."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 
@@ -53,3 +54,22 @@ def test_the_margin_is_reflected_on_every_side_and_sizes_are_multiples():
     m = EDGE_MARGIN
     assert np.array_equal(padded[:, m:m + 36, m:m + 64], features)
     assert np.array_equal(padded[:, m, m - 1], features[:, 0, 1])  # reflected, not zeros
+
+
+def test_a_large_shot_is_painted_at_the_native_size_with_the_full_size_edges():
+    from model_runtime.painter.native import guided_upsample, native_size, scaled_frame
+
+    assert native_size(384, 216) == (384, 216) and native_size(1920, 1080) == (384, 216)
+    frame = {"fx": 1000.0, "fy": 1000.0, "cx": 960.0, "cy": 540.0, "c2w": np.eye(4).tolist()}
+    small = scaled_frame(frame, 1920, 1080, (384, 216))
+    assert (small["fx"], small["cx"], small["cy"]) == (200.0, 192.0, 108.0)
+    # a near box (2 m) on a far wall (10 m); its left edge at x = 101 at full size, between native pixels
+    full = np.full((64, 256), 10.0, np.float32)
+    full[:, 101:] = 2.0
+    native = full[:, 2::4]  # nearest samples of a 4x smaller painting
+    painted = np.where(native[..., None] < 5, 200, 40).astype(np.uint8).repeat(3, -1)
+    up = guided_upsample(painted, native, full)
+    assert up.shape == (64, 256, 3)
+    assert (up[:, :101] < 45).all() and (up[:, 101:] > 195).all()  # the edge where the full-size depth puts it
+    bilinear = cv2.resize(painted, (256, 64), interpolation=cv2.INTER_LINEAR)
+    assert ((bilinear[0, :, 0] > 45) & (bilinear[0, :, 0] < 195)).sum() >= 2  # what plain upsampling blurs

@@ -4,6 +4,9 @@ The memory of an example is the clip's ground truth at another frame, seen
 through frame t's camera with the exact depths (or nothing, for a first
 frame), so the painter learns to keep what the memory holds and invent the
 rest, as it must at inference where the memory is its own earlier frames.
+The other frame is drawn with odds 1/|t - s|: at inference what is new is
+mostly the thin strip a frame's move reveals, and a uniform draw gave the
+network few of those (it painted them as a pale band).
 """
 from __future__ import annotations
 
@@ -33,7 +36,9 @@ def example(clip: Clip, t: int, rng: np.random.Generator, crop: tuple[int, int] 
     K, c2w = camera(frames[t])
     use_memory = rng.random() < MEMORY_SHARE if memory is None else memory
     if use_memory and len(clip.rgb) > 1:
-        s = int(rng.choice([i for i in range(len(clip.rgb)) if i != t]))
+        others = np.array([i for i in range(len(clip.rgb)) if i != t])
+        near = 1.0 / np.abs(others - t)  # at inference the memory is the frames just before: thin new strips
+        s = int(rng.choice(others, p=near / near.sum()))
         Ks, c2ws = camera(frames[s])
         mem = frame_view(clip.rgb[s].astype(np.float32) / 255, passes_depth(clip, s), Ks, c2ws, K, c2w, depth)
     else:

@@ -11,6 +11,10 @@
    the same picture); elsewhere the painted pixels are the frame.
 5. remember: the new pixels join the memory.
 
+A shot larger than the native size (384x216 in area) runs the five stages at
+that size and is brought up to its own guided by its full-size depth, so the
+object edges are the blockout's (painter/native.py).
+
 A look frame (the shot's `first_rgb`) is the memory's anchor: frame 0 shows it
 where the blockout agrees, and the shot carries it through. A notes event
 starts a new look: from its frame the memory is emptied and painted again
@@ -29,6 +33,8 @@ from model_runtime.models.interface import FrameGenerator, GeneratorInputError, 
 from model_runtime.painter import checkpoint
 from model_runtime.painter.features import camera, frame_features
 from model_runtime.painter.memory import Memory, MemoryView, empty_view
+from model_runtime.painter.native import (NATIVE_PIXELS, downsample_passes, downsample_rgb, guided_upsample,
+                                          native_size, scaled_frame)
 from model_runtime.painter.network import PainterNet
 from model_runtime.painter.passes import FramePasses
 
@@ -60,13 +66,16 @@ def pad_to(features: np.ndarray, multiple: int, margin: int = EDGE_MARGIN) -> np
 
 class PainterModel(FrameGenerator):
     def __init__(self, path: Path = DEFAULT_CHECKPOINT, name: str = "oyster-painter", use_memory: bool = True,
-                 device: str | torch.device = "cpu", max_memory_points: int = MAX_MEMORY_POINTS):
+                 device: str | torch.device = "cpu", max_memory_points: int = MAX_MEMORY_POINTS,
+                 native_pixels: int = NATIVE_PIXELS):
         """`device`: where the weights and each frame's features live (only the painted frame comes back);
-        float32 everywhere. `max_memory_points`: the bound of a session's memory ring."""
+        float32 everywhere. `max_memory_points`: the bound of a session's memory ring. `native_pixels`: shots
+        larger than this are painted at this area and brought up guided by their depth (painter/native.py)."""
         self.device = torch.device(device)
         self.net, self.record = checkpoint.load(path)
         self.net.to(self.device)
         self.name, self.use_memory, self.max_memory_points = name, use_memory, max_memory_points
+        self.native_pixels = native_pixels
         self.checkpoint_sha256 = checkpoint.file_sha256(path)
         self._notes: dict[str, torch.Tensor] = {}
 
@@ -114,13 +123,23 @@ class PainterSession(Session):
         self.memory = Memory(model.max_memory_points)
         self._index = 0
         self._notes = shot.notes_at(shot.track["frames"][0]["frame"])
+        first = shot.passes.frame(0)
+        self.size = first.depth.shape[1], first.depth.shape[0]
+        self.native = native_size(*self.size, model.native_pixels)
         if shot.first_rgb is not None:
-            first = shot.passes.frame(0)
             if shot.first_rgb.shape != (*first.depth.shape, 3):
                 raise GeneratorInputError(f"the look frame is {shot.first_rgb.shape[1]}x{shot.first_rgb.shape[0]}, "
                                           f"the shot {first.depth.shape[1]}x{first.depth.shape[0]}")
-            K, c2w = camera(shot.track["frames"][0])
-            self.memory.add(shot.first_rgb.astype(np.float32) / 255, first.depth, K, c2w, anchor=True)
+            frame, passes = self._native(shot.track["frames"][0], first)
+            K, c2w = camera(frame)
+            look = downsample_rgb(shot.first_rgb, self.native) if self.native != self.size else shot.first_rgb
+            self.memory.add(look.astype(np.float32) / 255, passes.depth, K, c2w, anchor=True)
+
+    def _native(self, frame: dict, passes: FramePasses) -> tuple[dict, FramePasses]:
+        """The frame's camera and passes at the native size (themselves when the shot is no larger)."""
+        if self.native == self.size:
+            return frame, passes
+        return scaled_frame(frame, *self.size, self.native), downsample_passes(passes, self.native)
 
     @property
     def frame_index(self) -> int:
@@ -135,7 +154,8 @@ class PainterSession(Session):
         if notes != self._notes:  # a notes event: a new look from here on
             self.memory.clear()
             self._notes = notes
-        passes = self.shot.passes.frame(self._index)                          # 1. passes
+        full = self.shot.passes.frame(self._index)                            # 1. passes
+        frame, passes = self._native(frame, full)
         K, c2w = camera(frame)
         h, w = passes.depth.shape
         seen = self.memory.view(K, c2w, passes.depth) if self.model.use_memory else empty_view(w, h)  # 2.
@@ -144,7 +164,7 @@ class PainterSession(Session):
         if self.model.use_memory:                                              # 5. remember
             self.memory.add(rgb.astype(np.float32) / 255, passes.depth, K, c2w, mask=~seen.valid)
         self._index += 1
-        return rgb
+        return guided_upsample(rgb, passes.depth, full.depth)                  # at the shot's size
 
     def snapshot(self) -> PainterState:
         return PainterState(self._index, self.memory.points.copy(), self.memory.colors.copy(),
