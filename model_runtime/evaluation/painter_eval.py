@@ -27,6 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from model_runtime import device as devices
 from model_runtime.data.shards import Clip, load_clips
 from model_runtime.evaluation import painter_metrics as pm
 from model_runtime.evaluation.drift import frame_drift
@@ -51,6 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--generators", nargs="+", default=list(GENERATORS))
     parser.add_argument("--probe", type=Path, default=Path("runs/eval/painter_probe.safetensors"))
     parser.add_argument("--train-data", type=Path, nargs="+", help="training split for the probe when it is missing")
+    devices.add_argument(parser)
 
 
 def _passes(clip: Clip, n: int) -> ArrayPasses:
@@ -62,12 +64,12 @@ def _truncated(track: dict, indices: list[int]) -> dict:
     return dict(track, frames=frames, frame_start=1, frame_end=len(frames))
 
 
-def _generator(name: str, painter: str):
+def _generator(name: str, painter: str, device):
     from model_runtime.painter.session import PainterModel
 
     if name in ("oyster-painter", "oyster-painter-no-memory") and painter.endswith(".safetensors"):
-        return PainterModel(Path(painter), name=name, use_memory=name == "oyster-painter")
-    return get_generator(name)
+        return PainterModel(Path(painter), name=name, use_memory=name == "oyster-painter", device=device)
+    return get_generator(name, device=str(device))
 
 
 def rollout(name: str, generator, clip: Clip, indices: list[int]) -> list[np.ndarray]:
@@ -109,6 +111,7 @@ def _sheet(rows: list[list[np.ndarray]], path: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    device = devices.resolve_or_exit(args.device, "eval-painter")
     clips = [c for c in load_clips(args.data) if c.shade is not None]
     if not clips:
         raise SystemExit(f"{args.data} has no clips with blockout passes")
@@ -121,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         raise SystemExit(f"no probe at {args.probe}: give --train-data to train one on the training split")
     started = time.time()
-    report: dict = {"data": str(args.data), "clips": len(clips), "frames": n, "seed": 0, "generators": {}}
+    report: dict = {"data": str(args.data), "clips": len(clips), "frames": n, "seed": 0,
+                    "device": devices.describe(device), "generators": {}}
     truth_frames = [c.rgb[t] for c in clips for t in range(n)]
     labels = [c.labels for c in clips for _ in range(n)]
     gt = {"probe": probe_accuracy(probe, truth_frames, labels),
@@ -133,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     sheet_rows = {c.scene_seed: [np.repeat(c.shade[0][..., None], 3, -1), c.rgb[0], c.rgb[n - 1]]
                   for c in clips[::max(1, len(clips) // 6)]}
     for name in args.generators:
-        generator = None if name == "workbench" else _generator(name, args.painter)
+        generator = None if name == "workbench" else _generator(name, args.painter, device)
         per_clip, generated, tick = [], [], time.time()
         for clip in clips:
             frames = rollout(name, generator, clip, list(range(n)))
