@@ -50,7 +50,7 @@ class OYSTER_PG_shot(bpy.types.PropertyGroup):
     resolution_y: IntProperty(name="Height", min=1, max=8192, default=1080, subtype="PIXEL",
                               description="Height of the generated frames")
     fps: FloatProperty(name="FPS", min=0.001, max=1000.0, default=24.0, description="Frame rate of the shot")
-    model: StringProperty(name="Model", default="oyster-tiny", search=_runtime_models, search_options={"SUGGESTION"},
+    model: StringProperty(name="Model", default="oyster-painter", search=_runtime_models, search_options={"SUGGESTION"},
                           description="The runtime's model that generates the take (empty: the runtime's default)")
     use_blockout: BoolProperty(name="Start from Blockout", default=True,
                                description="Render the shot's first frame from the scene in Workbench (colour and "

@@ -30,7 +30,8 @@ def live_scene(empty_scene, tmp_path, monkeypatch):
     camera = bpy.data.objects.new("Cam", bpy.data.cameras.new("Cam"))
     scene.collection.objects.link(camera)
     scene.camera = camera
-    api.add_shot(scene, "sh010", camera, 1, 24, notes="a street at dusk", resolution=(96, 54))
+    api.add_shot(scene, "sh010", camera, 1, 24, notes="a street at dusk", resolution=(96, 54),
+                 model="oyster-tiny")  # the first-frame path; the painter tests pick the painter
     try:
         yield scene
     finally:

@@ -119,7 +119,7 @@ def test_track_and_request_use_the_shot_settings(oyster_scene):
     assert (track["width"], track["height"], track["fps"], track["frame_start"], track["frame_end"]) == \
         (256, 144, 12.0, 3, 12)
     assert (request["shot"], request["notes"], request["seed"], request["output"], request["model"]) == \
-        ("sh010", "fog", 9, "/tmp/oyster-out", "oyster-tiny")
+        ("sh010", "fog", 9, "/tmp/oyster-out", "oyster-painter")
     json.dumps(request)
     api.edit_shot(scene, shot, model="")  # the runtime's default model
     assert "model" not in api.shot_request(scene, shot)
