@@ -39,6 +39,18 @@ def test_without_a_memory_every_pixel_counts():
     assert 0.1 < parts["l1"] < 0.2  # half of the frame off by ~0.25 on average
 
 
+def test_the_energy_weight_scales_only_the_texture_term():
+    truth, painted, memory, kept = _frames(1)
+    flat = torch.full_like(painted, 0.5)  # no texture at all: the energy term is large
+    base, parts = painter_loss(flat, truth, memory * 0, kept * 0)
+    plain, _ = painter_loss(flat, truth, memory * 0, kept * 0, energy_weight=0.0)
+    heavy, _ = painter_loss(flat, truth, memory * 0, kept * 0, energy_weight=4.0)
+    assert parts["energy"] > 0.05
+    assert abs(float(plain) - parts["l1"]) < 1e-6
+    assert abs(float(heavy) - (parts["l1"] + 4 * parts["energy"])) < 1e-5
+    assert float(base) < float(heavy)
+
+
 def test_edge_crops_touch_the_border_in_their_share():
     rng = np.random.default_rng(0)
     origins = [_crop_origin(rng, 100) for _ in range(4000)]

@@ -33,8 +33,8 @@ def gradient_magnitude(rgb: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(gx * gx + gy * gy + 1e-8)
 
 
-def painter_loss(painted: torch.Tensor, truth: torch.Tensor, memory_rgb: torch.Tensor, kept: torch.Tensor
-                 ) -> tuple[torch.Tensor, dict[str, float]]:
+def painter_loss(painted: torch.Tensor, truth: torch.Tensor, memory_rgb: torch.Tensor, kept: torch.Tensor,
+                 energy_weight: float = ENERGY_WEIGHT) -> tuple[torch.Tensor, dict[str, float]]:
     """painted, truth, memory_rgb (B, 3, H, W) in [0, 1]; kept (B, 1, H, W), 1 where the memory is valid
     (the features' memory channels). Returns the loss and its parts."""
     new = 1 - kept
@@ -42,4 +42,4 @@ def painter_loss(painted: torch.Tensor, truth: torch.Tensor, memory_rgb: torch.T
     shown = kept * memory_rgb + new * painted
     energy = (F.avg_pool2d(gradient_magnitude(shown), ENERGY_WINDOW)
               - F.avg_pool2d(gradient_magnitude(truth), ENERGY_WINDOW)).abs().mean()
-    return l1 + ENERGY_WEIGHT * energy, {"l1": float(l1.detach()), "energy": float(energy.detach())}
+    return l1 + energy_weight * energy, {"l1": float(l1.detach()), "energy": float(energy.detach())}

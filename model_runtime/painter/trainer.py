@@ -25,7 +25,7 @@ from model_runtime.painter import checkpoint
 from model_runtime.painter.examples import example
 from model_runtime.painter.features import MEMORY_RGB, MEMORY_VALID
 from model_runtime.painter.network import PRESETS, PainterNet
-from model_runtime.painter.objective import painter_loss
+from model_runtime.painter.objective import ENERGY_WEIGHT, painter_loss
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=5e-4)
     parser.add_argument("--save-every", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--energy-weight", type=float, default=ENERGY_WEIGHT,
+                        help=f"weight of the texture-energy term against L1 (default {ENERGY_WEIGHT})")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--init", type=Path, help="start a new run from this painter checkpoint's weights "
                         "(fresh optimiser); ignored when the run folder resumes")
@@ -126,12 +128,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"started from {args.init}", flush=True)
     record = {"data": [str(d) for d in args.data], "clips": len(clips), "preset": args.preset,
               "device": str(device), "batch": args.batch, "crop": list(crop), "lr": args.lr, "seed": args.seed,
+              "energy_weight": args.energy_weight,
               "init": str(args.init) if args.init is not None else None}
     log = open(args.run / "log.jsonl", "a")
     start, sums = time.time(), {"loss": 0.0, "l1": 0.0, "energy": 0.0}
     while step < args.steps:
         x, y, n = (t.to(device) for t in batch(clips, rng, args.batch, crop, embeddings))
-        loss, parts = painter_loss(net(x, n), y, x[:, MEMORY_RGB], x[:, MEMORY_VALID])
+        loss, parts = painter_loss(net(x, n), y, x[:, MEMORY_RGB], x[:, MEMORY_VALID],
+                                   energy_weight=args.energy_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
