@@ -21,10 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model_runtime.continuation import StateStore
-from model_runtime.generation import run_take
 from model_runtime.models.registry import get_generator
-from model_runtime.takes import create_take, read_take
+from model_runtime.takes.continuation import StateStore
+from model_runtime.takes.folders import create_take, read_take
+from model_runtime.takes.run import run_take
 
 
 def track(frames: int, turn_from: int | None = None, width: int = 192, height: int = 108) -> dict:

@@ -23,10 +23,10 @@ import numpy as np
 os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
 import cv2  # noqa: E402
 
-from model_runtime.generation import run_take  # noqa: E402
 from model_runtime.models.registry import get_generator  # noqa: E402
-from model_runtime.request import ShotRequest  # noqa: E402
-from model_runtime.takes import create_take  # noqa: E402
+from model_runtime.takes.folders import create_take  # noqa: E402
+from model_runtime.takes.request import ShotRequest  # noqa: E402
+from model_runtime.takes.run import run_take  # noqa: E402
 from oyster_blender.client import RuntimeClient  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ import sys
 # command -> (module, one-line help)
 COMMANDS = {
     "serve": ("model_runtime.server.cli", "run the HTTP server and its GPU/CPU worker"),
-    "generate": ("model_runtime.generate_cli", "generate one take without a server"),
+    "generate": ("model_runtime.takes.cli", "generate one take without a server"),
     "data": ("model_runtime.data.cli", "render training/validation data with Blender"),
     "eval": ("model_runtime.evaluation.cli", "evaluate a model or baseline on a data split"),
     "train": ("model_runtime.train", "train the world model"),

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator  # noqa: E402
 from model_runtime.models.interface import FrameGenerator, GeneratorInputError, Session, ShotInput  # noqa: E402
 from model_runtime.models.registry import LIVE_MODEL  # noqa: E402
 from model_runtime.painter.passes import FramePasses, PassesError, read_frame  # noqa: E402
-from model_runtime.request import MAX_NOTES, MAX_PIXELS, FirstFrame, ModelName  # noqa: E402
+from model_runtime.takes.request import MAX_NOTES, MAX_PIXELS, FirstFrame, ModelName  # noqa: E402
 from oyster_blender.core.camera_math import relative_pose  # noqa: E402
 from oyster_blender.core.errors import TrackError  # noqa: E402
 from oyster_blender.core.track_schema import MAX_FRAMES, MAX_SIDE, TRACK_VERSION, validate_track  # noqa: E402

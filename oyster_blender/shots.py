@@ -3,7 +3,7 @@
 The Blender side (`api.py`) reads a shot's properties into `ShotSettings` and
 calls `check_settings`; the panel shows the first problem as its message and the
 API raises it as ShotError. Limits match the runtime's request model
-(model_runtime/request.py), so a shot that passes here is not refused there.
+(model_runtime/takes/request.py), so a shot that passes here is not refused there.
 """
 from __future__ import annotations
 

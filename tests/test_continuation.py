@@ -13,10 +13,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from model_runtime.continuation import StateStore, state_path
-from model_runtime.generation import run_take
 from model_runtime.models.baselines import DepthWarp
-from model_runtime.takes import create_take, read_take
+from model_runtime.takes.continuation import StateStore, state_path
+from model_runtime.takes.folders import create_take, read_take
+from model_runtime.takes.run import run_take
 from model_runtime.world.checkpoint import save_checkpoint
 from model_runtime.world.config import preset
 from model_runtime.world.generator import OysterWorldModel

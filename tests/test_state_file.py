@@ -14,7 +14,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from model_runtime.painter.session import PainterState
-from model_runtime.state_file import FORMAT_VERSION, SCHEMAS, StateFileError, read_state, write_state
+from model_runtime.takes.state_file import FORMAT_VERSION, SCHEMAS, StateFileError, read_state, write_state
 from model_runtime.world.generator import _State
 from model_runtime.world.transformer import LayerCache
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model_runtime.request import ShotRequest
-from model_runtime.takes import claim_take, create_take, write_atomic, write_frame
+from model_runtime.takes.folders import claim_take, create_take, write_atomic, write_frame
+from model_runtime.takes.request import ShotRequest
 from runtime_fixtures import ROOT, shot_request, write_first_frame
 
 

@@ -24,12 +24,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model_runtime import __version__
 from model_runtime.models.registry import DEFAULT_MODEL, available_models
-from model_runtime.request import (RequestError, ShotRequest, blockout_file, field_errors, frame_count,
-                                   load_first_frame, passes_folder, resolve_path)
+from model_runtime.takes.request import (RequestError, ShotRequest, blockout_file, field_errors, frame_count,
+                                         load_first_frame, passes_folder, resolve_path)
 from model_runtime.server.live import LiveSupervisor, live_router
 from model_runtime.server.queue import TakeQueue
 from model_runtime.server.supervisor import WorkerSupervisor, mirror_status, recover_interrupted
-from model_runtime.takes import create_take
+from model_runtime.takes.folders import create_take
 
 API_VERSION = 1
 TAKE_ID = r"^[0-9a-f]{16}$"

@@ -28,7 +28,7 @@ from model_runtime.live import LiveSession, LiveStart, encode_frame
 from model_runtime.models.interface import GeneratorInputError
 from model_runtime.models.registry import get_generator
 from model_runtime.painter.passes import PassesError
-from model_runtime.request import RequestError, load_depth, load_rgb
+from model_runtime.takes.request import RequestError, load_depth, load_rgb
 
 
 def handle(sessions: dict[str, LiveSession], command: dict[str, Any]) -> tuple[dict[str, Any], bytes]:

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from model_runtime.takes import FINAL_STATUSES, now_iso
+from model_runtime.takes.folders import FINAL_STATUSES, now_iso
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS takes (

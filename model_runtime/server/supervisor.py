@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from model_runtime.server.queue import TakeQueue
-from model_runtime.takes import now_iso, update_take
+from model_runtime.takes.folders import now_iso, update_take
 
 log = logging.getLogger("oyster.runtime")
 

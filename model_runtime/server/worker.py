@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from model_runtime.continuation import StateStore
+from model_runtime.takes.continuation import StateStore
 from model_runtime import device as devices
-from model_runtime.generation import FrameWritten, device_of, run_take
+from model_runtime.takes.run import FrameWritten, device_of, run_take
 from model_runtime.models.interface import FrameGenerator
 from model_runtime.models.registry import get_generator
 

@@ -26,13 +26,13 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from model_runtime import device as devices
-from model_runtime.generation import FrameWritten, run_take
 from model_runtime.models.registry import get_generator
 from model_runtime.painter.blend_shot import blend_shot
 from model_runtime.painter.passes import PassesError
-from model_runtime.request import (RequestError, ShotRequest, blockout_file, field_errors, load_first_frame,
-                                   passes_folder)
-from model_runtime.takes import create_take
+from model_runtime.takes.folders import create_take
+from model_runtime.takes.request import (RequestError, ShotRequest, blockout_file, field_errors,
+                                         load_first_frame, passes_folder)
+from model_runtime.takes.run import FrameWritten, run_take
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

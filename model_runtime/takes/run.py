@@ -15,12 +15,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from model_runtime.continuation import StateStore, copy_parent_frames, inherit_states, keep_state, plan
 from model_runtime.models.interface import FrameGenerator, GeneratorInputError, ShotInput
 from model_runtime.painter.blend_shot import blend_shot
 from model_runtime.painter.passes import FolderPasses, PassesError, read_passes
-from model_runtime.request import RequestError, ShotRequest, blockout_file, load_first_frame, passes_folder
-from model_runtime.takes import INPUTS, now_iso, read_take, update_take, write_frame
+from model_runtime.takes.continuation import StateStore, copy_parent_frames, inherit_states, keep_state, plan
+from model_runtime.takes.folders import INPUTS, now_iso, read_take, update_take, write_frame
+from model_runtime.takes.request import RequestError, ShotRequest, blockout_file, load_first_frame, passes_folder
 
 
 @dataclass
@@ -91,7 +91,7 @@ def run_take(generator: FrameGenerator, take_dir: Path,
 
     A snapshot of the session is kept every few frames, in `states` (memory) and, when the request asks,
     on disk beside the take; a request that continues an earlier take resumes from that take's state
-    (model_runtime/continuation.py).
+    (model_runtime/takes/continuation.py).
     """
     result = TakeResult("failed")
     started = time.perf_counter()

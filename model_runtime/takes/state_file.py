@@ -73,7 +73,7 @@ def schema_of(cls: type) -> RecordSchema:
                                 f"version {schema.version} has {schema.fields}: give the schema a new version")
             return schema
     raise TypeError(f"a session snapshot cannot be written to a state file: {cls.__qualname__} has no state "
-                    "schema (model_runtime/state_file.py SCHEMAS)")
+                    "schema (model_runtime/takes/state_file.py SCHEMAS)")
 
 
 def _encode(node: Any, tensors: dict[str, torch.Tensor], keys: dict[int, str]) -> Any:

@@ -3,7 +3,7 @@
 While a take is generated, the session is snapshotted every SNAPSHOT_EVERY frames:
 in the warm worker's memory (`StateStore`, for the most recent takes) and, when the
 request asks (`save_states`), beside the take as `states/NNNN.safetensors`, the
-state before scene frame NNNN (model_runtime/state_file.py), which outlives the
+state before scene frame NNNN (model_runtime/takes/state_file.py), which outlives the
 worker. A continuation request names the parent take and the scene frame N from
 which its camera path or notes change. The new take gets the parent's frames
 before N copied bit for bit, the session is restored from the nearest snapshot at
@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from model_runtime.models.interface import FrameGenerator, Session
-from model_runtime.request import RequestError, ShotRequest, load_first_frame, resolve_path
-from model_runtime.state_file import StateFileError, read_state, write_state
-from model_runtime.takes import read_take
+from model_runtime.takes.folders import read_take
+from model_runtime.takes.request import RequestError, ShotRequest, load_first_frame, resolve_path
+from model_runtime.takes.state_file import StateFileError, read_state, write_state
 from oyster_blender.core.naming import frame_file_name
 
 SNAPSHOT_EVERY = 8
