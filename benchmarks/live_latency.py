@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_runtime.live import LiveSession, LiveStart
+from model_runtime.live.session import LiveSession, LiveStart
 from model_runtime.models.registry import get_generator
 from oyster_blender.client import RuntimeClient
 from oyster_blender.live import LIVE_IMAGE, TICK_INTERVAL, LiveClient, LiveRecorder, paints_passes

@@ -26,7 +26,7 @@ from fastapi.params import Depends
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from model_runtime.live import FRAME_MEDIA_TYPE, LiveStart, check_frame
+from model_runtime.live.session import FRAME_MEDIA_TYPE, LiveStart, check_frame
 from model_runtime.takes.request import RequestError, load_first_frame, resolve_path
 from model_runtime.server.supervisor import describe_exit
 

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
-from model_runtime.live import LiveSession, LiveStart, encode_frame
+from model_runtime.live.session import LiveSession, LiveStart, encode_frame
 from model_runtime.models.interface import GeneratorInputError
 from model_runtime.models.registry import get_generator
 from model_runtime.painter.passes import PassesError
