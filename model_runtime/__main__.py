@@ -22,7 +22,7 @@ COMMANDS = {
     "train-painter": ("model_runtime.painter.trainer", "train the painter on blockout passes and looks"),
     "bench": ("model_runtime.painter.bench", "time the default model (the painter) and the blockout passes"),
     "bench-world": ("model_runtime.world.bench", "time the latent world model (oyster-tiny)"),
-    "editorial": ("model_runtime.editorial", "write OTIO timelines and CMX 3600 EDLs"),
+    "editorial": ("model_runtime.export.editorial", "write OTIO timelines and CMX 3600 EDLs"),
     "world": ("model_runtime.worldgen.cli", "build a world from scene notes into a .blend"),
     "eval-worlds": ("model_runtime.evaluation.world_eval", "paint worlds built from a split's captions and measure them"),
 }

@@ -9,7 +9,7 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from model_runtime.editorial import EditError, write_editorial
+from model_runtime.export.editorial import EditError, write_editorial
 
 REPO = Path(__file__).resolve().parent.parent
 
