@@ -16,7 +16,7 @@ COMMANDS = {
     "generate": ("model_runtime.takes.cli", "generate one take without a server"),
     "data": ("model_runtime.data.cli", "render training/validation data with Blender"),
     "eval": ("model_runtime.evaluation.cli", "evaluate a model or baseline on a data split"),
-    "train": ("model_runtime.train", "train the world model"),
+    "train": ("model_runtime.world.training.trainer", "train the world model"),
     "export-weights": ("model_runtime.world.checkpoint", "write a training checkpoint's weights as a shippable one"),
     "eval-painter": ("model_runtime.evaluation.painter_eval", "evaluate the painter and its baselines"),
     "train-painter": ("model_runtime.painter.trainer", "train the painter on blockout passes and looks"),

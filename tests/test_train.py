@@ -18,8 +18,9 @@ import torch
 from safetensors import safe_open
 
 from model_runtime.data.shards import FORMAT_VERSION, shard_name, write_shard
-from model_runtime.train import TrainConfig, Trainer
 from model_runtime.world.config import preset
+from model_runtime.world.training.config import TrainConfig
+from model_runtime.world.training.trainer import Trainer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -109,8 +110,9 @@ from pathlib import Path
 
 import torch
 from torch import distributed as dist
-from model_runtime.train import TrainConfig, Trainer
 from model_runtime.world.config import preset
+from model_runtime.world.training.config import TrainConfig
+from model_runtime.world.training.trainer import Trainer
 
 trainer = Trainer(preset("micro"), TrainConfig(ae_steps=3, steps=3, look_steps=3, ae_batch=2, batch=1,
                                                checkpoint_every=1000, sample_every=1000),
@@ -144,8 +146,8 @@ def _equal_features(a: list, b: list) -> bool:
 
 
 def test_dynamics_features_are_cached_in_the_run_folder_and_never_stale(dataset, tmp_path, capsys):
-    from model_runtime.train_features import clip_features, features_key
     from model_runtime.world.text import embed_notes
+    from model_runtime.world.training.features import clip_features, features_key
 
     run = tmp_path / "run"
     _train(dataset, run, ae_steps=2, steps=1)                                  # computes and caches them

@@ -1,24 +1,20 @@
 """The world model's training objectives, one loss per stage: the autoencoder's reconstruction, the
 dynamics' flow matching over clip windows (with frames made from the notes alone), the notes' look head.
 
-Each takes the step's random generators (`train_resume.step_generators`), so a step's loss is a function
+Each takes the step's random generators (`resume.step_generators`), so a step's loss is a function
 of (seed, stage, step, rank) and the weights.
 """
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from model_runtime.data.shards import Clip
-from model_runtime.train_features import ClipFeatures
 from model_runtime.world.autoencoder import autoencoder_loss
 from model_runtime.world.flow import flow_matching_loss, interpolate, time_grid
 from model_runtime.world.model import WorldModel
-
-if TYPE_CHECKING:
-    from model_runtime.train import TrainConfig
+from model_runtime.world.training.config import TrainConfig
+from model_runtime.world.training.features import ClipFeatures
 
 
 def autoencoder_step_loss(model: WorldModel, autoencoder: torch.nn.Module, clips: list[Clip],

@@ -5,12 +5,12 @@ frozen) the latent dynamics with flow matching and per-frame noise levels
 (diffusion forcing, Chen et al. 2024), then the notes' look head (world/look.py).
 float32 on CPU. Every random draw of a step is seeded by (seed, stage, step,
 rank), and checkpoints hold the optimizer state, so a resumed run continues
-exactly as an uninterrupted one would (train_resume.py). The same script runs under
+exactly as an uninterrupted one would (resume.py). The same script runs under
 `torchrun --nproc_per_node N`: DDP on NCCL when it runs on CUDA (each rank on cuda:LOCAL_RANK), on gloo on
 the CPU. `--device` (default auto) picks the device; the clips' features are computed there and kept there.
 
 The trainer and the command live here; what the dynamics stage trains on and its cache in
-train_features.py, the losses in train_objectives.py.
+features.py, the losses in objectives.py, the run's settings (`TrainConfig`) in config.py.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import argparse
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import cv2
@@ -31,41 +31,17 @@ from tqdm import tqdm
 from model_runtime import device as devices
 from model_runtime.data.shards import load_clips
 from model_runtime.models.interface import ShotInput
-from model_runtime.train_features import (ClipFeatures, clip_features, features_key, features_path, read_features,
-                                          resize_clip, write_features)
-from model_runtime.train_objectives import (autoencoder_step_loss, dynamics_step_loss, look_step_loss)
-from model_runtime.train_resume import STAGES, load_optimizer_tensors, optimizer_tensors, step_generators
 from model_runtime.world import look
 from model_runtime.world.checkpoint import read_checkpoint, save_checkpoint
 from model_runtime.world.config import WorldConfig, preset
 from model_runtime.world.generator import WorldSession
 from model_runtime.world.model import WorldModel
 from model_runtime.world.text import embed_notes
-
-
-@dataclass
-class TrainConfig:
-    ae_steps: int = 800
-    steps: int = 20000          # dynamics steps
-    ae_batch: int = 8
-    batch: int = 4              # clips per dynamics step (windows of dynamics.window + 1 frames)
-    clean_context: float = 0.5  # share of windows whose context frames are clean, as at inference
-    from_start: float = 0.25    # share of windows starting at frame 0, so frame 0 from notes alone is learned
-    hole_weight: float = 2.0    # extra loss weight of tokens the cache render does not cover
-    first_weight: float = 4.0   # loss weight of a noisy frame 0 (generated from notes and camera alone)
-    text_dropout: float = 0.1   # share of windows trained without notes, for classifier-free guidance
-    notes_batch: int = 16       # extra single frames per step made from notes and camera alone (empty cache)
-    notes_on_grid: float = 0.0  # share of those trained at the sampler's own times (the only flow times a
-                                # few-step sampler asks the network about; uniform times for the rest)
-    look_steps: int = 2000
-    look_batch: int = 256       # frames per look step
-    ae_lr: float = 1e-3
-    lr: float = 5e-4
-    look_lr: float = 1e-3
-    look_weight_decay: float = 0.1  # 400 scenes' captions: the head must not learn them by heart
-    checkpoint_every: int = 100
-    sample_every: int = 500
-    seed: int = 0
+from model_runtime.world.training.config import TrainConfig
+from model_runtime.world.training.features import (ClipFeatures, clip_features, features_key, features_path,
+                                                   read_features, resize_clip, write_features)
+from model_runtime.world.training.objectives import autoencoder_step_loss, dynamics_step_loss, look_step_loss
+from model_runtime.world.training.resume import STAGES, load_optimizer_tensors, optimizer_tensors, step_generators
 
 
 # ---------------------------------------------------------------------------- the run
