@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.analytic_shot import AnalyticPasses, look, orbit_track
-from model_runtime import device as devices
 from model_runtime.data.shards import FORMAT_VERSION, shard_name, write_shard
+from model_runtime.models import device as devices
 from model_runtime.models.interface import ShotInput
 from model_runtime.painter.passes import ArrayPasses
 from model_runtime.painter.session import DEFAULT_CHECKPOINT, PainterModel

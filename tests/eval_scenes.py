@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model_runtime.geometry import intrinsics_matrix
+from model_runtime.models.geometry import intrinsics_matrix
 
 W, H = 192, 108
 FX = 150.0

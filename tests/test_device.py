@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from benchmarks.analytic_shot import AnalyticPasses, orbit_track
-from model_runtime import device as devices
+from model_runtime.models import device as devices
 from runtime_fixtures import ROOT
 
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="these tests are about a machine without CUDA")

@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from eval_scenes import pose, render, track
-from model_runtime.geometry import intrinsics_matrix
 from model_runtime.__main__ import main
 from model_runtime.data.shards import FORMAT_VERSION, load_clips, shard_name, write_shard
 from model_runtime.evaluation.drift import colour_shift, frame_drift, rollout_drift
@@ -18,6 +17,7 @@ from model_runtime.evaluation.harness import evaluate_clip
 from model_runtime.evaluation.metrics import PSNR_CAP
 from model_runtime.evaluation.probe import load_probe, probe_accuracy, train_probe
 from model_runtime.models.baselines import CopyFirstFrame, DepthWarp
+from model_runtime.models.geometry import intrinsics_matrix
 
 FRAMES = 8
 W, H = 96, 54                                                             # half size: SIFT is the cost here

@@ -1,4 +1,4 @@
-"""model_runtime.geometry: unproject, z-buffered splat and nearest fill against exact answers."""
+"""model_runtime.models.geometry: unproject, z-buffered splat and nearest fill against exact answers."""
 from __future__ import annotations
 
 import time
@@ -6,7 +6,7 @@ import time
 import numpy as np
 
 from eval_scenes import FX, H, K, W, pose, render
-from model_runtime.geometry import fill_nearest, intrinsics_matrix, splat, unproject
+from model_runtime.models.geometry import fill_nearest, intrinsics_matrix, splat, unproject
 
 
 def test_intrinsics_matrix():

@@ -15,7 +15,7 @@ import pytest
 from model_runtime.evaluation import painter_metrics as pm
 from model_runtime.evaluation.drift import frame_drift
 from model_runtime.evaluation.metrics import psnr
-from model_runtime.geometry import intrinsics_matrix, splat
+from model_runtime.models.geometry import intrinsics_matrix, splat
 
 W, H, F = 96, 54, 40.0
 WALL_Z, BOX_Z, STEP = 10.0, 5.0, 0.5          # 0.5 m sideways = 2 px at 10 m, 4 px at 5 m

@@ -20,7 +20,7 @@ from model_runtime.__main__ import main  # noqa: E402
 from model_runtime.data.shards import FORMAT_VERSION, load_clips, shard_name, write_shard  # noqa: E402
 from model_runtime.evaluation import world_eval  # noqa: E402
 from model_runtime.evaluation.probe import file_sha256, load_probe, probe_accuracy, train_probe  # noqa: E402
-from model_runtime.geometry import intrinsics_matrix  # noqa: E402
+from model_runtime.models.geometry import intrinsics_matrix  # noqa: E402
 from model_runtime.painter import checkpoint  # noqa: E402
 from model_runtime.painter.network import PainterConfig, PainterNet  # noqa: E402
 

@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from model_runtime import device as devices
 from model_runtime.data.shards import Clip, load_clips
 from model_runtime.evaluation import report as reports
 from model_runtime.evaluation.drift import DRIFT_FRAMES, rollout_drift
 from model_runtime.evaluation.harness import PROBE_FRAMES, evaluate_clip, notes_only_frames
 from model_runtime.evaluation.probe import file_sha256, load_probe, probe_accuracy, probe_train_clips, train_probe
+from model_runtime.models import device as devices
 from model_runtime.models.interface import FrameGenerator, GeneratorInputError
 from model_runtime.models.registry import UnknownModelError, get_generator
 

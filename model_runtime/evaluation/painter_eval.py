@@ -27,12 +27,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from model_runtime import device as devices
 from model_runtime.data.shards import Clip, load_clips
 from model_runtime.evaluation import painter_metrics as pm
 from model_runtime.evaluation.drift import frame_drift
 from model_runtime.evaluation.metrics import psnr, ssim
 from model_runtime.evaluation.probe import load_probe, probe_accuracy, train_probe
+from model_runtime.models import device as devices
 from model_runtime.models.interface import ShotInput
 from model_runtime.models.registry import get_generator
 from model_runtime.painter.examples import passes_depth

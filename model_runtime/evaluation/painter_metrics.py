@@ -17,7 +17,7 @@ Conventions (docs/architecture.md): frames uint8 (H, W, 3) RGB; depth float32
 (H, W) z-depth in metres, 0 or inf where there is no surface (sky); cameras as
 wire-format track frames {"c2w": OpenCV camera-to-world 4x4, "fx", "fy", "cx",
 "cy"}; pixel (row i, column j) has its centre at (u, v) = (j + 0.5, i + 0.5), as
-in model_runtime.geometry.
+in model_runtime.models.geometry.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from scipy import ndimage
 
 from model_runtime.evaluation.drift import frame_drift
 from model_runtime.evaluation.metrics import psnr
-from model_runtime.geometry import NEAR, intrinsics_matrix
+from model_runtime.models.geometry import NEAR, intrinsics_matrix
 
 DEPTH_TOLERANCE = 0.02
 """Warping error: a reprojected surface point is visible in the previous frame when its z-depth there agrees with

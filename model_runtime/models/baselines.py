@@ -13,7 +13,7 @@ from abc import abstractmethod
 
 import numpy as np
 
-from model_runtime.geometry import fill_nearest, intrinsics_matrix, splat, unproject
+from model_runtime.models.geometry import fill_nearest, intrinsics_matrix, splat, unproject
 from model_runtime.models.interface import FrameGenerator, GeneratorInputError, Session, ShotInput
 
 SKY_DISTANCE = 1e5  # metres: far enough that previs camera translations do not move it by a pixel

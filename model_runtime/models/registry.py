@@ -43,7 +43,7 @@ class UnknownModelError(KeyError):
 @lru_cache(maxsize=None)
 def get_generator(name: str, device: str = "cpu") -> FrameGenerator:
     """The named generator, or a checkpoint path (`*.safetensors`) of the world model, on `device` (a resolved
-    torch device: `cpu` or `cuda:N`, model_runtime/device.py)."""
+    torch device: `cpu` or `cuda:N`, model_runtime/models/device.py)."""
     if name.endswith(".safetensors"):
         from model_runtime.world.generator import OysterWorldModel
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_runtime import device as devices
+from model_runtime.models import device as devices
 from model_runtime.models.interface import ShotInput
 from model_runtime.painter.blend_shot import ROOT, blend_shot
 from model_runtime.painter.passes import FolderPasses, read_passes

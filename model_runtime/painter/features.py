@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model_runtime.geometry import intrinsics_matrix
+from model_runtime.models.geometry import intrinsics_matrix
 
 FEATURE_CHANNELS = 14
 MEMORY_RGB = slice(9, 12)

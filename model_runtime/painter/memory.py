@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from model_runtime.geometry import splat
+from model_runtime.models.geometry import splat
 from model_runtime.world.cache3d import SKY_DEPTH, PointCache  # sky pixels join the memory as a far dome
 
 DEPTH_TOLERANCE = 0.03     # relative z-depth agreement between memory and blockout for a pixel to count

@@ -19,8 +19,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from model_runtime import device as devices
 from model_runtime.data.shards import Clip, load_clips
+from model_runtime.models import device as devices
 from model_runtime.painter import checkpoint
 from model_runtime.painter.examples import example
 from model_runtime.painter.features import MEMORY_RGB, MEMORY_VALID

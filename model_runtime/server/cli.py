@@ -27,7 +27,7 @@ from pathlib import Path
 
 import uvicorn
 
-from model_runtime import device as devices
+from model_runtime.models import device as devices
 from model_runtime.models.registry import DEFAULT_MODEL, available_models
 from model_runtime.server.app import ServerConfig, create_app
 

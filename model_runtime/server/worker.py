@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from model_runtime.takes.continuation import StateStore
-from model_runtime import device as devices
+from model_runtime.models import device as devices
 from model_runtime.takes.run import FrameWritten, device_of, run_take
 from model_runtime.models.interface import FrameGenerator
 from model_runtime.models.registry import get_generator

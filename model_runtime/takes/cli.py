@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from model_runtime import device as devices
+from model_runtime.models import device as devices
 from model_runtime.models.registry import get_generator
 from model_runtime.painter.blend_shot import blend_shot
 from model_runtime.painter.passes import PassesError

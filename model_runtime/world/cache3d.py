@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model_runtime.geometry import fill_nearest, splat, unproject
+from model_runtime.models.geometry import fill_nearest, splat, unproject
 
 
 @dataclass

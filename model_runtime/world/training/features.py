@@ -19,8 +19,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from model_runtime import geometry
 from model_runtime.data.shards import Clip
+from model_runtime.models import geometry
 from model_runtime.world import autoencoder, cache3d, conditioning
 from model_runtime.world import model as world_model
 from model_runtime.world.cache3d import PointCache, empty_render

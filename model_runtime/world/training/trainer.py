@@ -28,8 +28,8 @@ from torch import distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from model_runtime import device as devices
 from model_runtime.data.shards import load_clips
+from model_runtime.models import device as devices
 from model_runtime.models.interface import ShotInput
 from model_runtime.world import look
 from model_runtime.world.checkpoint import read_checkpoint, save_checkpoint
