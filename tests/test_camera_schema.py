@@ -83,7 +83,7 @@ def test_frame_count_limit_and_a_long_track():
     frame = track["frames"][0]
     track["frames"] = [dict(copy.deepcopy(frame), frame=1 + i) for i in range(1000)]
     track["frame_end"] = 1000
-    validate_track(track)  # its time, which every request pays: python -m benchmarks.camera_track
+    validate_track(track)  # its time, which every request pays: python -m model_runtime.benchmarks.camera_track
 
 
 def test_schema_is_json_and_lists_the_wire_fields():

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.analytic_shot import AnalyticPasses, orbit_track
+from model_runtime.benchmarks.analytic_shot import AnalyticPasses, orbit_track
 from model_runtime.models import device as devices
 from runtime_fixtures import ROOT
 

@@ -12,7 +12,7 @@ from runtime_fixtures import ROOT
 
 def test_the_gpu_check_runs_quick_on_the_cpu_and_reports_every_figure(tmp_path: Path):
     out = tmp_path / "figures.json"
-    result = subprocess.run([sys.executable, "-m", "benchmarks.gpu_check", "--device", "cpu", "--quick",
+    result = subprocess.run([sys.executable, "-m", "model_runtime.benchmarks.gpu_check", "--device", "cpu", "--quick",
                              "--out", str(out)], capture_output=True, text=True, cwd=ROOT,
                             env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]

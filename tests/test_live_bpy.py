@@ -118,7 +118,7 @@ def test_a_live_flight_records_a_camera_with_a_keyframe_per_frame(oyster_scene, 
     def tick_until(done: Callable[[], bool]) -> None:
         while not done():
             assert recorder.error is None and time.monotonic() < deadline, recorder.error
-            recorder.tick()  # how long a tick holds Blender's UI: python -m benchmarks.live_latency
+            recorder.tick()  # how long a tick holds Blender's UI: python -m model_runtime.benchmarks.live_latency
             time.sleep(0.001)
 
     try:

@@ -1,6 +1,6 @@
 """A three-minute take (4,320 frames at 24 fps) at 64x36 with a tiny painter finishes with bounded memory
 (issue 16 item 4): the painter's memory stays within its bound, resident memory stays flat after the
-first minute. The shot is the analytic box on a floor (benchmarks/analytic_shot.py), orbited six times."""
+first minute. The shot is the analytic box on a floor (model_runtime/benchmarks/analytic_shot.py), orbited six times."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.analytic_shot import AnalyticPasses, orbit_track
+from model_runtime.benchmarks.analytic_shot import AnalyticPasses, orbit_track
 from model_runtime.models.interface import ShotInput
 from model_runtime.painter import checkpoint
 from model_runtime.painter.network import PainterConfig, PainterNet

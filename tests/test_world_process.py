@@ -1,7 +1,7 @@
 """The inference process set-up (model_runtime/world/process.py): torch threads per lane.
 
 Each case runs in a fresh interpreter, since the setting is process-wide. What keeping freed memory spares
-(page faults per frame) is a measurement, not a test: `python -m benchmarks.page_faults`.
+(page faults per frame) is a measurement, not a test: `python -m model_runtime.benchmarks.page_faults`.
 """
 from __future__ import annotations
 

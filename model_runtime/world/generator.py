@@ -101,7 +101,7 @@ class _State:
 class WorldSession(Session):
     def __init__(self, model: WorldModel, shot: ShotInput, context_lane: bool = True):
         """`context_lane`: run each frame's clean pass beside the next frame's work (`_remember`); without
-        it, one lane does everything in order (the same frames; `bench` compares the two)."""
+        it, one lane does everything in order (the same frames; `bench-world` compares the two)."""
         self.model, self.shot = model, shot
         self.device = model.latent_mean.device  # the model's: inputs go there, only the finished frame comes back
         self.context_lane = context_lane

@@ -1,6 +1,6 @@
 """Continuation from frame N against regenerating the whole take, with the shipped world model.
 
-    .venv/bin/python -m benchmarks.continuation [--frames 96] [--from-frame 40] [--threads 0]
+    .venv/bin/python -m model_runtime.benchmarks.continuation [--frames 96] [--from-frame 40] [--threads 0]
 
 In one run, with one warm `oyster-tiny` (as the runtime's worker holds it) and `run_take`,
 the worker's own path (frames written as PNG into take folders):

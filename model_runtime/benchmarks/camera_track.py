@@ -1,6 +1,6 @@
 """Camera-track extraction time for 1,000 frames (goal: under 0.5 s) and the sidebar panel's draw time.
 
-    .venv/bin/python -m benchmarks.camera_track [--frames 1000] [--repeats 5] [--shots 20]
+    .venv/bin/python -m model_runtime.benchmarks.camera_track [--frames 1000] [--repeats 5] [--shots 20]
 
 The camera is a realistic previs rig, so every frame costs a full depsgraph
 evaluation: it rides a Follow Path curve (animated evaluation time), aims with a
@@ -38,7 +38,7 @@ from oyster_blender.camera import camera_track
 from oyster_blender.core.track_schema import validate_track
 
 GOAL_SECONDS = 0.5
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))  # the folder holding model_runtime
 
 
 def build_rig(frames: int) -> tuple[bpy.types.Scene, bpy.types.Object]:
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.panel_draw_child:
         bench_panel_draw(args.shots, args.repeats * 20)
     bench_track(args.frames, args.repeats)
-    child = subprocess.run([sys.executable, "-m", "benchmarks.camera_track", "--panel-draw-child",
+    child = subprocess.run([sys.executable, "-m", "model_runtime.benchmarks.camera_track", "--panel-draw-child",
                             "--shots", str(args.shots), "--repeats", str(args.repeats)],
                            capture_output=True, text=True, timeout=300, cwd=ROOT)
     lines = [line for line in child.stdout.splitlines() if line.startswith("panel draw")]

@@ -1,11 +1,12 @@
 """The prepared GPU check (issue 16 item 2): the painter's speed on CUDA against the CPU, a short training on
 CUDA, and how far the CUDA frames are from the CPU's, in one command that fits a 10-minute window.
 
-    .venv/bin/python -m benchmarks.gpu_check [--device cuda] [--out figures.json]
-    .venv/bin/python -m benchmarks.gpu_check --device cpu --quick      # the test-sized run (tests/test_gpu_check.py)
+    .venv/bin/python -m model_runtime.benchmarks.gpu_check [--device cuda] [--out figures.json]
+    .venv/bin/python -m model_runtime.benchmarks.gpu_check --device cpu --quick   # the test-sized run (tests/test_gpu_check.py)
 
-It reads only the repository: the shipped painter checkpoint, and passes and looks of an analytic scene
-(benchmarks/analytic_shot.py: a box on a floor, the camera orbiting it), so it needs no Blender. Steps:
+It reads only the runtime: the shipped painter checkpoint, and passes and looks of an analytic scene
+(model_runtime/benchmarks/analytic_shot.py: a box on a floor, the camera orbiting it), so it needs no Blender
+and runs from an installed runtime as well as from a checkout. Steps:
 
 1. paint the shot (300 frames at 384x216) on the CPU and on `--device`, each from a fresh session with the
    same seed: frames per second after the first 10 frames, in float32 on both;
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.analytic_shot import AnalyticPasses, look, orbit_track
+from model_runtime.benchmarks.analytic_shot import AnalyticPasses, look, orbit_track
 from model_runtime.data.shards import FORMAT_VERSION, shard_name, write_shard
 from model_runtime.models import device as devices
 from model_runtime.models.interface import ShotInput
@@ -91,7 +92,8 @@ def write_dataset(folder: Path, clips: int, clip_frames: int, width: int, height
                       "track": track})
     folder.mkdir(parents=True, exist_ok=True)
     write_shard(folder / shard_name(0), np.stack(rgb), np.stack(depth), metas, np.stack(shade))
-    (folder / "dataset.json").write_text(json.dumps({"format": FORMAT_VERSION, "generator": "benchmarks.gpu_check",
+    (folder / "dataset.json").write_text(json.dumps({"format": FORMAT_VERSION,
+                                                     "generator": "model_runtime.benchmarks.gpu_check",
                                                      "split": "train", "shards": [shard_name(0)]}))
     return sum(p.stat().st_size for p in folder.iterdir())
 
@@ -150,7 +152,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu_check", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m model_runtime.benchmarks.gpu_check",
+                                     description=__doc__.split("\n")[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
     figures = run(args)

@@ -1,7 +1,7 @@
 """Page faults per frame of the world model with glibc's default malloc thresholds and with the inference
 process's (`model_runtime.world.process.keep_freed_memory`).
 
-    .venv/bin/python -m benchmarks.page_faults [--frames 8]
+    .venv/bin/python -m model_runtime.benchmarks.page_faults [--frames 8]
 
 Each case runs in a fresh interpreter (the thresholds are process-wide) with one torch thread: an encode
 and a decode of a 192x108 frame per step, as a session makes them, with `tiny`'s untrained weights. The
@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the folder holding model_runtime (a checkout or site-packages)
 WARM_UP = 3
 
 CASE = """

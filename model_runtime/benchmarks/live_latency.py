@@ -1,6 +1,6 @@
 """Live-mode frame latency: the model's own frame time, and the plumbing on top of it up to Blender's image.
 
-    .venv/bin/python -m benchmarks.live_latency [--model oyster-painter] [--size 384x216] [--frames 100]
+    .venv/bin/python -m model_runtime.benchmarks.live_latency [--model oyster-painter] [--size 384x216] [--frames 100]
         [--threads 0] [--baseline copy-first-frame]
 
 The flight looks down the example scene's street (examples/example_scene.py, built here in the bpy module).
@@ -39,7 +39,7 @@ from model_runtime.models.registry import get_generator
 from oyster_blender.client import RuntimeClient
 from oyster_blender.live import LIVE_IMAGE, TICK_INTERVAL, LiveClient, LiveRecorder, paints_passes
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the folder holding model_runtime (a checkout or site-packages)
 NOTES = "quiet town street at dusk, eye level, slow push in, normal lens"
 STEP = 0.03  # metres the camera moves forward per pose
 

@@ -1,6 +1,6 @@
 """Submit-to-first-frame latency through the server, and the server path's overhead against in-process.
 
-    .venv/bin/python -m benchmarks.runtime_latency [--model copy-first-frame] [--frames 24] [--repeats 5]
+    .venv/bin/python -m model_runtime.benchmarks.runtime_latency [--model copy-first-frame] [--frames 24] [--repeats 5]
 
 In one run: the same shot is generated `repeats` times in this process (generator
 already loaded, `run_take` into a take folder) and `repeats` times through a real
@@ -29,7 +29,7 @@ from model_runtime.takes.request import ShotRequest  # noqa: E402
 from model_runtime.takes.run import run_take  # noqa: E402
 from oyster_blender.client import RuntimeClient  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the folder holding model_runtime (a checkout or site-packages)
 
 
 def dolly_track(frames: int, width: int, height: int) -> dict:
