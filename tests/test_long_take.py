@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from model_runtime.benchmarks.analytic_shot import AnalyticPasses, orbit_track
+from model_runtime.benchmarks.painter import rss_mb
 from model_runtime.models.interface import ShotInput
 from model_runtime.painter import checkpoint
 from model_runtime.painter.network import PainterConfig, PainterNet
@@ -18,14 +19,6 @@ FRAMES = 4_320          # three minutes at 24 fps
 MINUTE = 1_440
 MEMORY_POINTS = 20_000  # about nine 64x36 frames of points: the ring is full within the first seconds
 RSS_GROWTH_BOUND_MB = 16.0  # minute 1 to the end; a leak of one frame's arrays per frame would be ~100 MB
-
-
-def rss_mb() -> float:
-    """Resident memory of this process (VmRSS of /proc/self/status), MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 def test_a_three_minute_take_keeps_its_memory_bounded(tmp_path: Path):

@@ -1,7 +1,7 @@
 """Live-mode frame latency: the model's own frame time, and the plumbing on top of it up to Blender's image.
 
     .venv/bin/python -m model_runtime.benchmarks.live_latency [--model oyster-painter] [--size 384x216] [--frames 100]
-        [--threads 0] [--baseline copy-first-frame]
+        [--threads 0] [--baseline copy-first-frame] [--json OUT]
 
 The flight looks down the example scene's street (examples/example_scene.py, built here in the bpy module).
 A model that paints the blockout (the painter, the default) gets each pose's passes, rendered in this
@@ -23,6 +23,7 @@ first frame of each (the session starts on it) is left out.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import statistics
@@ -153,9 +154,14 @@ def fly_in_blender(client: RuntimeClient, start: LiveStart, frames: int, scene, 
             "passes": passes, "fps": (len(shown_at) - 1) / (shown_at[-1] - shown_at[0])}
 
 
-def report(name: str, flight: dict) -> None:
+def plumbing_ms(flight: dict) -> list[float]:
+    """Each frame's round trip and decode less the model's time and the passes render."""
     passes = flight["passes"] or [0.0] * len(flight["round_trip"])
-    plumbing = [r + d - m - p for r, d, m, p in zip(flight["round_trip"], flight["decode"], flight["model"], passes)]
+    return [r + d - m - p for r, d, m, p in zip(flight["round_trip"], flight["decode"], flight["model"], passes)]
+
+
+def report(name: str, flight: dict) -> None:
+    plumbing = plumbing_ms(flight)
     print(f"  [{name}] Blender round trip    {summary(flight['round_trip'])}   (LiveRecorder: pose read -> frame shown)")
     print(f"  [{name}] model in the worker   {summary(flight['model'])}")
     if flight["passes"]:
@@ -177,6 +183,8 @@ def main() -> int:
                         help="torch CPU threads here and in the live worker (0: torch's default)")
     parser.add_argument("--baseline", default="copy-first-frame",
                         help="a model flown in the same Blender loop in the same run ('' for none)")
+    parser.add_argument("--json", type=Path, help="also write the model's Blender flight as JSON (live_fps, "
+                        "live_plumbing_ms, live_passes_ms, live_model_ms: medians in ms)")
     args = parser.parse_args()
     if args.threads:
         import torch
@@ -239,6 +247,13 @@ def main() -> int:
     print(f"  client plumbing                 {summary([r - w for r, w in zip(remote, worker)])}")
     for name, flight in flights.items():
         report(name, flight)
+    if args.json is not None:
+        flight = flights[args.model]
+        args.json.write_text(json.dumps({
+            "model": args.model, "size": [width, height], "frames": args.frames, "live_fps": round(flight["fps"], 2),
+            "live_plumbing_ms": round(statistics.median(plumbing_ms(flight)[1:]), 2),
+            "live_passes_ms": round(statistics.median(flight["passes"][1:]), 2) if flight["passes"] else 0.0,
+            "live_model_ms": round(statistics.median(flight["model"][1:]), 2)}, indent=1))
     return 0
 
 

@@ -7,8 +7,19 @@ start-up cancels out), then paints them at the shot's size with the shipped
 painter and, as the baseline measured in the same run, the painter without
 memory. Frames 10-20 against 290-300 are timed in turns (snapshots restored
 alternately), since on a shared machine one pass compares moments, not frames.
+In the same run (issue 16): a three-minute rollout (`--long-frames`, 4,320
+frames) of the analytic shot (`analytic_shot`, passes made as they are asked,
+so only the painter's own memory is held) at the same size, with resident
+memory at minute 1 and minute 3 and frames 100-200 against the last 100 in
+turns; the achieved FLOP/s of a painter step (torch's FLOP counter over one
+step) as a share of a plain float32 matmul timed here; and Go Live through
+Blender (`live_latency`, in a child process: the bpy module is one per
+process): frames shown per second from camera move to painted image, and
+the plumbing on top of the model and the passes.
 Prints the figures; `--out` also writes them as JSON (keys `fps`,
-`resolution`, `late_over_early`, `passes_ms_per_frame`, ...).
+`resolution`, `late_over_early`, `passes_ms_per_frame`, `live_fps`,
+`live_plumbing_ms`, `rss_mb_minute_1`, `rss_mb_minute_3`,
+`long_late_over_early`, `step_share_of_matmul`, ...).
 """
 from __future__ import annotations
 
@@ -21,7 +32,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
+from model_runtime.benchmarks.analytic_shot import AnalyticPasses, orbit_track
 from model_runtime.models import device as devices
 from model_runtime.models.interface import ShotInput
 from model_runtime.painter.blend_shot import ROOT, blend_shot
@@ -55,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
     parser.add_argument("--res", default="384x216", help="WIDTHxHEIGHT (the painter's native size)")
     parser.add_argument("--rounds", type=int, default=4, help="turns of frames 10-20 / 290-300")
+    parser.add_argument("--long-frames", type=int, default=4320,
+                        help="frames of the long rollout (4,320: three minutes at 24 fps; 0 skips it)")
+    parser.add_argument("--live-frames", type=int, default=60, help="Go Live frames flown in Blender (0 skips)")
     parser.add_argument("--out", type=Path, help="also write the figures to this JSON file")
     devices.add_argument(parser)
 
@@ -82,6 +99,83 @@ def _frame_times(session, count: int) -> list[float]:
     return out
 
 
+def rss_mb() -> float:
+    """Resident memory of this process (VmRSS of /proc/self/status), MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def _in_turns(session, early_state, late_state, rounds: int, frames: int = 10) -> tuple[float, float]:
+    """Median seconds a frame from each snapshot, timed alternately so that both see the same moments."""
+    early, late = [], []
+    for _ in range(rounds):
+        session.restore(early_state)
+        early.append(float(np.median(_frame_times(session, frames))))
+        session.restore(late_state)
+        late.append(float(np.median(_frame_times(session, frames))))
+    return float(np.median(early)), float(np.median(late))
+
+
+def _long_rollout(model: PainterModel, frames: int, width: int, height: int, rounds: int) -> dict:
+    """A `frames`-long take of the analytic orbit: resident memory at minute 1 and at the end, and frames
+    100-200 against the last 100 in turns."""
+    minute = 24 * 60
+    track = orbit_track(frames + 100, width, height)
+    session = model.start(ShotInput("a red box on a chequered stone floor at dusk", track, 0,
+                                    passes=AnalyticPasses(track)))
+    figures, early_state = {}, None
+    for index in range(frames):
+        if index == 100:
+            early_state = session.snapshot()
+        session.step()
+        if index + 1 == minute:
+            figures["rss_mb_minute_1"] = round(rss_mb(), 1)
+    figures["rss_mb_minute_3"] = round(rss_mb(), 1)
+    figures["memory_points_at_end"] = len(session.memory)
+    early, late = _in_turns(session, early_state, session.snapshot(), rounds, frames=100 // max(rounds, 1))
+    figures["long_frames"] = frames
+    figures["long_ms_per_frame_100_200"] = round(1000 * early, 1)
+    figures["long_ms_per_frame_last_100"] = round(1000 * late, 1)
+    figures["long_late_over_early"] = round(late / early, 3)
+    if "rss_mb_minute_1" in figures:
+        figures["rss_growth_minute_1_to_3"] = round(figures["rss_mb_minute_3"] / figures["rss_mb_minute_1"] - 1, 4)
+    return figures
+
+
+def _step_share_of_matmul(model: PainterModel, shot: ShotInput, fps: float, size: int = 1024) -> dict:
+    """The painter step's FLOP/s (torch's count of one step's FLOPs x the measured frames/s) over a plain
+    float32 matmul's, timed now on the same device."""
+    session = model.start(shot)
+    session.step()
+    with FlopCounterMode(display=False) as counter:
+        session.step()
+    step_flops = counter.get_total_flops()
+    a = torch.randn(size, size, device=model.device)
+    b = torch.randn(size, size, device=model.device)
+    times = []
+    for _ in range(12):
+        tick = time.perf_counter()
+        (a @ b).sum().item()
+        times.append(time.perf_counter() - tick)
+    matmul = 2 * size ** 3 / float(np.median(times[2:]))
+    return {"step_gflop": round(step_flops / 1e9, 2), "step_gflops_per_s": round(step_flops * fps / 1e9, 1),
+            "matmul_gflops_per_s": round(matmul / 1e9, 1), "step_share_of_matmul": round(step_flops * fps / matmul, 3)}
+
+
+def _live(frames: int, width: int, height: int) -> dict:
+    """Go Live flown in Blender by `live_latency` in a child process: live_fps and live_plumbing_ms."""
+    with tempfile.TemporaryDirectory(prefix="oyster_live_bench_") as tmp:
+        out = Path(tmp) / "live.json"
+        subprocess.run([sys.executable, "-m", "model_runtime.benchmarks.live_latency", "--frames", str(frames),
+                        "--size", f"{width}x{height}", "--baseline", "", "--json", str(out)],
+                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        flown = json.loads(out.read_text())
+    return {"live_fps": flown["live_fps"], "live_plumbing_ms": flown["live_plumbing_ms"],
+            "live_passes_ms": flown["live_passes_ms"], "live_model_ms": flown["live_model_ms"]}
+
+
 def run(args: argparse.Namespace) -> int:
     width, height = (int(v) for v in args.res.lower().split("x"))
     device = devices.resolve_or_exit(args.device, "bench")
@@ -105,18 +199,17 @@ def run(args: argparse.Namespace) -> int:
                 _frame_times(again, 10)
                 early_state = again.snapshot()
                 _frame_times(again, 280)
-                late_state = again.snapshot()
-                early, late = [], []
-                for _ in range(args.rounds):
-                    again.restore(early_state)
-                    early.append(float(np.median(_frame_times(again, 10))))
-                    again.restore(late_state)
-                    late.append(float(np.median(_frame_times(again, 10))))
-                figures["ms_per_frame_10_20"] = round(1000 * float(np.median(early)), 1)
-                figures["ms_per_frame_290_300"] = round(1000 * float(np.median(late)), 1)
-                figures["late_over_early"] = round(float(np.median(late)) / float(np.median(early)), 3)
+                early, late = _in_turns(again, early_state, again.snapshot(), args.rounds)
+                figures["ms_per_frame_10_20"] = round(1000 * early, 1)
+                figures["ms_per_frame_290_300"] = round(1000 * late, 1)
+                figures["late_over_early"] = round(late / early, 3)
                 figures["memory_points_at_300"] = len(session.memory)
+                figures.update(_step_share_of_matmul(model, shot, fps))
+                if args.long_frames:
+                    figures.update(_long_rollout(model, args.long_frames, width, height, args.rounds))
         figures["memory_cost_ratio"] = round(figures["no_memory_fps"] / figures["painter_fps"], 3)
+    if args.live_frames:
+        figures.update(_live(args.live_frames, width, height))
     for key, value in figures.items():
         print(f"{key}: {value}")
     if args.out is not None:
