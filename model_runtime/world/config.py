@@ -45,8 +45,9 @@ class CacheConfig:
     feather: int = 3          # pixels over which the cache render fades into generated content
     crack: int = 2            # holes within this many pixels of a rendered point are splat cracks: they
                               # take the nearest point's colour, as depth-warp does
-    network_share: float = 1.0  # share of the network's pixels where no cached point lands; the rest is
-                                # the render's nearest-point guess (a frame from notes alone is all network)
+    network_share: float = 0.0  # share of the network's pixels where no cached point lands; the rest is
+                                # the render's nearest-point guess (a frame from notes alone is all network).
+                                # 0, as oyster-tiny ships: on training clips any share of its pixels lost PSNR
 
 
 @dataclass
