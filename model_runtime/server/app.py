@@ -199,8 +199,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     config.state_dir.mkdir(parents=True, exist_ok=True)
     output_root = config.output_root.resolve()
     queue = TakeQueue(config.state_dir / "queue.sqlite3")
-    supervisor = WorkerSupervisor(queue, config.preload, device=config.device)
-    live = LiveSupervisor()
+    supervisor = WorkerSupervisor(queue, config.preload, [config.device])
+    live = LiveSupervisor(config.device)
     notifier = Notifier()
     queue.on_event(notifier.notify)
 

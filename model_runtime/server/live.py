@@ -1,8 +1,9 @@
 """Live mode over HTTP: `/v1/live` routes and the live worker process behind them (docs/runtime_api.md).
 
-Live sessions run in their own worker process (`live_worker.py`), started on the
-first session and kept warm, so a take running in the take worker never delays a
-live frame and torch never loads in the server. Commands carry an id; one reader
+Live sessions run in their own worker process (`worker.py`, the same program and
+protocol as the take workers, sent only live commands), started on the first
+session and kept warm, so a take running in a take worker never delays a live
+frame and torch never loads in the server. Commands carry an id; one reader
 thread hands each reply to the request waiting for it. A step holds its
 session's lock until its frame is back, so the steps of a session are answered
 in the order they are taken. A frame comes back through the pipe and out in the
@@ -11,11 +12,8 @@ response as the worker encoded it (a BMP: docs/runtime_api.md, "Live mode").
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import secrets
-import subprocess
-import sys
 import threading
 from concurrent.futures import Future
 from pathlib import Path
@@ -28,7 +26,7 @@ from pydantic import BaseModel
 
 from model_runtime.live.session import FRAME_MEDIA_TYPE, LiveStart, check_frame
 from model_runtime.takes.request import RequestError, load_first_frame, resolve_path
-from model_runtime.server.supervisor import describe_exit
+from model_runtime.server.protocol import WorkerProcess, describe_exit
 
 log = logging.getLogger("oyster.runtime")
 
@@ -44,43 +42,56 @@ class LiveWorkerError(RuntimeError):
 
 
 class LiveSupervisor:
-    """Starts the live worker on demand, sends it commands and routes its replies by id."""
+    """Starts the live worker on demand, sends it commands and routes its replies by id.
 
-    def __init__(self, command: list[str] | None = None):
-        self.command = command or [sys.executable, "-m", "model_runtime.server.live_worker"]
+    The live worker is a worker like the take workers (`worker.py`, the same protocol), given only live
+    commands: it runs on `device` (the first of `serve`'s devices) with no preloads, and loads a model on
+    the first session that asks for it.
+    """
+
+    def __init__(self, device: str = "cpu", threads: int | None = None, command: list[str] | None = None):
+        self.device, self.threads, self.command = device, threads, command
         self.sessions: dict[str, threading.Lock] = {}
         """Open sessions, each with the lock that keeps its steps in order."""
-        self._process: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+        self.hello: dict[str, Any] = {}
+        self._worker: WorkerProcess | None = None
         self._pending: dict[int, Future[tuple[dict[str, Any], bytes]]] = {}
         self._ids = itertools.count()
         self._lock = threading.Lock()
 
-    def _ensure_worker(self) -> subprocess.Popen[bytes]:
-        """The running live worker, started (and its hello read) if there is none. Call with _lock held."""
-        if self._process is not None and self._process.poll() is None:
-            return self._process
-        process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        if not process.stdout.readline():
-            raise LiveWorkerError(f"the live worker {describe_exit(process.wait())} before it was ready")
-        self._process = process
-        threading.Thread(target=self._read, args=(process,), daemon=True, name="live-worker-reader").start()
-        return process
+    @property
+    def pid(self) -> int | None:
+        """The live worker's pid while it runs; None before the first session and after it died."""
+        worker = self._worker
+        return worker.pid if worker is not None and worker.alive() else None
 
-    def _read(self, process: subprocess.Popen[bytes]) -> None:
-        for line in process.stdout:
-            reply = json.loads(line)
-            size = reply.pop("frame_bytes", 0)
-            frame = process.stdout.read(size)
-            if len(frame) < size:
-                break  # the worker died while writing a frame: its calls fail below with the exit reason
+    def _ensure_worker(self) -> WorkerProcess:
+        """The running live worker, started (and its hello read) if there is none. Call with _lock held."""
+        if self._worker is not None and self._worker.alive():
+            return self._worker
+        worker = WorkerProcess(self.device, [], self.threads, self.command)
+        hello = worker.hello()
+        if hello is None:
+            raise LiveWorkerError(f"the live worker {describe_exit(worker.wait())} before it was ready")
+        self._worker, self.hello = worker, hello
+        threading.Thread(target=self._read, args=(worker,), daemon=True, name="live-worker-reader").start()
+        return worker
+
+    def _read(self, worker: WorkerProcess) -> None:
+        while (message := worker.read()) is not None:
+            reply, frame = message
+            if reply.pop("type") != "reply":
+                continue  # the live worker runs no takes; nothing else is addressed to a request
             future = self._pending.pop(reply.pop("id"), None)
             if future is not None:
                 future.set_result((reply, frame))
-        reason = f"the live worker {describe_exit(process.wait())}; its sessions are gone, start a new one"
+        reason = f"the live worker {describe_exit(worker.wait())}; its sessions are gone, start a new one"
         with self._lock:
-            if self._process is process:  # not stopped by `stop()`: it died
+            if self._worker is worker:  # not stopped by `stop()`: it died
                 log.error(reason)
-                self._process = None
+                self._worker = None
+                self.restarts += 1
                 self.sessions.clear()
             for future in self._pending.values():
                 future.set_exception(LiveWorkerError(reason))
@@ -90,22 +101,17 @@ class LiveSupervisor:
         """The worker's reply to `command` and the frame bytes that came with it (empty but for a step)."""
         future: Future[tuple[dict[str, Any], bytes]] = Future()
         with self._lock:
-            process = self._ensure_worker()
+            worker = self._ensure_worker()
             command_id = next(self._ids)
             self._pending[command_id] = future
-            try:
-                process.stdin.write(json.dumps({"id": command_id} | command).encode() + b"\n")
-                process.stdin.flush()
-            except (BrokenPipeError, ValueError):
-                pass  # the worker is dying: the reader fails this future with the exit reason
+            worker.send({"id": command_id} | command)  # a dying worker: the reader fails this future with why
         return future.result(timeout)
 
     def stop(self) -> None:
         with self._lock:
-            process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.kill()
 
 
 class LiveSessionInfo(BaseModel):
@@ -146,7 +152,7 @@ def live_router(supervisor: LiveSupervisor, output_root: Path, dependencies: lis
         if len(supervisor.sessions) >= MAX_SESSIONS:
             raise _refused(409, "session_id", f"{MAX_SESSIONS} live sessions are open: close one first")
         session_id = secrets.token_hex(8)
-        call({"op": "start", "session": session_id, "request": request.model_dump(mode="json"),
+        call({"op": "live_start", "session": session_id, "request": request.model_dump(mode="json"),
               "rgb": str(rgb) if rgb else None, "depth": str(depth) if depth else None}, START_TIMEOUT)
         supervisor.sessions[session_id] = threading.Lock()
         return {"session_id": session_id, "model": request.model, "width": request.width, "height": request.height}
@@ -173,7 +179,7 @@ def live_router(supervisor: LiveSupervisor, output_root: Path, dependencies: lis
                 raise _refused(422, error.field, error.message) from None
             frame = dict(frame, passes=dict(frame["passes"], folder=str(folder)))
         with lock:
-            reply, image = call({"op": "step", "session": session_id, "frame": frame}, STEP_TIMEOUT)
+            reply, image = call({"op": "live_step", "session": session_id, "frame": frame}, STEP_TIMEOUT)
         return Response(image, media_type=FRAME_MEDIA_TYPE,
                         headers={INDEX_HEADER: str(reply["index"]), SECONDS_HEADER: f"{reply['seconds']:.6f}"})
 
@@ -182,7 +188,7 @@ def live_router(supervisor: LiveSupervisor, output_root: Path, dependencies: lis
         """Close a live session; later steps to it are 404."""
         with session_lock(session_id):
             supervisor.sessions.pop(session_id, None)
-            call({"op": "close", "session": session_id}, STEP_TIMEOUT)
+            call({"op": "live_close", "session": session_id}, STEP_TIMEOUT)
         return Response(status_code=204)
 
     return router

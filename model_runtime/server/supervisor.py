@@ -1,40 +1,28 @@
-"""The server's side of the worker: start it, feed it takes in order, restart it when it dies.
+"""The server's side of the take workers: start them, feed them takes in queue order, restart one that dies.
 
-One thread owns the worker process. It claims the oldest queued take, sends it,
-and turns the worker's messages into queue events until the take ends. If the
-worker's stdout closes mid-take, the worker is gone: that take fails with the
-exit reason (its frames so far stay on disk), a new worker starts, and the
-queue goes on. A worker that cannot even start is retried with a growing pause.
+One thread owns each worker process (`TakeWorker`). When its worker is free it
+claims the oldest queued take, sends it (the protocol: `protocol.py`) and turns
+the worker's messages into queue events until the take ends. If the worker's
+stdout closes mid-take, the worker is gone: that take fails with the exit reason
+(its frames so far stay on disk), a new worker starts, and the queue goes on;
+the other workers and their takes are untouched. A worker that cannot even
+start is retried with a growing pause.
 """
 from __future__ import annotations
 
-import json
 import logging
-import signal
-import subprocess
-import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model_runtime.server.protocol import WorkerProcess, describe_exit
 from model_runtime.server.queue import TakeQueue
 from model_runtime.takes.folders import now_iso, update_take
 
 log = logging.getLogger("oyster.runtime")
 
 MAX_RESTART_PAUSE = 10.0
-
-
-def describe_exit(returncode: int | None) -> str:
-    if returncode is None:
-        return "closed its output"
-    if returncode < 0:
-        try:
-            return f"was killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"was killed by signal {-returncode}"
-    return f"exited with code {returncode}"
 
 
 def mirror_status(queue: TakeQueue, take: dict[str, Any], status: str, error: str | None) -> None:
@@ -52,75 +40,69 @@ def mirror_status(queue: TakeQueue, take: dict[str, Any], status: str, error: st
 
 @dataclass
 class WorkerState:
-    """What /v1/info reports about the worker."""
+    """What /v1/info reports about one worker."""
 
+    index: int = 0
+    """The worker's place in `serve`'s worker list (0, 1, ...)."""
     state: str = "starting"
     """starting, idle, busy, or down (could not start; retrying)."""
     pid: int | None = None
     device: str | None = None
-    """Where the worker runs its models: cpu or cuda:N."""
+    """Where the worker runs its models: cpu or cuda:N (None until its first hello)."""
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     restarts: int = 0
     error: str | None = None
+    take_id: str | None = None
+    """The take it runs now."""
 
 
-class WorkerSupervisor:
-    def __init__(self, queue: TakeQueue, preload: list[str], command: list[str] | None = None, device: str = "cpu"):
+class TakeWorker:
+    """One take worker process and the thread that owns it: claim the oldest queued take, send it, turn the
+    worker's messages into queue events until the take ends, restart the worker when it dies."""
+
+    def __init__(self, index: int, queue: TakeQueue, preload: list[str], device: str, stopping: threading.Event,
+                 threads: int | None = None, command: list[str] | None = None):
         self.queue = queue
         self.preload = preload
         self.device = device  # as asked (auto, cpu, cuda[:N]); the worker resolves it and says where in its hello
-        self.command = command or [sys.executable, "-m", "model_runtime.server.worker"]
-        self.info = WorkerState()
-        self._process: subprocess.Popen[str] | None = None
-        self._running_id: str | None = None
-        self._send_lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True, name="worker-supervisor")
+        self.threads = threads
+        self.command = command
+        self.info = WorkerState(index=index)
+        self._worker: WorkerProcess | None = None
+        self._stopping = stopping
+        self._thread = threading.Thread(target=self._loop, daemon=True, name=f"take-worker-{index}")
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop the worker; a take it was running becomes `interrupted`, never done."""
-        self._stopping.set()
-        process = self._process
-        if process is not None and process.poll() is None:
-            process.kill()
-        self._thread.join(timeout=3)
+    def kill(self) -> None:
+        worker = self._worker
+        if worker is not None and worker.alive():
+            worker.process.kill()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
 
     def cancel(self, take_id: str) -> bool:
-        """Ask the worker to stop a running take after its current frame; False if it is not running."""
-        if self._running_id != take_id:
+        """Ask the worker to stop a running take after its current frame; False if it is not running it."""
+        worker = self._worker
+        if self.info.take_id != take_id or worker is None:
             return False
-        self._send({"op": "cancel", "take_id": take_id})
+        worker.send({"op": "cancel", "take_id": take_id})
         return True
-
-    def _send(self, message: dict[str, Any]) -> None:
-        process = self._process
-        if process is None or process.stdin is None:
-            return
-        with self._send_lock:
-            try:
-                process.stdin.write(json.dumps(message) + "\n")
-                process.stdin.flush()
-            except (BrokenPipeError, ValueError):
-                pass  # the worker is dying; the supervisor thread sees its output close and reports it
 
     def _spawn(self) -> bool:
         """Start a worker and wait for its hello; False (and state `down`) when it dies first."""
         self.info.state = "starting"
-        process = subprocess.Popen(self.command + ["--device", self.device, "--preload", *self.preload],
-                                   stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, text=True, encoding="utf-8")
-        self._process = process
-        self.info.pid = process.pid
-        line = process.stdout.readline()
-        if not line:
+        worker = WorkerProcess(self.device, self.preload, self.threads, self.command)
+        self._worker = worker
+        self.info.pid = worker.pid
+        hello = worker.hello()
+        if hello is None:
             self.info.state = "down"
-            self.info.error = f"the worker {describe_exit(process.wait())} before it was ready"
-            self._process = None
+            self.info.error = f"the worker {describe_exit(worker.wait())} before it was ready"
+            self._worker = None
             return False
-        hello = json.loads(line)
         self.info.device, self.info.models = hello["device"], hello["models"]
         self.info.state, self.info.error = "idle", None
         return True
@@ -128,12 +110,13 @@ class WorkerSupervisor:
     def _loop(self) -> None:
         pause = 0.5
         while not self._stopping.is_set():
-            if self._process is not None and self._process.poll() is not None:
+            if self._worker is not None and not self._worker.alive():
                 # Died while idle: no take was lost, start another before claiming one.
-                log.error("the idle worker %s; restarting it", describe_exit(self._process.returncode))
-                self._process = None
+                log.error("the idle worker %d %s; restarting it", self.info.index,
+                          describe_exit(self._worker.process.returncode))
+                self._worker = None
                 self.info.restarts += 1
-            if self._process is None:
+            if self._worker is None:
                 if not self._spawn():
                     log.error(self.info.error)
                     self._stopping.wait(pause)
@@ -146,13 +129,13 @@ class WorkerSupervisor:
             self._run(take)
 
     def _run(self, take: dict[str, Any]) -> None:
-        process = self._process
-        self._running_id = take["id"]
+        worker = self._worker
+        self.info.take_id = take["id"]
         self.info.state = "busy"
-        self._send({"op": "run", "take_id": take["id"], "take_dir": take["take_dir"], "model": take["model"]})
+        worker.send({"op": "run", "take_id": take["id"], "take_dir": take["take_dir"], "model": take["model"]})
         try:
-            for line in process.stdout:
-                message = json.loads(line)
+            while (message := worker.read()) is not None:
+                message = message[0]
                 kind = message.pop("type")
                 message.pop("take_id", None)
                 if kind == "started":
@@ -162,19 +145,15 @@ class WorkerSupervisor:
                 elif kind == "result":
                     self.queue.finish(take["id"], message["status"], message["error"])
                     return
-            self._worker_died(take, process)
+            self._worker_died(take, worker)
         finally:
-            self._running_id = None
+            self.info.take_id = None
             if self.info.state == "busy":
                 self.info.state = "idle"
 
-    def _worker_died(self, take: dict[str, Any], process: subprocess.Popen[str]) -> None:
-        try:
-            returncode = process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            returncode = process.wait()
-        self._process = None
+    def _worker_died(self, take: dict[str, Any], worker: WorkerProcess) -> None:
+        returncode = worker.wait()
+        self._worker = None
         if self._stopping.is_set():
             status, reason = "interrupted", "the runtime stopped while this take was running"
         else:
@@ -184,9 +163,40 @@ class WorkerSupervisor:
             self.info.restarts += 1
             self.info.state = "starting"
         log.error("take %s %s: %s", take["id"], status, reason)
-        # take.json first: once the queue says failed, a client may read it. Only this thread ends running takes.
+        # take.json first: once the queue says failed, a client may read it. Only this thread ends its takes.
         mirror_status(self.queue, take, status, reason)
         self.queue.finish(take["id"], status, reason)
+
+
+class WorkerSupervisor:
+    """The take workers, one per device in `devices`; each takes the oldest queued take when it is free."""
+
+    def __init__(self, queue: TakeQueue, preload: list[str], devices: list[str] | None = None,
+                 threads: int | None = None, command: list[str] | None = None):
+        self._stopping = threading.Event()
+        self.workers = [TakeWorker(index, queue, preload, device, self._stopping, threads, command)
+                        for index, device in enumerate(devices or ["cpu"])]
+
+    @property
+    def info(self) -> WorkerState:
+        """The first worker's state (what /v1/info's `worker` reports)."""
+        return self.workers[0].info
+
+    def start(self) -> None:
+        for worker in self.workers:
+            worker.start()
+
+    def stop(self) -> None:
+        """Stop the workers; a take one was running becomes `interrupted`, never done."""
+        self._stopping.set()
+        for worker in self.workers:
+            worker.kill()
+        for worker in self.workers:
+            worker.join(timeout=3)
+
+    def cancel(self, take_id: str) -> bool:
+        """Ask the worker running a take to stop it after its current frame; False if none runs it."""
+        return any(worker.cancel(take_id) for worker in self.workers)
 
 
 def recover_interrupted(queue: TakeQueue, reason: str = "the runtime stopped while this take was running") -> int:
