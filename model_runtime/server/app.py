@@ -45,8 +45,11 @@ class ServerConfig:
     output_root: Path
     token: str | None = None
     preload: list[str] = field(default_factory=lambda: [DEFAULT_MODEL])
-    device: str = "auto"
-    """`--device` as asked (auto, cpu, cuda[:N]); the worker resolves it and /v1/info reports what it resolved to."""
+    devices: list[str] = field(default_factory=lambda: ["auto"])
+    """One take worker per entry, each as asked (auto, cpu, cuda[:N]); the worker resolves it and /v1/info
+    reports what it resolved to. The live worker runs on the first."""
+    threads: int | None = None
+    """Each worker's torch CPU threads (OMP_NUM_THREADS); None: torch's default (server/cli.py decides)."""
     max_body_bytes: int = 32 * 1024 * 1024
     """A 10,000-frame track is about 7 MB of JSON."""
     on_ready: Any = None
@@ -78,10 +81,23 @@ class ModelInfo(BaseModel):
 
 
 class WorkerInfo(BaseModel):
+    index: int
+    """The take worker's place in `serve`'s list (0, 1, ...); the live worker has none (-1)."""
+    role: str
+    """takes, or live (the worker of live sessions, listed while it runs)."""
+    device: str | None
+    """cpu or cuda:N, once the worker said hello."""
+    threads: int | None
+    """Its torch CPU threads: the cores shared out between the workers when there are several."""
     state: str
+    """starting, idle, busy or down (a take worker); live (the live worker)."""
     pid: int | None
     restarts: int
     error: str | None
+    take_id: str | None
+    """The take it runs now."""
+    live_sessions: int
+    """Open live sessions (the live worker; 0 for a take worker)."""
 
 
 class Info(BaseModel):
@@ -95,6 +111,9 @@ class Info(BaseModel):
     """seq of the latest event: a client that wants only what happens from now on follows from here."""
     output_root: str
     worker: WorkerInfo
+    """The first take worker (as before there were several)."""
+    workers: list[WorkerInfo]
+    """Every take worker, in `serve`'s order, then the live worker while it runs."""
 
 
 class TakeStatus(BaseModel):
@@ -199,8 +218,8 @@ def create_app(config: ServerConfig) -> FastAPI:
     config.state_dir.mkdir(parents=True, exist_ok=True)
     output_root = config.output_root.resolve()
     queue = TakeQueue(config.state_dir / "queue.sqlite3")
-    supervisor = WorkerSupervisor(queue, config.preload, [config.device])
-    live = LiveSupervisor(config.device)
+    supervisor = WorkerSupervisor(queue, config.preload, config.devices, config.threads)
+    live = LiveSupervisor(config.devices[0], config.threads)
     notifier = Notifier()
     queue.on_event(notifier.notify)
 
@@ -256,16 +275,23 @@ def create_app(config: ServerConfig) -> FastAPI:
 
     @app.get("/v1/info", response_model=Info, dependencies=secured, tags=["runtime"])
     def info() -> dict[str, Any]:
-        """Version, models with their checkpoints, device, queue length and the worker's state."""
-        worker = supervisor.info
+        """Version, models with their checkpoints, device, queue length and the workers' states."""
+        worker = supervisor.info  # the models and device of the first take worker (all load the same preloads)
         models = [{"name": name, "loaded": name in worker.models and not worker.models[name]["error"],
                    "checkpoint_sha256": worker.models.get(name, {}).get("checkpoint_sha256"),
                    "error": worker.models.get(name, {}).get("error")} for name in available_models()]
+        workers = [{"index": w.index, "role": "takes", "device": w.device, "threads": w.threads, "state": w.state, "pid": w.pid,
+                    "restarts": w.restarts, "error": w.error, "take_id": w.take_id, "live_sessions": 0}
+                   for w in (slot.info for slot in supervisor.workers)]
+        if live.pid is not None:
+            workers.append({"index": -1, "role": "live", "device": live.hello.get("device"),
+                            "threads": live.hello.get("threads"), "state": "live",
+                            "pid": live.pid, "restarts": live.restarts, "error": None, "take_id": None,
+                            "live_sessions": len(live.sessions)})
         return {"version": __version__, "api_version": API_VERSION, "device": worker.device,
                 "default_model": DEFAULT_MODEL, "models": models, "queue_length": queue.queue_length(),
                 "event_cursor": queue.latest_seq(), "output_root": str(output_root),
-                "worker": {"state": worker.state, "pid": worker.pid, "restarts": worker.restarts,
-                           "error": worker.error}}
+                "worker": workers[0], "workers": workers}
 
     @app.post("/v1/takes", response_model=TakeStatus, status_code=202, dependencies=secured, tags=["takes"])
     def submit(shot: ShotRequest) -> dict[str, Any]:

@@ -2,16 +2,18 @@
 
     python -m model_runtime serve [--host 127.0.0.1] [--port 0] [--token-file F]
                                   [--state-dir D] [--output-root R] [--parent-pid PID]
-                                  [--device auto|cpu|cuda[:N]]
+                                  [--device auto|cpu|cuda[:N][,...]] [--workers N]
 
 When it accepts requests it prints one line on stdout, its address
 (`http://127.0.0.1:PORT`, the real port when 0 was asked); logs go to stderr.
 It binds to loopback unless told otherwise and refuses a non-loopback address
 without a token. With `--parent-pid` it exits within a few seconds of that
 process's end, so a crashed Blender never leaves a runtime holding the GPU.
-`--device` (default auto: CUDA when torch sees it, else the CPU) is where the worker
-runs the models; an explicit `cuda` that torch cannot see stops `serve` at once
-with the reason (exit status 2), before it binds.
+`--device` (default auto: CUDA when torch sees it, else the CPU) is where the workers
+run the models; an explicit `cuda` that torch cannot see stops `serve` at once
+with the reason (exit status 2), before it binds. `--workers N` starts N take
+workers on that device, a device list (`cuda:0,cuda:1`) one per device; free
+workers take the queued takes in order.
 """
 from __future__ import annotations
 
@@ -48,7 +50,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preload", nargs="*", default=[DEFAULT_MODEL], choices=available_models(),
                         metavar="MODEL", help=f"models the worker loads before taking work (default {DEFAULT_MODEL})")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    devices.add_argument(parser)
+    parser.add_argument("--device", type=device_list, default=[devices.DEFAULT], metavar=f"{devices.CHOICES}[,...]",
+                        help="where the workers run the models: auto (CUDA when torch sees one, else the CPU), cpu, "
+                             "cuda or cuda:N; a comma-separated list (cuda:0,cuda:1) starts one take worker per "
+                             f"device (default {devices.DEFAULT})")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="take workers on the one --device (default 1, or one per listed device); on the CPU "
+                             "each gets its share of the cores as torch threads")
+
+
+def device_list(text: str) -> list[str]:
+    """`--device`: one device or a comma-separated list of them, each spelled as model_runtime/device.py wants."""
+    try:
+        return [devices.parse(item) for item in text.split(",")]
+    except devices.DeviceError as error:
+        raise argparse.ArgumentTypeError(f"{error} (a list: cuda:0,cuda:1)") from None
+
+
+def worker_devices(asked: list[str], workers: int | None) -> list[str]:
+    """One device per take worker: `--workers N` copies of a single device, or the listed devices one each.
+    ValueError says what does not fit."""
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers must be at least 1 (got {workers})")
+    if len(asked) == 1:
+        return asked * (workers or 1)
+    if workers is not None and workers != len(asked):
+        raise ValueError(f"--workers {workers} does not match the {len(asked)} devices of --device "
+                         f"{','.join(asked)}: a device list starts one worker per device")
+    return asked
+
+
+def cpu_threads(workers: int) -> int | None:
+    """Torch threads for each worker process: torch's default for one worker, else the cores shared out
+    (at least one each), so workers never run more threads than there are cores. The live worker, when
+    started, gets the same share."""
+    return None if workers == 1 else max(1, (os.cpu_count() or 1) // workers)
 
 
 def is_loopback(host: str) -> bool:
@@ -131,12 +167,18 @@ def run(args: argparse.Namespace) -> int:
     if not args.output_root.is_dir():
         print(f"serve: --output-root {args.output_root} is not a folder", file=sys.stderr)
         return 2
-    if args.device.startswith("cuda"):  # asked for by name: refuse now, not in a worker restarted forever
-        try:
-            devices.resolve(args.device)  # imports torch here only for this check; auto is resolved by the worker
-        except devices.DeviceError as error:
-            print(f"serve: {error}", file=sys.stderr)
-            return 2
+    try:
+        worker_list = worker_devices(args.device, args.workers)
+    except ValueError as error:
+        print(f"serve: {error}", file=sys.stderr)
+        return 2
+    for device in dict.fromkeys(worker_list):
+        if device.startswith("cuda"):  # asked for by name: refuse now, not in a worker restarted forever
+            try:
+                devices.resolve(device)  # imports torch here only for this check; auto is resolved by the worker
+            except devices.DeviceError as error:
+                print(f"serve: {error}", file=sys.stderr)
+                return 2
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args.state_dir.mkdir(parents=True, exist_ok=True)
@@ -158,7 +200,8 @@ def run(args: argparse.Namespace) -> int:
         print(address, flush=True)
 
     config = ServerConfig(state_dir=args.state_dir, output_root=args.output_root, token=token,
-                          preload=args.preload, device=args.device, on_ready=ready)
+                          preload=args.preload, devices=worker_list, threads=cpu_threads(len(worker_list)),
+                          on_ready=ready)
     # log_config=None: uvicorn's own config would print access logs on stdout, which carries only the ready line.
     server = uvicorn.Server(uvicorn.Config(create_app(config), log_level=args.log_level, log_config=None,
                                            timeout_graceful_shutdown=2, lifespan="on"))

@@ -11,7 +11,7 @@ pickle crosses the pipe. docs/runtime_api.md, "The worker protocol", is the refe
             {"op": "live_start", "id", "session", "request", "rgb", "depth"}
             {"op": "live_step", "id", "session", "frame"}
             {"op": "live_close", "id", "session"}
-    stdout  {"type": "hello", "pid", "device", "models"}             once, when the preloads are loaded
+    stdout  {"type": "hello", "pid", "device", "models", "threads"}  once, when the preloads are loaded
             {"type": "started", "take_id", "device", "model", "checkpoint_sha256"}
             {"type": "frame", "take_id", "frame", "path", "index", "total", "seconds", "write_seconds"}
             {"type": "result", "take_id", "status", "error"}

@@ -50,6 +50,8 @@ class WorkerState:
     device: str | None = None
     """Where the worker runs its models: cpu or cuda:N (None until its first hello)."""
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    threads: int | None = None
+    """Its torch CPU threads (from its hello)."""
     restarts: int = 0
     error: str | None = None
     take_id: str | None = None
@@ -103,7 +105,7 @@ class TakeWorker:
             self.info.error = f"the worker {describe_exit(worker.wait())} before it was ready"
             self._worker = None
             return False
-        self.info.device, self.info.models = hello["device"], hello["models"]
+        self.info.device, self.info.models, self.info.threads = hello["device"], hello["models"], hello["threads"]
         self.info.state, self.info.error = "idle", None
         return True
 
@@ -139,7 +141,7 @@ class TakeWorker:
                 kind = message.pop("type")
                 message.pop("take_id", None)
                 if kind == "started":
-                    self.queue.started(take["id"], message)
+                    self.queue.started(take["id"], message | {"worker": self.info.index, "pid": worker.pid})
                 elif kind == "frame":
                     self.queue.frame(take["id"], message)
                 elif kind == "result":

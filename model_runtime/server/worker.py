@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import torch
+
 from model_runtime.models import device as devices
 from model_runtime.takes.continuation import StateStore
 from model_runtime.takes.run import FrameWritten, device_of, run_take
@@ -66,7 +68,8 @@ class Worker:
                 models[name] = {"checkpoint_sha256": generator.checkpoint_sha256, "error": None}
             except Exception as error:  # noqa: BLE001 - a model that cannot load is reported, the rest still serve
                 models[name] = {"checkpoint_sha256": None, "error": f"{type(error).__name__}: {error}"}
-        self.send({"type": "hello", "pid": os.getpid(), "device": self.device, "models": models})
+        self.send({"type": "hello", "pid": os.getpid(), "device": self.device, "models": models,
+                   "threads": torch.get_num_threads()})
 
     def read_commands(self, commands: BinaryIO) -> None:
         """Runs on a thread: queue takes and live commands, flag cancels at once, exit when the server goes away."""
