@@ -6,6 +6,7 @@ Concurrency is judged from what the server reports (the order of its events, the
 /v1/info), never from the clock."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -131,6 +132,33 @@ def test_cancel_reaches_the_worker_running_the_take(runtime: Runtime):
     for take in takes:
         ended = runtime.wait_for(take["id"])
         assert ended["status"] == "cancelled" and ended["frames_done"] < 3000
+
+
+def test_a_continuation_waits_for_the_worker_holding_its_parents_states(runtime: Runtime):
+    take_workers(runtime)
+    _, parent = runtime.request("POST", "/v1/takes", shot_request(runtime.first, frames=8, shot="parent"))
+    assert runtime.wait_for(parent["id"])["status"] == "done"
+    holder = next(e["data"]["worker"] for e in events_of(runtime, {parent["id"]}) if e["type"] == "started")
+    long = [runtime.request("POST", "/v1/takes", shot_request(runtime.first, frames=3000, shot=f"busy {i}"))[1]
+            for i in range(2)]
+    wait_until_running(runtime, {take["id"] for take in long})
+    continuation = shot_request(runtime.first, frames=8, shot="parent",
+                                continue_from={"take": parent["take_dir"], "frame": 6})
+    _, child = runtime.request("POST", "/v1/takes", continuation)
+    _, info = runtime.request("GET", "/v1/info")
+    on = {w["index"]: w["take_id"] for w in info["workers"] if w["role"] == "takes"}
+    # The other worker comes free first: it leaves the continuation queued and takes the take behind it.
+    assert runtime.request("POST", f"/v1/takes/{on[1 - holder]}/cancel")[0] == 200
+    _, behind = runtime.request("POST", "/v1/takes", shot_request(runtime.first, frames=3, shot="behind"))
+    assert runtime.wait_for(behind["id"])["status"] == "done"
+    runtime.request("POST", f"/v1/takes/{on[holder]}/cancel")  # 409 if it ended meanwhile
+    done = runtime.wait_for(child["id"])
+    assert done["status"] == "done", done["error"]
+    started = {e["take_id"]: e["data"]["worker"] for e in events_of(runtime, {child["id"], behind["id"]})
+               if e["type"] == "started"}
+    assert started == {child["id"]: holder, behind["id"]: 1 - holder}
+    record = json.loads((Path(done["take_dir"]) / "take.json").read_text())
+    assert record["continued_from"]["state_from"] == "memory"
 
 
 def test_the_live_worker_runs_beside_the_take_workers(runtime: Runtime):

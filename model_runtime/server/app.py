@@ -304,6 +304,12 @@ def create_app(config: ServerConfig) -> FastAPI:
         except RequestError as error:
             raise _errors(422, error.field, error.message) from None
         take_id = secrets.token_hex(8)
+        if shot.continue_from is not None:
+            try:  # the worker that ran the parent may hold its states: the take waits for it (supervisor.py)
+                supervisor.continues(take_id, resolve_path(shot.continue_from.take, output, "continue_from.take",
+                                                           output_root))
+            except RequestError:
+                pass  # a parent the worker cannot find fails the take there, with the reason
         try:
             take = create_take(output, shot.model_dump(mode="json"), rgb_path, depth_path, take_id, passes, blockout)
         except OSError as error:

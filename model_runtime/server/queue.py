@@ -126,17 +126,21 @@ class TakeQueue:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM takes WHERE status IN ('queued', 'running')").fetchone()[0]
 
-    def claim_next(self, timeout: float) -> dict[str, Any] | None:
-        """Mark the oldest queued take running and return it; wait up to `timeout` s for one."""
+    def claim_next(self, timeout: float, accept: Callable[[str], bool] = lambda take_id: True) -> dict[str, Any] | None:
+        """Mark the oldest queued take that `accept`s its id running and return it; wait up to `timeout` s for one."""
         with self._lock:
-            row = self._db.execute("SELECT id FROM takes WHERE status = 'queued' ORDER BY seq LIMIT 1").fetchone()
-            if row is None:
+            take_id = self._first_queued(accept)
+            if take_id is None:
                 self._work.wait(timeout)
-                row = self._db.execute("SELECT id FROM takes WHERE status = 'queued' ORDER BY seq LIMIT 1").fetchone()
-                if row is None:
+                take_id = self._first_queued(accept)
+                if take_id is None:
                     return None
-            self._db.execute("UPDATE takes SET status = 'running', started = ? WHERE id = ?", (now_iso(), row[0]))
-            return self._take(row[0])
+            self._db.execute("UPDATE takes SET status = 'running', started = ? WHERE id = ?", (now_iso(), take_id))
+            return self._take(take_id)
+
+    def _first_queued(self, accept: Callable[[str], bool]) -> str | None:
+        rows = self._db.execute("SELECT id FROM takes WHERE status = 'queued' ORDER BY seq").fetchall()
+        return next((row[0] for row in rows if accept(row[0])), None)
 
     def started(self, take_id: str, data: dict[str, Any]) -> None:
         with self._lock:

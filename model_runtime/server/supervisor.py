@@ -14,8 +14,9 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
+from model_runtime.takes.continuation import KEPT_TAKES
 from model_runtime.server.protocol import WorkerProcess, describe_exit
 from model_runtime.server.queue import TakeQueue
 from model_runtime.takes.folders import now_iso, update_take
@@ -63,8 +64,13 @@ class TakeWorker:
     worker's messages into queue events until the take ends, restart the worker when it dies."""
 
     def __init__(self, index: int, queue: TakeQueue, preload: list[str], device: str, stopping: threading.Event,
-                 threads: int | None = None, command: list[str] | None = None):
+                 threads: int | None = None, command: list[str] | None = None,
+                 accept: Callable[[int, str], bool] = lambda index, take_id: True):
         self.queue = queue
+        self.accept = accept
+        """Whether this worker may claim a queued take (by index and take id): the supervisor's affinity."""
+        self.recent: tuple[str, ...] = ()
+        """The take folders this worker process ran last, whose states its memory may hold (continuation.py)."""
         self.preload = preload
         self.device = device  # as asked (auto, cpu, cuda[:N]); the worker resolves it and says where in its hello
         self.threads = threads
@@ -98,6 +104,7 @@ class TakeWorker:
         self.info.state = "starting"
         worker = WorkerProcess(self.device, self.preload, self.threads, self.command)
         self._worker = worker
+        self.recent = ()  # replaced, never changed in place: other workers' threads read it
         self.info.pid = worker.pid
         hello = worker.hello()
         if hello is None:
@@ -125,13 +132,15 @@ class TakeWorker:
                     pause = min(pause * 2, MAX_RESTART_PAUSE)
                     continue
                 pause = 0.5
-            take = self.queue.claim_next(timeout=0.5)
+            take = self.queue.claim_next(timeout=0.5, accept=lambda take_id: self.accept(self.info.index, take_id))
             if take is None:
                 continue
             self._run(take)
 
     def _run(self, take: dict[str, Any]) -> None:
         worker = self._worker
+        if take["take_dir"]:
+            self.recent = (*self.recent, str(Path(take["take_dir"]).resolve()))[-KEPT_TAKES:]
         self.info.take_id = take["id"]
         self.info.state = "busy"
         worker.send({"op": "run", "take_id": take["id"], "take_dir": take["take_dir"], "model": take["model"]})
@@ -171,13 +180,35 @@ class TakeWorker:
 
 
 class WorkerSupervisor:
-    """The take workers, one per device in `devices`; each takes the oldest queued take when it is free."""
+    """The take workers, one per device in `devices`; each takes the oldest queued take when it is free.
+
+    One exception to queue order: a take that continues an earlier one (`continue_from`) waits for the
+    worker that ran its parent while that worker may still hold the parent's states in memory (its last
+    KEPT_TAKES takes since it started), since another worker would have to find them on disk or fail the
+    take; the other workers go on with the takes behind it.
+    """
 
     def __init__(self, queue: TakeQueue, preload: list[str], devices: list[str] | None = None,
                  threads: int | None = None, command: list[str] | None = None):
         self._stopping = threading.Event()
-        self.workers = [TakeWorker(index, queue, preload, device, self._stopping, threads, command)
+        self._parents: dict[str, str] = {}
+        """Queued continuations: take id -> the parent's take folder (resolved)."""
+        self.workers = [TakeWorker(index, queue, preload, device, self._stopping, threads, command, self._accepts)
                         for index, device in enumerate(devices or ["cpu"])]
+
+    def continues(self, take_id: str, parent: Path) -> None:
+        """Say that a queued take continues the take in `parent` (before the workers may claim it)."""
+        self._parents[take_id] = str(parent.resolve())
+
+    def _accepts(self, index: int, take_id: str) -> bool:
+        parent = self._parents.get(take_id)
+        if parent is None:
+            return True
+        holders = [worker.info.index for worker in self.workers if parent in worker.recent]
+        accepted = not holders or index in holders
+        if accepted:
+            self._parents.pop(take_id, None)  # claimed now (the queue holds its lock until it is marked running)
+        return accepted
 
     @property
     def info(self) -> WorkerState:
