@@ -1,1 +1,1 @@
-"""The runtime server: HTTP API, persistent take queue, and the worker process that owns the models."""
+"""The runtime server: HTTP API, persistent take queue, and the worker processes that own the models."""

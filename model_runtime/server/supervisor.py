@@ -85,8 +85,8 @@ class TakeWorker:
 
     def kill(self) -> None:
         worker = self._worker
-        if worker is not None and worker.alive():
-            worker.process.kill()
+        if worker is not None:
+            worker.kill()
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
