@@ -280,8 +280,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         models = [{"name": name, "loaded": name in worker.models and not worker.models[name]["error"],
                    "checkpoint_sha256": worker.models.get(name, {}).get("checkpoint_sha256"),
                    "error": worker.models.get(name, {}).get("error")} for name in available_models()]
-        workers = [{"index": w.index, "role": "takes", "device": w.device, "threads": w.threads, "state": w.state, "pid": w.pid,
-                    "restarts": w.restarts, "error": w.error, "take_id": w.take_id, "live_sessions": 0}
+        workers = [{"index": w.index, "role": "takes", "device": w.device, "threads": w.threads, "state": w.state,
+                    "pid": w.pid, "restarts": w.restarts, "error": w.error, "take_id": w.take_id, "live_sessions": 0}
                    for w in (slot.info for slot in supervisor.workers)]
         if live.pid is not None:
             workers.append({"index": -1, "role": "live", "device": live.hello.get("device"),

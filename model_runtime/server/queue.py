@@ -126,8 +126,10 @@ class TakeQueue:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM takes WHERE status IN ('queued', 'running')").fetchone()[0]
 
-    def claim_next(self, timeout: float, accept: Callable[[str], bool] = lambda take_id: True) -> dict[str, Any] | None:
-        """Mark the oldest queued take that `accept`s its id running and return it; wait up to `timeout` s for one."""
+    def claim_next(self, timeout: float,
+                   accept: Callable[[str], bool] = lambda take_id: True) -> dict[str, Any] | None:
+        """Mark the oldest queued take whose id `accept` takes running and return it; wait up to `timeout` s
+        for one."""
         with self._lock:
             take_id = self._first_queued(accept)
             if take_id is None:
