@@ -196,6 +196,9 @@ def wheel_metadata(config: dict) -> str:
              f"Summary: {config['summary']}", f"License: {config['license']}",
              f"Requires-Python: {config['requires-python']}"]
     lines += [f"Requires-Dist: {requirement}" for requirement in config["dependencies"]]
+    for extra, requirements in sorted(config.get("extras", {}).items()):
+        lines.append(f"Provides-Extra: {extra}")
+        lines += [f'Requires-Dist: {requirement}; extra == "{extra}"' for requirement in requirements]
     body = ("The Oyster model runtime as a package: `python -m model_runtime serve` (or `oyster-runtime serve`)\n"
             "runs the HTTP server and its worker with the default checkpoints inside. The Blender extension's\n"
             "Set Up Runtime installs it into a virtual environment (docs/extension.md).\n")

@@ -74,7 +74,9 @@ def test_two_builds_are_byte_identical_and_hold_the_runtime(tmp_path, monkeypatc
         assert "model_runtime/worldgen/reader_weights.json" in names
         metadata = wheel_metadata(archive)
     assert "Name: oyster-runtime" in metadata and "Requires-Python: ==3.11.*" in metadata
-    wanted = pins([line.removeprefix("Requires-Dist: ") for line in metadata if line.startswith("Requires-Dist: ")])
+    wanted = pins([line.removeprefix("Requires-Dist: ").split(";")[0] for line in metadata
+                   if line.startswith("Requires-Dist: ")])  # the extras' too (`; extra == "farm"`)
+    assert 'Provides-Extra: farm' in metadata and 'Requires-Dist: ray==2.60.0; extra == "farm"' in metadata
     locked = pins((ROOT / "requirements.lock").read_text().splitlines())
     assert {name: locked.get(name) for name in wanted} == wanted  # every dependency pinned at the lock's version
     runtime = {n: v for n, v in pins((ROOT / "requirements.txt").read_text().splitlines()).items()
