@@ -14,6 +14,7 @@ import sys
 COMMANDS = {
     "serve": ("model_runtime.server.cli", "run the HTTP server and its GPU/CPU worker"),
     "generate": ("model_runtime.takes.cli", "generate one take without a server"),
+    "ray-submit": ("model_runtime.farm.ray_submit", "generate a batch of .blend shots as tasks on a Ray cluster"),
     "data": ("model_runtime.data.cli", "render training/validation data with Blender"),
     "eval": ("model_runtime.evaluation.cli", "evaluate a model or baseline on a data split"),
     "train": ("model_runtime.world.training.trainer", "train the world model"),

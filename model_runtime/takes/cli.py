@@ -2,7 +2,7 @@
 
     python -m model_runtime generate --shot-json shot.json --out /project
     python -m model_runtime generate --request /project/oyster/sh010/take_003/take.json --out /project
-    python -m model_runtime generate --blend shot.blend --shot sh010 --out /project
+    python -m model_runtime generate --blend shot.blend --shot sh010 [--model M] [--seed N] --out /project
     python -m model_runtime generate --blend layout.blend --camera Camera --frames 1-48 --notes "..." --out /project
 
 Either form writes a new take under `<out>/oyster/<shot>/` (the same code path as the
@@ -47,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", metavar="A-B", help="with --camera: the frame range (default: the scene's)")
     parser.add_argument("--notes", default="", help="with --camera: the scene notes")
     parser.add_argument("--model", help="with --blend: the model (default: the shot's, else the runtime's default)")
+    parser.add_argument("--seed", type=int, help="with --blend: the seed (default: the shot's)")
     parser.add_argument("--out", type=Path, required=True,
                         help="project output folder; the take goes to OUT/oyster/<shot>/take_NNN/")
     devices.add_argument(parser)
@@ -64,8 +65,9 @@ def _from_blend(args: argparse.Namespace, scratch: Path) -> Path:
     blend_shot(args.blend.resolve(), scratch, shot=args.shot, camera=args.camera, frames=args.frames,
                notes=args.notes)
     request = scratch / "request.json"
-    if args.model:
-        request.write_text(json.dumps(dict(json.loads(request.read_text()), model=args.model)))
+    overrides = {k: v for k, v in (("model", args.model), ("seed", args.seed)) if v is not None and v != ""}
+    if overrides:
+        request.write_text(json.dumps(dict(json.loads(request.read_text()), **overrides)))
     return request
 
 

@@ -1,0 +1,118 @@
+"""`ray-submit` on a real local Ray cluster of 2 CPUs: a 4-shot batch from a .blend made by a plain bpy script.
+
+The test starts the cluster (ray.init(num_cpus=2)) and the command connects to it by its address, as it
+would to a farm's head node; each Ray task runs `generate --blend` (its child Blender renders the passes,
+the painter paints them). A fifth entry names a missing file: it fails with the reason, the others finish.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from model_runtime.farm.ray_submit import Entry, parse_entry, read_list
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = {"sh010": (1, 2), "sh020": (3, 4), "sh030": (5, 6), "sh040": (7, 8)}
+
+SCENE = textwrap.dedent("""
+    import bpy, math, sys
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    import oyster_blender
+    from oyster_blender import api
+    oyster_blender.register()
+    scene = bpy.context.scene
+    scene.render.resolution_x, scene.render.resolution_y = 64, 36
+    scene.frame_start, scene.frame_end = 1, 8
+    bpy.ops.mesh.primitive_plane_add(size=200, location=(0, 8, 0), rotation=(math.radians(90), 0, 0))
+    bpy.ops.mesh.primitive_cube_add(size=0.5, location=(0, 3, 0))
+    bpy.ops.mesh.primitive_uv_sphere_add(radius=0.4, location=(1, 4, 0.5))
+    cam = bpy.data.objects.new("Camera", bpy.data.cameras.new("Camera"))
+    scene.collection.objects.link(cam)
+    cam.rotation_euler = (math.radians(90), 0, 0)  # looking along +Y
+    for frame, x in ((1, 0.0), (8, 0.7)):
+        cam.location = (x, 0, 0)
+        cam.keyframe_insert("location", frame=frame)
+    scene.camera = cam
+    for index, (name, start, end) in enumerate(%r):
+        api.add_shot(scene, name, cam, start, end, notes="a stone wall at dusk", seed=index, resolution=(64, 36),
+                     model="oyster-painter")
+    bpy.ops.wm.save_as_mainfile(filepath=sys.argv[-1])
+""" % [(name, start, end) for name, (start, end) in SHOTS.items()])
+
+
+def test_entries_and_lists_resolve_their_paths(tmp_path: Path):
+    assert parse_entry("a b/x.blend:sh010", tmp_path) == Entry(tmp_path / "a b" / "x.blend", "sh010")
+    assert parse_entry("/abs/x.blend:Plan 2: ruelle", tmp_path) == Entry(Path("/abs/x.blend"), "Plan 2: ruelle")
+    with pytest.raises(ValueError, match="not FILE.blend:SHOT"):
+        parse_entry("x.blend", tmp_path)
+    listing = tmp_path / "lists" / "shots.txt"
+    listing.parent.mkdir()
+    listing.write_text("# the batch\n\nlayout.blend:sh010\n  /abs/y.blend:sh020  \n")
+    assert read_list(listing) == [Entry(listing.parent / "layout.blend", "sh010"), Entry(Path("/abs/y.blend"), "sh020")]
+    listing.write_text("layout.blend:sh010\noops\n")
+    with pytest.raises(ValueError, match="shots.txt:2: 'oops' is not FILE.blend:SHOT"):
+        read_list(listing)
+
+
+@pytest.fixture(scope="module")
+def blend(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("blend") / "four shots.blend"
+    subprocess.run([sys.executable, "-c", SCENE, str(path)], check=True, capture_output=True, cwd=ROOT)
+    return path
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A local Ray cluster of 2 CPUs (its workers import the runtime from this checkout); its GCS address."""
+    import ray
+
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), saved) if p)  # the raylet's workers inherit it
+    try:
+        info = ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH")
+        else:
+            os.environ["PYTHONPATH"] = saved
+    try:
+        yield info.address_info["gcs_address"]
+    finally:
+        ray.shutdown()
+
+
+@pytest.mark.slow
+def test_a_four_shot_batch_on_two_workers_makes_every_take_and_a_missing_file_fails_alone(
+        blend: Path, cluster: str, tmp_path: Path):
+    out = tmp_path / "project"
+    missing = tmp_path / "nowhere.blend"
+    entries = [f"{blend}:{shot}" for shot in SHOTS] + [f"{missing}:sh050"]
+    done = subprocess.run([sys.executable, "-m", "model_runtime", "ray-submit", "--address", cluster, "--out", str(out),
+                           "--device", "cpu", *entries], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    lines = done.stdout.strip().splitlines()
+    assert done.returncode == 1, done.stdout + done.stderr[-3000:]  # one shot failed
+    results = {line.split("\t")[1]: line.split("\t") for line in lines[:-1]}
+    assert sorted(results) == sorted(entries) and len(lines) == len(entries) + 1, done.stdout
+    assert lines[-1].startswith("ray-submit: 4 of 5 shots done, 1 failed"), lines[-1]
+
+    status, _, reason, pid, node, _ = results[f"{missing}:sh050"]
+    assert status == "failed" and f"no .blend file at {missing}" in reason and "filesystem" in reason
+    pids = set()
+    for shot, (start, end) in SHOTS.items():
+        status, _, take, pid, node, _ = results[f"{blend}:{shot}"]
+        assert status == "done", results[f"{blend}:{shot}"]
+        take = Path(take)
+        assert take == out / "oyster" / shot / "take_001"
+        assert sorted(p.name for p in take.glob("*.png")) == [f"{f:04d}.png" for f in range(start, end + 1)]
+        record = json.loads((take / "take.json").read_text())
+        assert record["status"] == "done" and record["shot"] == shot and record["model"] == "oyster-painter"
+        assert record["seed"] == list(SHOTS).index(shot) and record["device"] == "cpu"
+        pids.add(pid)
+    assert len(pids) >= 2, results  # the shots ran on both workers, not one after another in one process
+    assert not list(out.rglob(".*.tmp"))
