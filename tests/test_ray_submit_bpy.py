@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import textwrap
@@ -69,22 +70,19 @@ def blend(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A local Ray cluster of 2 CPUs (its workers import the runtime from this checkout); its GCS address."""
+    """A local Ray cluster of 2 CPUs; its GCS address. Its workers import the runtime from this checkout, and
+    its token (Ray's token authentication is on by default) is in RAY_AUTH_TOKEN for the command, not in
+    ~/.ray/auth_token."""
     import ray
 
-    saved = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), saved) if p)  # the raylet's workers inherit it
-    try:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
+        env.setenv("RAY_AUTH_TOKEN", secrets.token_hex(32))
         info = ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    finally:
-        if saved is None:
-            os.environ.pop("PYTHONPATH")
-        else:
-            os.environ["PYTHONPATH"] = saved
-    try:
-        yield info.address_info["gcs_address"]
-    finally:
-        ray.shutdown()
+        try:
+            yield info.address_info["gcs_address"]
+        finally:
+            ray.shutdown()
 
 
 @pytest.mark.slow
@@ -93,26 +91,45 @@ def test_a_four_shot_batch_on_two_workers_makes_every_take_and_a_missing_file_fa
     out = tmp_path / "project"
     missing = tmp_path / "nowhere.blend"
     entries = [f"{blend}:{shot}" for shot in SHOTS] + [f"{missing}:sh050"]
+    again = f"{blend}:sh010"  # the same shot twice in one batch: two takes, never one folder
     done = subprocess.run([sys.executable, "-m", "model_runtime", "ray-submit", "--address", cluster, "--out", str(out),
-                           "--device", "cpu", *entries], capture_output=True, text=True, cwd=ROOT, timeout=600)
+                           "--device", "cpu", *entries, again], capture_output=True, text=True, cwd=ROOT,
+                          timeout=600)
     lines = done.stdout.strip().splitlines()
     assert done.returncode == 1, done.stdout + done.stderr[-3000:]  # one shot failed
-    results = {line.split("\t")[1]: line.split("\t") for line in lines[:-1]}
-    assert sorted(results) == sorted(entries) and len(lines) == len(entries) + 1, done.stdout
-    assert lines[-1].startswith("ray-submit: 4 of 5 shots done, 1 failed"), lines[-1]
-
-    status, _, reason, pid, node, _ = results[f"{missing}:sh050"]
-    assert status == "failed" and f"no .blend file at {missing}" in reason and "filesystem" in reason
+    assert lines[-1].startswith("ray-submit: 5 of 6 shots done, 1 failed"), done.stdout
+    rows = [line.split("\t") for line in lines[:-1]]
+    assert sorted(row[1] for row in rows) == sorted([*entries, again]), done.stdout
+    twice = sorted(Path(row[2]).name for row in rows if row[1] == again)
+    assert twice == ["take_001", "take_002"]
     pids = set()
-    for shot, (start, end) in SHOTS.items():
-        status, _, take, pid, node, _ = results[f"{blend}:{shot}"]
-        assert status == "done", results[f"{blend}:{shot}"]
-        take = Path(take)
-        assert take == out / "oyster" / shot / "take_001"
+    for status, entry, where, pid, node, _ in rows:
+        if entry == f"{missing}:sh050":
+            assert status == "failed" and f"no .blend file at {missing}" in where and "filesystem" in where
+            continue
+        shot = entry.rpartition(":")[2]
+        start, end = SHOTS[shot]
+        assert status == "done" and pid.startswith("pid=") and node.startswith("node="), entry
+        take = Path(where)
+        assert take.parent == out / "oyster" / shot
         assert sorted(p.name for p in take.glob("*.png")) == [f"{f:04d}.png" for f in range(start, end + 1)]
         record = json.loads((take / "take.json").read_text())
         assert record["status"] == "done" and record["shot"] == shot and record["model"] == "oyster-painter"
         assert record["seed"] == list(SHOTS).index(shot) and record["device"] == "cpu"
         pids.add(pid)
-    assert len(pids) >= 2, results  # the shots ran on both workers, not one after another in one process
+    assert len(pids) >= 2, rows  # the shots ran on both workers, not one after another in one process
     assert not list(out.rglob(".*.tmp"))
+
+
+@pytest.mark.slow
+def test_a_local_cluster_of_the_command_reports_an_unknown_shot_with_blenders_reason(blend: Path, tmp_path: Path):
+    env = dict(os.environ, RAY_AUTH_TOKEN=secrets.token_hex(32))  # the local cluster's token, not in ~/.ray
+    done = subprocess.run([sys.executable, "-m", "model_runtime", "ray-submit", "--address", "local", "--num-cpus",
+                           "1", "--out", str(tmp_path), f"{blend}:sh999"], capture_output=True, text=True, cwd=ROOT,
+                          env=env, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr[-3000:]
+    status, entry, reason, pid, node, _ = done.stdout.splitlines()[0].split("\t")
+    assert status == "failed" and entry == f"{blend}:sh999" and pid.startswith("pid=")
+    assert "has no shot 'sh999'" in reason and "its shots: sh010, sh020, sh030, sh040" in reason
+    assert done.stdout.splitlines()[-1].startswith("ray-submit: 0 of 1 shots done, 1 failed")
+    assert not (tmp_path / "oyster").exists()
