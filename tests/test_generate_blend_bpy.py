@@ -64,7 +64,7 @@ def test_passes_of_a_known_scene_match_the_analytic_depth(blend: Path, tmp_path:
 def test_generate_blend_paints_a_take_and_prints_its_folder_last(blend: Path, tmp_path: Path):
     done = subprocess.run([sys.executable, "-m", "model_runtime", "generate", "--blend", str(blend),
                            "--camera", "Camera", "--frames", "1-3", "--notes", "a stone wall at dusk",
-                           "--model", "oyster-painter", "--out", str(tmp_path)],
+                           "--model", "oyster-painter", "--seed", "5", "--out", str(tmp_path)],
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-2000:]
     take = Path(done.stdout.strip().splitlines()[-1])
@@ -72,7 +72,7 @@ def test_generate_blend_paints_a_take_and_prints_its_folder_last(blend: Path, tm
     frames = sorted(take.glob("0*.png"))
     assert [f.name for f in frames] == ["0001.png", "0002.png", "0003.png"]
     record = json.loads((take / "take.json").read_text())
-    assert record["status"] == "done" and record["model"] == "oyster-painter"
+    assert record["status"] == "done" and record["model"] == "oyster-painter" and record["seed"] == 5
     assert (take / "inputs" / "passes" / "depth_0003.exr").is_file()
     first = cv2.imread(str(frames[0]))
     assert first.shape == (36, 64, 3) and first.std() > 1  # a picture, not a flat field
