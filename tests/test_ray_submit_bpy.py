@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import subprocess
 import sys
 import textwrap
@@ -59,6 +60,24 @@ def test_entries_and_lists_resolve_their_paths(tmp_path: Path):
     listing.write_text("layout.blend:sh010\noops\n")
     with pytest.raises(ValueError, match="shots.txt:2: 'oops' is not FILE.blend:SHOT"):
         read_list(listing)
+
+
+def test_bad_arguments_and_an_address_nobody_answers_are_refused_before_any_work(tmp_path: Path, capsys):
+    from model_runtime.__main__ import main
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    entry = f"{tmp_path / 'a.blend'}:sh010"
+    cases = [(["--address", f"127.0.0.1:{port}", entry], f"cannot reach a Ray cluster at '127.0.0.1:{port}': "
+                                                         f"nothing answers at 127.0.0.1:{port}"),
+             (["--address", "nonsense", entry], "--address must be local, auto, HOST:PORT or ray://HOST:PORT"),
+             (["--num-cpus", "2", entry], "--num-cpus is for --address local"),
+             ([], "no shots"), (["--list", str(tmp_path / "none.txt")], "cannot read --list")]
+    for argv, message in cases:
+        assert main(["ray-submit", "--out", str(tmp_path), *argv]) == 2, argv
+        assert message in capsys.readouterr().err, argv
+    assert not (tmp_path / "oyster").exists()
 
 
 @pytest.fixture(scope="module")

@@ -154,8 +154,22 @@ def _entries(args: argparse.Namespace) -> list[Entry]:
     return entries
 
 
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """For HOST:PORT and ray://HOST:PORT, ConnectionError unless something listens there: ray.init itself
+    waits on its own timeouts (minutes) before it gives up on an address nobody answers."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError("--address must be local, auto, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise ConnectionError(f"nothing answers at {host}:{port} ({error.strerror or error})") from None
+
+
 def connect(ray: Any, address: str, num_cpus: int | None) -> None:
     """ray.init for `--address`; a local cluster's workers import this runtime from where the driver does."""
+    if address not in ("local", "auto"):
+        check_reachable(address)
     if address == "local":
         import model_runtime
 
@@ -192,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     tick = time.perf_counter()
     try:
         connect(ray, args.address, args.num_cpus)
-    except (ConnectionError, RuntimeError, ValueError, ImportError) as error:
+    except Exception as error:  # noqa: BLE001 - ConnectionError, Ray's AuthenticationError, a version mismatch, ...
         print(f"ray-submit: cannot reach a Ray cluster at {args.address!r}: {error}", file=sys.stderr)
         return 2
     try:
