@@ -87,7 +87,7 @@ def blend(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def cluster():
     """A local Ray cluster of 2 CPUs; its GCS address. Its workers import the runtime from this checkout, and
     its token (Ray's token authentication is on by default) is in RAY_AUTH_TOKEN for the command, not in

@@ -183,8 +183,8 @@ def connect(ray: Any, address: str, num_cpus: int | None) -> None:
 
 
 def _line(status: str, result: dict[str, Any]) -> str:
-    where = result["take"] if status == "done" else result["error"]
-    return "\t".join([status, f"{result['blend']}:{result['shot']}", str(where), f"pid={result['pid']}",
+    where = result["take"] if status == "done" else " ".join(str(result["error"]).split())  # one line, no tabs
+    return "\t".join([status, f"{result['blend']}:{result['shot']}", where, f"pid={result['pid']}",
                       f"node={result['node']}", f"{result['seconds']:.1f}s"])
 
 
@@ -209,10 +209,11 @@ def run(args: argparse.Namespace) -> int:
     except Exception as error:  # noqa: BLE001 - ConnectionError, Ray's AuthenticationError, a version mismatch, ...
         print(f"ray-submit: cannot reach a Ray cluster at {args.address!r}: {error}", file=sys.stderr)
         return 2
+    pending: dict[Any, Entry] = {}
     try:
         task = ray.remote(num_cpus=args.cpus_per_shot, num_gpus=args.gpus_per_shot)(generate_shot)
-        pending = {task.remote(str(e.blend), e.shot, str(out), args.model, args.seed, args.device): e
-                   for e in entries}
+        for e in entries:
+            pending[task.remote(str(e.blend), e.shot, str(out), args.model, args.seed, args.device)] = e
         print(f"ray-submit: {len(entries)} shots sent to {args.address} "
               f"({ray.cluster_resources().get('CPU', 0):g} CPUs)", file=sys.stderr, flush=True)
         done = failed = 0
