@@ -119,8 +119,9 @@ def _in_turns(session, early_state, late_state, rounds: int, frames: int = 10) -
 
 
 def _long_rollout(model: PainterModel, frames: int, width: int, height: int, rounds: int) -> dict:
-    """A `frames`-long take of the analytic orbit: resident memory at minute 1 and at the end, and frames
-    100-200 against the last 100 in turns."""
+    """A `frames`-long take of the analytic orbit: resident memory at minute 1 and at the end; then, in turns,
+    the first `100 // rounds` frames after a snapshot at frame 100 against the first after the take's end
+    (the track runs on past it for them; the keys' "100_200" and "last_100" name those two windows)."""
     minute = 24 * 60
     track = orbit_track(frames + 100, width, height)
     session = model.start(ShotInput("a red box on a chequered stone floor at dusk", track, 0,

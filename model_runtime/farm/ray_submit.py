@@ -46,10 +46,6 @@ class Entry:
     blend: Path
     shot: str
 
-    @property
-    def label(self) -> str:
-        return f"{self.blend}:{self.shot}"
-
 
 def parse_entry(text: str, base: Path) -> Entry:
     """`FILE.blend:SHOT`, FILE made absolute against `base`; ValueError says what is wrong."""

@@ -98,8 +98,7 @@ class WorkerProcess:
     def send(self, command: dict[str, Any]) -> None:
         with self._send_lock:
             try:
-                self.process.stdin.write(json.dumps(command).encode() + b"\n")
-                self.process.stdin.flush()
+                write_message(self.process.stdin, command)
             except (BrokenPipeError, ValueError, OSError):
                 pass  # the worker is dying: its reader sees the output close and reports why
 

@@ -24,6 +24,7 @@ from model_runtime.takes.folders import now_iso, update_take
 log = logging.getLogger("oyster.runtime")
 
 MAX_RESTART_PAUSE = 10.0
+STOPPED_REASON = "the runtime stopped while this take was running"
 
 
 def mirror_status(queue: TakeQueue, take: dict[str, Any], status: str, error: str | None) -> None:
@@ -166,7 +167,7 @@ class TakeWorker:
         returncode = worker.wait()
         self._worker = None
         if self._stopping.is_set():
-            status, reason = "interrupted", "the runtime stopped while this take was running"
+            status, reason = "interrupted", STOPPED_REASON
         else:
             status = "failed"
             reason = (f"the worker process {describe_exit(returncode)} during this take "
@@ -232,7 +233,7 @@ class WorkerSupervisor:
         return any(worker.cancel(take_id) for worker in self.workers)
 
 
-def recover_interrupted(queue: TakeQueue, reason: str = "the runtime stopped while this take was running") -> int:
+def recover_interrupted(queue: TakeQueue, reason: str = STOPPED_REASON) -> int:
     """At startup: takes left `running` by a previous server become `interrupted` (queued ones stay queued)."""
     takes = queue.running()
     for take in takes:
