@@ -123,6 +123,7 @@ gathered = [torch.zeros_like(flat) for _ in range(dist.get_world_size())]
 dist.all_gather(gathered, flat)
 assert all(torch.equal(gathered[0], g) for g in gathered), "ranks diverged"
 print("RANKS_EQUAL", dist.get_rank())
+dist.barrier()  # both ranks reach teardown together: a rank whose peer has already gone aborts in gloo
 dist.destroy_process_group()
 """
 

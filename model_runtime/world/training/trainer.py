@@ -264,6 +264,7 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(preset(args.config), cfg, args.data, args.out, args.resume, args.init, args.device)
     trainer.run()
     if trainer.distributed:
+        dist.barrier()  # both ranks reach teardown together: a rank whose peer has already gone aborts in gloo
         dist.destroy_process_group()
     return 0
 
