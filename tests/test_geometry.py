@@ -59,6 +59,17 @@ def test_the_nearest_point_wins_whatever_the_order():
         assert np.array_equal(valid, [[True, False], [False, True]])
 
 
+def test_a_surface_keeps_only_the_points_on_it():
+    Kt = intrinsics_matrix(1.0, 1.0, 1.0, 1.0)                            # 2x2 image, centre at the corner
+    points = np.array([[0.5, 0.5, 2.0], [1.5, 1.5, 3.0],                  # pixel (1, 1): a stray point, the surface's
+                       [-0.5, -0.5, 1.0]], np.float32)                    # pixel (0, 0): off its surface (4 m)
+    colors = np.array([20, 30, 40], np.uint8)
+    surface = (np.array([[4.0, 4.0], [4.0, 3.0]]), np.full((2, 2), 0.1))
+    image, zbuf, valid = splat(points, colors, Kt, np.eye(4), 2, 2, surface=surface)
+    assert image[1, 1, 0] == 30 and zbuf[1, 1] == 3.0
+    assert np.array_equal(valid, [[False, False], [False, True]])
+
+
 def test_splat_of_nothing_is_an_empty_frame():
     image, zbuf, valid = splat(np.zeros((0, 3), np.float32), np.zeros((0, 3), np.uint8), K, np.eye(4), W, H)
     assert image.shape == (H, W, 3) and not image.any() and np.isinf(zbuf).all() and not valid.any()

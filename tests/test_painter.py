@@ -14,7 +14,7 @@ import cv2  # noqa: E402
 from model_runtime.models.interface import GeneratorInputError, ShotInput  # noqa: E402
 from model_runtime.painter import checkpoint  # noqa: E402
 from model_runtime.painter.features import FEATURE_CHANNELS, frame_features, rays, world_normals  # noqa: E402
-from model_runtime.painter.memory import frame_view  # noqa: E402
+from model_runtime.painter.memory import Memory, frame_view  # noqa: E402
 from model_runtime.painter.network import PainterConfig, PainterNet  # noqa: E402
 from model_runtime.painter.passes import ArrayPasses, FolderPasses, PassesError, read_passes  # noqa: E402
 from model_runtime.painter.session import PainterModel  # noqa: E402
@@ -57,6 +57,27 @@ def test_memory_is_not_valid_where_the_blockout_shows_another_surface():
     nearer[10:20, 10:20] = 2.0  # a box the memory never saw, in front of the wall
     seen = frame_view(rgb, wall_depth(a), K(a), np.array(a["c2w"]), K(a), np.array(a["c2w"]), nearer)
     assert not seen.valid[10:20, 10:20].any() and seen.valid[:10].all()
+
+
+def test_a_grazing_floor_seen_from_a_step_forward_stays_valid_and_a_stray_point_does_not_hide_the_wall():
+    eye = 1.7  # a floor 1.7 m below the camera (y down), seen to 200 m
+    a, b = cam(), cam(z=0.3)
+    rows = (np.arange(H) + 0.5 - H / 2)[:, None] / F
+    floor = np.broadcast_to(np.where(rows > 0, eye / np.maximum(rows, 1e-9), 0.0), (H, W)).astype(np.float32)
+    floor = np.where(floor < 200, floor, 0).astype(np.float32)  # 0: sky beyond the floor's edge
+    rgb = np.random.default_rng(1).random((H, W, 3)).astype(np.float32)
+    seen = frame_view(rgb, floor, K(a), np.array(a["c2w"]), K(b), np.array(b["c2w"]), floor)
+    ground = floor > 0
+    assert seen.valid[ground].mean() > 0.97  # rows far off change by more than 3% a row
+    assert seen.valid[~ground].all()         # the sky is the far dome
+
+    wall = wall_depth(a)
+    memory = Memory(10_000)
+    memory.add(rgb, wall, K(a), np.array(a["c2w"]))
+    memory.add(np.zeros((H, W, 3), np.float32), np.full((H, W), 2.0, np.float32), K(a), np.array(a["c2w"]),
+               mask=np.zeros((H, W), bool) | (np.arange(W)[None] == 30))  # a stray column 3 m in front
+    seen = memory.view(K(a), np.array(a["c2w"]), wall)
+    assert seen.valid.all() and np.array_equal(seen.rgb, rgb)
 
 
 def test_normals_of_a_floor_point_up_and_of_a_wall_face_the_camera():

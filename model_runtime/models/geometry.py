@@ -47,8 +47,8 @@ def unproject(depth: np.ndarray, rgb: np.ndarray, K: np.ndarray, c2w: np.ndarray
     return world.astype(np.float32), colors
 
 
-def splat(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray, width: int, height: int
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def splat(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray, width: int, height: int,
+          surface: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Z-buffered projection of points through a camera: (image, zbuf, valid).
 
     X_cam = R^T (X_world - t); (u, v) = (fx x / z + cx, fy y / z + cy); the point
@@ -57,6 +57,10 @@ def splat(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray
     exactly equal z, the last such point). `image` is (H, W, C) of `colors`' dtype
     and zero where empty, `zbuf` (H, W) float32 z-depth with inf where empty, and
     `valid` (H, W) bool where a point landed. `colors` is (N, C) or (N,).
+
+    `surface`, (depth, tolerance) both (H, W): a point lands only where its z is
+    within the tolerance of that depth, so a surface known to be there (the
+    blockout's) picks its own points out of stray ones in front of it.
     """
     channels = colors.shape[1] if colors.ndim == 2 else 1
     colors = colors.reshape(len(colors), channels)
@@ -75,6 +79,10 @@ def splat(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray
         keep = np.flatnonzero((z > NEAR) & (u >= 0) & (u < width) & (v >= 0) & (v < height))
         pixel = v[keep].astype(np.int64) * width + u[keep].astype(np.int64)
         depth = z[keep]
+        if surface is not None:
+            target, tolerance = (np.asarray(a, np.float64).reshape(-1) for a in surface)
+            on = np.flatnonzero(np.abs(depth - target[pixel]) <= tolerance[pixel])
+            keep, pixel, depth = keep[on], pixel[on], depth[on]
         np.minimum.at(zbuf, pixel, depth)                                # nearest depth of every pixel
         nearest = depth == zbuf[pixel]
         image[pixel[nearest]] = colors[keep[nearest]]

@@ -36,19 +36,35 @@ def empty_view(width: int, height: int) -> MemoryView:
     return MemoryView(np.zeros((height, width, 3), np.float32), np.zeros((height, width), bool))
 
 
+def surface(depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The blockout's depth (0: sky) as the surface a memory point must lie on: (depth, tolerance) (H, W).
+
+    The tolerance is DEPTH_TOLERANCE of the depth plus the depth's change across one pixel, the smaller of
+    the two neighbours' on each axis: a grazing floor changes by more than 3% a row far off (a point seen
+    from a little elsewhere lands a row away and must still count), while at a silhouette one neighbour
+    is always on the same side, so the tolerance stays tight there. Sky is the far dome."""
+    sky = depth <= 0
+    target = np.where(sky, SKY_DEPTH, depth).astype(np.float64)
+    padded = np.pad(target, 1, mode="reflect")
+    step_rows = np.minimum(np.abs(padded[1:-1, 1:-1] - padded[:-2, 1:-1]), np.abs(padded[1:-1, 1:-1] - padded[2:, 1:-1]))
+    step_cols = np.minimum(np.abs(padded[1:-1, 1:-1] - padded[1:-1, :-2]), np.abs(padded[1:-1, 1:-1] - padded[1:-1, 2:]))
+    tolerance = np.where(sky, SKY_DEPTH * 0.5,
+                         DEPTH_TOLERANCE * np.maximum(target, 1e-3) + np.maximum(step_rows, step_cols))
+    return target, tolerance
+
+
 def view(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray, depth: np.ndarray) -> MemoryView:
-    """The points seen through a camera whose blockout depth (0: sky) is `depth`."""
+    """The points seen through a camera whose blockout depth (0: sky) is `depth`: each pixel shows the
+    nearest point that lies on the blockout's surface there (points off it are hidden or stray)."""
     h, w = depth.shape
-    rgb, zbuf, landed = splat(points, colors, K, c2w, w, h)
+    target, tolerance = surface(depth)
+    rgb, zbuf, landed = splat(points, colors, K, c2w, w, h, surface=(target, tolerance))
     if not landed.any():
         return empty_view(w, h)
     _, (rows, cols) = ndimage.distance_transform_edt(~landed, return_indices=True)
     near = landed | ndimage.binary_closing(landed, np.ones((CLOSE_SIZE, CLOSE_SIZE), bool))
     rgb, zbuf = rgb[rows, cols], zbuf[rows, cols]
-    sky = depth <= 0
-    agrees = np.where(sky, zbuf >= SKY_DEPTH * 0.5,
-                      np.abs(zbuf - depth) <= DEPTH_TOLERANCE * np.maximum(depth, 1e-3))
-    valid = near & agrees
+    valid = near & (np.abs(zbuf - target) <= tolerance)
     return MemoryView(np.where(valid[..., None], rgb, 0).astype(np.float32), valid)
 
 

@@ -1,17 +1,19 @@
-"""The painter as a frame generator: each frame runs the same five stages, in order.
+"""The painter as a frame generator: each frame runs the same six stages, in order.
 
-    passes -> see the memory -> paint -> composite -> remember
+    passes -> see the memory -> paint -> crisp edges -> composite -> remember
 
 1. passes: the blockout's depth and shading at this frame (from Blender, exact).
 2. see the memory: what was painted before, reprojected into this camera with
    the exact depths, valid where it shows the surface the blockout has here.
 3. paint: the network paints the whole frame from the passes, the notes in
    force and the memory (it sees the memory, so new ground matches it).
-4. composite: where the memory is valid it is kept as it was (a revisit gives
+4. crisp edges: each side of the blockout's silhouettes takes the painted
+   colour of its own surface (painter/edges.py).
+5. composite: where the memory is valid it is kept as it was (a revisit gives
    the same picture); elsewhere the painted pixels are the frame.
-5. remember: the new pixels join the memory.
+6. remember: the new pixels join the memory.
 
-A shot larger than the native size (384x216 in area) runs the five stages at
+A shot larger than the native size (384x216 in area) runs the six stages at
 that size and is brought up to its own guided by its full-size depth, so the
 object edges are the blockout's (painter/native.py).
 
@@ -31,6 +33,7 @@ import torch
 
 from model_runtime.models.interface import FrameGenerator, GeneratorInputError, Session, ShotInput
 from model_runtime.painter import checkpoint
+from model_runtime.painter.edges import crisp_edges
 from model_runtime.painter.features import camera, frame_features
 from model_runtime.painter.memory import Memory, MemoryView, empty_view
 from model_runtime.painter.native import (NATIVE_PIXELS, downsample_passes, downsample_rgb, guided_upsample,
@@ -112,7 +115,7 @@ class PainterModel(FrameGenerator):
 
 
 def composite(painted: np.ndarray, seen: MemoryView) -> np.ndarray:
-    """Stage 4: the memory where it is valid, the painted pixels elsewhere; uint8 (H, W, 3)."""
+    """Stage 5: the memory where it is valid, the painted pixels elsewhere; uint8 (H, W, 3)."""
     rgb = np.where(seen.valid[..., None], seen.rgb, painted)
     return np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
 
@@ -160,8 +163,9 @@ class PainterSession(Session):
         h, w = passes.depth.shape
         seen = self.memory.view(K, c2w, passes.depth) if self.model.use_memory else empty_view(w, h)  # 2.
         painted = self.model.paint(passes, frame, seen, notes, [self.shot.seed, self._index])  # 3. paint
-        rgb = composite(painted, seen)                                         # 4. composite
-        if self.model.use_memory:                                              # 5. remember
+        painted = crisp_edges(painted, passes.depth)                           # 4. crisp edges
+        rgb = composite(painted, seen)                                         # 5. composite
+        if self.model.use_memory:                                              # 6. remember
             self.memory.add(rgb.astype(np.float32) / 255, passes.depth, K, c2w, mask=~seen.valid)
         self._index += 1
         return guided_upsample(rgb, passes.depth, full.depth)                  # at the shot's size
