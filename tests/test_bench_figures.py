@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
-from model_runtime.benchmarks.analytic_shot import AnalyticPasses, orbit_track
-from model_runtime.benchmarks.painter import _long_rollout, _step_share_of_matmul, rss_mb
+from model_runtime.benchmarks.analytic_shot import AnalyticPasses, look, orbit_track
+from model_runtime.benchmarks.painter import _against_truth, _long_rollout, _step_share_of_matmul, rss_mb
 from model_runtime.models.interface import ShotInput
 from model_runtime.painter import checkpoint
 from model_runtime.painter.network import PainterConfig, PainterNet
@@ -29,6 +29,14 @@ def test_the_long_rollout_reports_memory_at_each_minute_and_early_against_late(t
     assert abs(figures["rss_growth_minute_1_to_3"] - (figures["rss_mb_minute_3"] / figures["rss_mb_minute_1"] - 1)) < 1e-3
     assert 0 < figures["memory_points_at_end"] <= 5_000
     assert figures["long_late_over_early"] > 0 and figures["long_ms_per_frame_100_200"] > 0
+    for window in ("start", "end"):  # drift against the shot's truth at the start and the end
+        assert 0 < figures[f"long_psnr_{window}"] < 60 and figures[f"long_colour_shift_{window}"] > 0
+
+
+def test_the_truth_against_itself_has_no_drift_and_the_layout_of_its_silhouettes():
+    track = orbit_track(1, 96, 54)
+    figures = _against_truth(look(track["frames"][0], 96, 54), track["frames"][0], 96, 54)
+    assert figures["psnr"] >= 60 and figures["colour_shift"] == 0 and figures["layout"] > 0.3
 
 
 def test_the_step_share_of_matmul_counts_the_painter_step(tmp_path: Path):

@@ -10,8 +10,9 @@ alternately), since on a shared machine one pass compares moments, not frames.
 In the same run (issue 16): a three-minute rollout (`--long-frames`, 4,320
 frames) of the analytic shot (`analytic_shot`, passes made as they are asked,
 so only the painter's own memory is held) at the same size, with resident
-memory at minute 1 and minute 3 and frames 100-200 against the last 100 in
-turns; the achieved FLOP/s of a painter step (torch's FLOP counter over one
+memory at minute 1 and minute 3, frames 100-200 against the last 100 in
+turns, and drift: PSNR, colour shift and layout adherence against the shot's
+closed-form look over frames 100-110 and over the take's last 10; the achieved FLOP/s of a painter step (torch's FLOP counter over one
 step) as a share of a plain float32 matmul timed here; and Go Live through
 Blender (`live_latency`, in a child process: the bpy module is one per
 process): frames shown per second from camera move to painted image, and
@@ -35,7 +36,10 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from model_runtime.benchmarks.analytic_shot import AnalyticPasses, orbit_track
+from model_runtime.benchmarks.analytic_shot import AnalyticPasses, cast, look, orbit_track
+from model_runtime.evaluation.drift import colour_shift
+from model_runtime.evaluation.metrics import psnr
+from model_runtime.evaluation.painter_metrics import layout_adherence
 from model_runtime.models import device as devices
 from model_runtime.models.interface import ShotInput
 from model_runtime.painter.blend_shot import ROOT, blend_shot
@@ -118,6 +122,15 @@ def _in_turns(session, early_state, late_state, rounds: int, frames: int = 10) -
     return float(np.median(early)), float(np.median(late))
 
 
+def _against_truth(frame: np.ndarray, track_frame: dict, width: int, height: int) -> dict:
+    """A painted frame of the analytic shot against its closed-form look: PSNR, colour shift (8-bit levels of
+    mean and spread), layout adherence (the evaluation's metrics)."""
+    truth = look(track_frame, width, height)
+    depth, _, _ = cast(track_frame, width, height)
+    return {"psnr": psnr(frame, truth), "colour_shift": colour_shift(frame, truth),
+            "layout": layout_adherence(frame, depth)}
+
+
 def _long_rollout(model: PainterModel, frames: int, width: int, height: int, rounds: int) -> dict:
     """A `frames`-long take of the analytic orbit: resident memory at minute 1 and at the end; then, in turns,
     the first `100 // rounds` frames after a snapshot at frame 100 against the first after the take's end
@@ -127,12 +140,20 @@ def _long_rollout(model: PainterModel, frames: int, width: int, height: int, rou
     session = model.start(ShotInput("a red box on a chequered stone floor at dusk", track, 0,
                                     passes=AnalyticPasses(track)))
     figures, early_state = {}, None
+    windows = {"start": range(100, 110), "end": range(frames - 10, frames)}
+    against_truth = {name: [] for name in windows}
     for index in range(frames):
         if index == 100:
             early_state = session.snapshot()
-        session.step()
+        frame = session.step()
+        for name, window in windows.items():
+            if index in window:
+                against_truth[name].append(_against_truth(frame, track["frames"][index], width, height))
         if index + 1 == minute:
             figures["rss_mb_minute_1"] = round(rss_mb(), 1)
+    for name, rows in against_truth.items():  # drift: the same figures against the truth at the start and the end
+        for key in rows[0]:
+            figures[f"long_{key}_{name}"] = round(float(np.nanmean([row[key] for row in rows])), 3)
     figures["rss_mb_minute_3"] = round(rss_mb(), 1)
     figures["memory_points_at_end"] = len(session.memory)
     early, late = _in_turns(session, early_state, session.snapshot(), rounds, frames=100 // max(rounds, 1))
