@@ -21,6 +21,7 @@ import numpy as np
 from model_runtime.models.geometry import intrinsics_matrix
 
 FEATURE_CHANNELS = 14
+SHADE = slice(0, 1)
 MEMORY_RGB = slice(9, 12)
 MEMORY_VALID = slice(12, 13)
 LOG_DEPTH_SCALE = float(np.log1p(1000.0))

@@ -2,7 +2,8 @@
 
 The run folder holds `painter.safetensors` (the latest weights, a checkpoint
 like any other), `state.safetensors` (weights, Adam moments, step and the
-sampler's random state: a rerun continues where it stopped) and `log.jsonl`
+sampler's random state: a rerun continues where it stopped; with
+`--adversarial-weight` also the patch critic's, painter/critic.py) and `log.jsonl`
 (one line of losses per logged step). Runs in float32 on `--device` (the CPU, or CUDA: the net and each
 batch move there; the examples are cut on the CPU).
 """
@@ -23,7 +24,8 @@ from model_runtime.data.shards import Clip, load_clips
 from model_runtime.models import device as devices
 from model_runtime.painter import checkpoint
 from model_runtime.painter.examples import example
-from model_runtime.painter.features import MEMORY_RGB, MEMORY_VALID
+from model_runtime.painter.critic import PatchCritic, critic_loss, painter_adversarial_loss
+from model_runtime.painter.features import MEMORY_RGB, MEMORY_VALID, SHADE
 from model_runtime.painter.network import PRESETS, PainterNet
 from model_runtime.painter.objective import ENERGY_WEIGHT, painter_loss
 
@@ -40,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--energy-weight", type=float, default=ENERGY_WEIGHT,
                         help=f"weight of the texture-energy term against L1 (default {ENERGY_WEIGHT})")
+    parser.add_argument("--adversarial-weight", type=float, default=0.0,
+                        help="weight of the patch critic's term for the painter (0: no critic)")
+    parser.add_argument("--critic-lr", type=float, default=2e-4)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--init", type=Path, help="start a new run from this painter checkpoint's weights "
                         "(fresh optimiser); ignored when the run folder resumes")
@@ -58,31 +63,44 @@ def _clips(folders: list[Path]) -> list[Clip]:
     return clips
 
 
-def _save_state(path: Path, net: PainterNet, opt: torch.optim.Adam, step: int, rng: np.random.Generator) -> None:
-    tensors = {f"model.{k}": v.detach().contiguous() for k, v in net.state_dict().items()}
-    for i, p in enumerate(net.parameters()):
-        state = opt.state.get(p)
-        if state:
-            tensors[f"adam.{i}.exp_avg"] = state["exp_avg"].contiguous()
-            tensors[f"adam.{i}.exp_avg_sq"] = state["exp_avg_sq"].contiguous()
-            tensors[f"adam.{i}.step"] = torch.as_tensor(state["step"], dtype=torch.float32).reshape(1)
+def _save_state(path: Path, nets: dict[str, tuple[torch.nn.Module, torch.optim.Adam]], step: int,
+                rng: np.random.Generator) -> None:
+    """Every trained net's weights and Adam moments under its prefix ("model": the painter, "critic")."""
+    tensors = {}
+    for prefix, (net, opt) in nets.items():
+        tensors.update({f"{prefix}.{k}": v.detach().contiguous() for k, v in net.state_dict().items()})
+        adam = "adam" if prefix == "model" else f"{prefix}_adam"
+        for i, p in enumerate(net.parameters()):
+            state = opt.state.get(p)
+            if state:
+                tensors[f"{adam}.{i}.exp_avg"] = state["exp_avg"].contiguous()
+                tensors[f"{adam}.{i}.exp_avg_sq"] = state["exp_avg_sq"].contiguous()
+                tensors[f"{adam}.{i}.step"] = torch.as_tensor(state["step"], dtype=torch.float32).reshape(1)
     meta = {"step": str(step), "rng": json.dumps(rng.bit_generator.state)}
     partial = path.with_name(path.name + ".partial")
     save_file(tensors, str(partial), metadata=meta)
     os.replace(partial, path)
 
 
-def _load_state(path: Path, net: PainterNet, opt: torch.optim.Adam) -> tuple[int, dict]:
+def _load_state(path: Path, nets: dict[str, tuple[torch.nn.Module, torch.optim.Adam]]) -> tuple[int, dict, set[str]]:
+    """Step, sampler state and the prefixes found; a net whose prefix the file lacks keeps its weights."""
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
         tensors = {k: f.get_tensor(k) for k in f.keys()}
-    net.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
-    for i, p in enumerate(net.parameters()):
-        if f"adam.{i}.exp_avg" in tensors:
-            opt.state[p] = {"exp_avg": tensors[f"adam.{i}.exp_avg"].to(p.device),
-                            "exp_avg_sq": tensors[f"adam.{i}.exp_avg_sq"].to(p.device),
-                            "step": tensors[f"adam.{i}.step"].reshape(())}
-    return int(meta["step"]), json.loads(meta["rng"])
+    found = set()
+    for prefix, (net, opt) in nets.items():
+        weights = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+        if not weights:
+            continue
+        found.add(prefix)
+        net.load_state_dict(weights)
+        adam = "adam" if prefix == "model" else f"{prefix}_adam"
+        for i, p in enumerate(net.parameters()):
+            if f"{adam}.{i}.exp_avg" in tensors:
+                opt.state[p] = {"exp_avg": tensors[f"{adam}.{i}.exp_avg"].to(p.device),
+                                "exp_avg_sq": tensors[f"{adam}.{i}.exp_avg_sq"].to(p.device),
+                                "step": tensors[f"{adam}.{i}.step"].reshape(())}
+    return int(meta["step"]), json.loads(meta["rng"]), found
 
 
 def batch(clips: list[Clip], rng: np.random.Generator, size: int, crop: tuple[int, int],
@@ -113,12 +131,16 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     net = PainterNet(PRESETS[args.preset]).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
+    nets = {"model": (net, opt)}
+    if args.adversarial_weight:
+        critic = PatchCritic().to(device)
+        nets["critic"] = (critic, torch.optim.Adam(critic.parameters(), lr=args.critic_lr, betas=(0.5, 0.999)))
     state_path = args.run / "state.safetensors"
     step, rng = 0, np.random.default_rng(args.seed)
     if state_path.exists():
-        step, rng_state = _load_state(state_path, net, opt)
+        step, rng_state, found = _load_state(state_path, nets)
         rng.bit_generator.state = rng_state
-        print(f"resumed at step {step}", flush=True)
+        print(f"resumed at step {step}" + ("" if set(nets) <= found else " (a new critic)"), flush=True)
     elif args.init is not None:
         initial, _ = checkpoint.load(args.init)
         if initial.config != net.config:
@@ -128,21 +150,35 @@ def run(args: argparse.Namespace) -> int:
         print(f"started from {args.init}", flush=True)
     record = {"data": [str(d) for d in args.data], "clips": len(clips), "preset": args.preset,
               "device": str(device), "batch": args.batch, "crop": list(crop), "lr": args.lr, "seed": args.seed,
-              "energy_weight": args.energy_weight,
+              "energy_weight": args.energy_weight, "adversarial_weight": args.adversarial_weight,
               "init": str(args.init) if args.init is not None else None}
     log = open(args.run / "log.jsonl", "a")
     start, sums = time.time(), {"loss": 0.0, "l1": 0.0, "energy": 0.0}
+    if args.adversarial_weight:
+        sums.update(adversarial=0.0, critic=0.0)
     while step < args.steps:
         x, y, n = (t.to(device) for t in batch(clips, rng, args.batch, crop, embeddings))
-        loss, parts = painter_loss(net(x, n), y, x[:, MEMORY_RGB], x[:, MEMORY_VALID],
+        painted = net(x, n)
+        loss, parts = painter_loss(painted, y, x[:, MEMORY_RGB], x[:, MEMORY_VALID],
                                    energy_weight=args.energy_weight)
+        if args.adversarial_weight:
+            critic, critic_opt = nets["critic"]
+            kept, shade = x[:, MEMORY_VALID], x[:, SHADE]
+            shown = kept * x[:, MEMORY_RGB] + (1 - kept) * painted   # what the frame shows, as the loss scores it
+            critic_opt.zero_grad(set_to_none=True)
+            judged = critic_loss(critic(y, shade), critic(shown.detach(), shade))
+            judged.backward()
+            critic_opt.step()
+            adversarial = painter_adversarial_loss(critic(shown, shade))
+            loss = loss + args.adversarial_weight * adversarial
+            parts.update(adversarial=float(adversarial.detach()), critic=float(judged.detach()))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         step += 1
         sums["loss"] += loss.item()
-        sums["l1"] += parts["l1"]
-        sums["energy"] += parts["energy"]
+        for key in sums.keys() - {"loss"}:
+            sums[key] += parts[key]
         if step % args.save_every == 0 or step == args.steps:
             means = {k: v / args.save_every for k, v in sums.items()}
             line = {"step": step, **means, "seconds": round(time.time() - start, 1)}
@@ -150,6 +186,6 @@ def run(args: argparse.Namespace) -> int:
             log.flush()
             print(json.dumps(line), flush=True)
             sums = dict.fromkeys(sums, 0.0)
-            _save_state(state_path, net, opt, step, rng)
+            _save_state(state_path, nets, step, rng)
             checkpoint.save(net, args.run / "painter.safetensors", {**record, "steps": step})
     return 0
