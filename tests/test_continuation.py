@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import save_file
 
 from model_runtime.models.baselines import DepthWarp
-from model_runtime.takes.continuation import StateStore, state_path
+from model_runtime.takes.continuation import MAX_STATES_PER_TAKE, StateStore, snapshot_spacing, state_path
 from model_runtime.takes.folders import create_take, read_take
 from model_runtime.takes.run import run_take
 from model_runtime.world.checkpoint import save_checkpoint
@@ -130,6 +130,33 @@ def test_continuing_between_snapshots_replays_from_the_one_before_and_reproduces
     assert frames_of(same) == frames_of(take)  # the parent's own camera from its state: the parent again
     record = read_take(same)["continued_from"]
     assert record["replayed_frames"] == 5 and counting.steps == FRAMES - 45 + 5  # from the snapshot at 40
+
+
+def test_a_long_take_keeps_its_states_bounded_and_evenly_spread_and_still_continues(generator, tmp_path):
+    assert [snapshot_spacing(i) for i in (0, 256, 257, 512, 513, 4_319)] == [8, 8, 16, 16, 32, 256]
+    long = 600
+    states = StateStore()
+    take = create_take(tmp_path, request(track(frames=long), save_states=True), None, None).path
+    assert run_take(generator, take, states=states).status == "done"
+    spread = list(range(0, long, 32))  # past frame 512 the spacing is 32: every other state of 16 went
+    on_disk = sorted(int(p.stem) for p in (take / "states").glob("*.safetensors"))
+    assert on_disk == spread and len(on_disk) <= MAX_STATES_PER_TAKE + 1
+    assert sorted(states.up_to(take, long)) == spread
+
+    child = create_take(tmp_path, continuing(take, 590, track(frames=long)), None, None).path
+    counting = Counting(generator)
+    assert run_take(counting, child, states=StateStore()).status == "done"  # from disk, as after a restart
+    assert frames_of(child, long) == frames_of(take, long)
+    assert read_take(child)["continued_from"]["replayed_frames"] == 590 - 576 and counting.steps == long - 576
+
+
+def test_the_store_drops_the_oldest_takes_past_its_byte_budget(tmp_path):
+    one = {"points": np.zeros((1000, 3), np.float32)}  # 12,000 bytes a state
+    store = StateStore(kept_takes=8, max_bytes=50_000)
+    for name in ("a", "b", "c"):
+        for index in (0, 8):
+            store.put(tmp_path / name, index, one)
+    assert store.nbytes() <= 50_000 and not store.up_to(tmp_path / "a", 8) and len(store.up_to(tmp_path / "c", 8)) == 2
 
 
 def test_states_on_disk_continue_the_take_after_a_restart_exactly(checkpoint, parent, tmp_path):

@@ -4,7 +4,10 @@ While a take is generated, the session is snapshotted every SNAPSHOT_EVERY frame
 in the warm worker's memory (`StateStore`, for the most recent takes) and, when the
 request asks (`save_states`), beside the take as `states/NNNN.safetensors`, the
 state before scene frame NNNN (model_runtime/takes/state_file.py), which outlives the
-worker. A continuation request names the parent take and the scene frame N from
+worker. A long take keeps at most MAX_STATES_PER_TAKE + 1 of them, evenly spread
+(`snapshot_spacing` doubles and every other state goes), so a three-minute take's
+states stay bounded in memory and on disk; the store also holds at most
+STORE_BYTES in all, dropping the oldest takes first. A continuation request names the parent take and the scene frame N from
 which its camera path or notes change. The new take gets the parent's frames
 before N copied bit for bit, the session is restored from the nearest snapshot at
 or before N (memory first, then disk), the few frames between that snapshot and N
@@ -15,6 +18,7 @@ regeneration is needed.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 from collections import OrderedDict
@@ -31,28 +35,61 @@ from model_runtime.takes.state_file import StateFileError, read_state, write_sta
 from oyster_blender.core.naming import frame_file_name
 
 SNAPSHOT_EVERY = 8
+MAX_STATES_PER_TAKE = 32  # a 4,320-frame take keeps 17-33 states, 128-256 frames apart near its end
 KEPT_TAKES = 4
+STORE_BYTES = 2 * 1024 ** 3  # the warm worker's snapshots in all (a painter state is up to 48 MB)
 STATES = "states"
 REGENERATE = "regenerate the take in full"
 
 
-class StateStore:
-    """Session snapshots of the most recent takes, in memory, by take folder and frame index."""
+def snapshot_spacing(index: int, limit: int = MAX_STATES_PER_TAKE) -> int:
+    """Frames between a take's kept states once it has reached frame index `index`: SNAPSHOT_EVERY, doubled as
+    often as needed for at most `limit` + 1 multiples of it in [0, index]."""
+    spacing = SNAPSHOT_EVERY
+    while index > spacing * limit:
+        spacing *= 2
+    return spacing
 
-    def __init__(self, kept_takes: int = KEPT_TAKES):
-        self.kept_takes = kept_takes
-        self._takes: OrderedDict[str, dict[int, Any]] = OrderedDict()
+
+def _nbytes(value: Any) -> int:
+    """Bytes of the arrays in a snapshot (numpy arrays and torch tensors, in dataclasses, dicts and sequences)."""
+    if hasattr(value, "nbytes"):
+        return int(value.nbytes)
+    if dataclasses.is_dataclass(value):
+        return sum(_nbytes(getattr(value, f.name)) for f in dataclasses.fields(value))
+    if isinstance(value, dict):
+        return sum(_nbytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_nbytes(v) for v in value)
+    return 0
+
+
+class StateStore:
+    """Session snapshots of the most recent takes, in memory, by take folder and frame index: per take the
+    multiples of `snapshot_spacing` of its latest index, in all at most `max_bytes` (oldest takes go first;
+    the latest take stays whole)."""
+
+    def __init__(self, kept_takes: int = KEPT_TAKES, max_bytes: int = STORE_BYTES):
+        self.kept_takes, self.max_bytes = kept_takes, max_bytes
+        self._takes: OrderedDict[str, dict[int, tuple[Any, int]]] = OrderedDict()
 
     def put(self, take_dir: Path, index: int, state: Any) -> None:
         key = str(take_dir.resolve())
-        self._takes.setdefault(key, {})[index] = state
+        take = self._takes.setdefault(key, {})
+        take[index] = (state, _nbytes(state))
+        spacing = snapshot_spacing(max(take))
+        for kept in [i for i in take if i % spacing]:
+            del take[kept]
         self._takes.move_to_end(key)
-        while len(self._takes) > self.kept_takes:
+        while len(self._takes) > self.kept_takes or (len(self._takes) > 1 and self.nbytes() > self.max_bytes):
             self._takes.popitem(last=False)
+
+    def nbytes(self) -> int:
+        return sum(size for take in self._takes.values() for _, size in take.values())
 
     def up_to(self, take_dir: Path, index: int) -> dict[int, Any]:
         """The snapshots at or before `index` (each is the state before that frame is generated)."""
-        return {i: s for i, s in self._takes.get(str(take_dir.resolve()), {}).items() if i <= index}
+        return {i: s for i, (s, _) in self._takes.get(str(take_dir.resolve()), {}).items() if i <= index}
 
 
 def state_path(take_dir: Path, scene_frame: int) -> Path:
@@ -69,13 +106,18 @@ def keep_state(session: Session, index: int, request: ShotRequest, take_dir: Pat
                states: StateStore | None) -> None:
     """Snapshot the session before frame `index` when it is due: in memory with `states`, on disk when the
     request asks for `save_states`."""
-    if index % SNAPSHOT_EVERY or (states is None and not request.save_states):
+    spacing = snapshot_spacing(index)
+    if index % spacing or (states is None and not request.save_states):
         return
     snapshot = session.snapshot()
     if states is not None:
         states.put(take_dir, index, snapshot)
     if request.save_states:
-        write_state(state_path(take_dir, request.track["frames"][index]["frame"]), snapshot, _identity(generator))
+        frames = request.track["frames"]
+        write_state(state_path(take_dir, frames[index]["frame"]), snapshot, _identity(generator))
+        if spacing > SNAPSHOT_EVERY:  # the states between the new spacing's go (kept before it doubled)
+            for dropped in range(spacing // 2, index, spacing):
+                state_path(take_dir, frames[dropped]["frame"]).unlink(missing_ok=True)
 
 
 @dataclass
