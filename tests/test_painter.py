@@ -75,7 +75,7 @@ def test_a_grazing_floor_seen_from_a_step_forward_stays_valid_and_a_stray_point_
     memory = Memory(10_000)
     memory.add(rgb, wall, K(a), np.array(a["c2w"]))
     memory.add(np.zeros((H, W, 3), np.float32), np.full((H, W), 2.0, np.float32), K(a), np.array(a["c2w"]),
-               mask=np.zeros((H, W), bool) | (np.arange(W)[None] == 30))  # a stray column 3 m in front
+               mask=np.broadcast_to(np.arange(W) == 30, (H, W)))  # a stray column 3 m in front
     seen = memory.view(K(a), np.array(a["c2w"]), wall)
     assert seen.valid.all() and np.array_equal(seen.rgb, rgb)
 

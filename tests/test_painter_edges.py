@@ -50,3 +50,13 @@ def test_a_grazing_floor_has_no_edges_but_its_horizon_against_sky():
 def test_a_frame_without_edges_is_unchanged():
     rgb = np.random.default_rng(0).random((H, W, 3)).astype(np.float32)
     np.testing.assert_array_equal(crisp_edges(rgb, np.full((H, W), 5.0, np.float32)), rgb)
+
+
+def test_only_the_shown_pixels_of_the_band_are_redrawn():
+    depth = box_before_wall()
+    rgb = smeared(depth)
+    shown = np.zeros((H, W), bool)
+    shown[:, 16:] = True  # the memory covers the box's side: the composite shows the wall's side only
+    out = crisp_edges(rgb, depth, shown)
+    np.testing.assert_array_equal(out[:, :16], rgb[:, :16])
+    np.testing.assert_array_equal(out[:, 16:], crisp_edges(rgb, depth)[:, 16:])

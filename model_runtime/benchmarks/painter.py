@@ -12,8 +12,9 @@ frames) of the analytic shot (`analytic_shot`, passes made as they are asked,
 so only the painter's own memory is held) at the same size, with resident
 memory at minute 1 and minute 3, frames 100-200 against the last 100 in
 turns, and drift: PSNR, colour shift and layout adherence against the shot's
-closed-form look over frames 100-110 and over the take's last 10; the achieved FLOP/s of a painter step (torch's FLOP counter over one
-step) as a share of a plain float32 matmul timed here; and Go Live through
+closed-form look over frames 100-110 and over the take's last 10; the
+achieved FLOP/s of a painter step (torch's FLOP counter over one step) as a
+share of a plain float32 matmul timed here; and Go Live through
 Blender (`live_latency`, in a child process: the bpy module is one per
 process): frames shown per second from camera move to painted image, and
 the plumbing on top of the model and the passes.

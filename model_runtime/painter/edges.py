@@ -20,10 +20,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from model_runtime.painter.native import log_depth
+
 DEPTH_JUMP = 0.05    # relative z-depth change between neighbours that no single plane explains: an edge
 WINDOW = 3           # pixels: the band's sources lie within this Chebyshev distance
 DEPTH_SIGMA = 0.05   # log depth: a source about 5% off in depth weighs e^-1 of one at the same depth
-SKY_LOG_DEPTH = float(np.log(1e4))  # sky is one far surface
 MIN_WEIGHT = 1e-3    # summed weight below which a band pixel keeps its painted colour
 
 
@@ -53,14 +54,17 @@ def depth_edges(depth: np.ndarray) -> np.ndarray:
     return edge
 
 
-def crisp_edges(rgb: np.ndarray, depth: np.ndarray) -> np.ndarray:
-    """rgb (H, W, 3) float32 in [0, 1] as painted over z-depth `depth` (0: sky) -> the same with its band redrawn."""
+def crisp_edges(rgb: np.ndarray, depth: np.ndarray, shown: np.ndarray | None = None) -> np.ndarray:
+    """rgb (H, W, 3) float32 in [0, 1] as painted over z-depth `depth` (0: sky) -> the same with its band redrawn.
+
+    `shown` (H, W) bool: only band pixels there are redrawn (the composite shows the memory elsewhere, so
+    redrawing those would be thrown away); the sources are every painted pixel outside the band either way."""
     band = ndimage.binary_dilation(depth_edges(depth), np.ones((3, 3), bool))
-    index = np.flatnonzero(band)
+    index = np.flatnonzero(band if shown is None else band & shown)
     if not len(index):
         return rgb
     h, w = depth.shape
-    log_depth = np.where(depth > 0, np.log(np.maximum(depth, 1e-3)), SKY_LOG_DEPTH).astype(np.float32).reshape(-1)
+    guide = log_depth(depth).reshape(-1)
     colour = rgb.reshape(-1, 3)
     source = ~band.reshape(-1)
     rows, cols = np.divmod(index, w)
@@ -71,7 +75,7 @@ def crisp_edges(rgb: np.ndarray, depth: np.ndarray) -> np.ndarray:
             r, c = rows + dy, cols + dx
             inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
             q = np.where(inside, r * w + c, 0)
-            difference = (log_depth[q] - log_depth[index]) / DEPTH_SIGMA
+            difference = (guide[q] - guide[index]) / DEPTH_SIGMA
             weight = (inside & source[q]) * np.exp(-difference * difference) / np.float32(1 + dy * dy + dx * dx)
             total += weight[:, None] * colour[q]
             weights += weight

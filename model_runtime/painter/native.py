@@ -47,7 +47,8 @@ def downsample_rgb(rgb: np.ndarray, native: tuple[int, int]) -> np.ndarray:
     return cv2.resize(rgb, native, interpolation=cv2.INTER_AREA)
 
 
-def _log_depth(depth: np.ndarray) -> np.ndarray:
+def log_depth(depth: np.ndarray) -> np.ndarray:
+    """float32 log z-depth, sky (0) as one far surface: what the depth-guided filters compare."""
     return np.where(depth > 0, np.log(np.maximum(depth, 1e-3)), SKY_LOG_DEPTH).astype(np.float32)
 
 
@@ -68,8 +69,8 @@ def guided_upsample(rgb: np.ndarray, depth_native: np.ndarray, depth_full: np.nd
         return rgb
     rows = _neighbours(height, h)
     cols = _neighbours(width, w)
-    target = _log_depth(depth_full)
-    source = _log_depth(depth_native)
+    target = log_depth(depth_full)
+    source = log_depth(depth_native)
     colour = rgb.astype(np.float32)
     total = np.zeros((height, width, 3), np.float32)
     weights = np.zeros((height, width), np.float32)

@@ -163,7 +163,7 @@ class PainterSession(Session):
         h, w = passes.depth.shape
         seen = self.memory.view(K, c2w, passes.depth) if self.model.use_memory else empty_view(w, h)  # 2.
         painted = self.model.paint(passes, frame, seen, notes, [self.shot.seed, self._index])  # 3. paint
-        painted = crisp_edges(painted, passes.depth)                           # 4. crisp edges
+        painted = crisp_edges(painted, passes.depth, shown=~seen.valid)        # 4. crisp edges
         rgb = composite(painted, seen)                                         # 5. composite
         if self.model.use_memory:                                              # 6. remember
             self.memory.add(rgb.astype(np.float32) / 255, passes.depth, K, c2w, mask=~seen.valid)

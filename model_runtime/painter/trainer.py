@@ -63,13 +63,18 @@ def _clips(folders: list[Path]) -> list[Clip]:
     return clips
 
 
+def _adam_prefix(prefix: str) -> str:
+    """The Adam moments' key prefix of a net's: "adam" for the painter (as in runs from before the critic)."""
+    return "adam" if prefix == "model" else f"{prefix}_adam"
+
+
 def _save_state(path: Path, nets: dict[str, tuple[torch.nn.Module, torch.optim.Adam]], step: int,
                 rng: np.random.Generator) -> None:
     """Every trained net's weights and Adam moments under its prefix ("model": the painter, "critic")."""
     tensors = {}
     for prefix, (net, opt) in nets.items():
         tensors.update({f"{prefix}.{k}": v.detach().contiguous() for k, v in net.state_dict().items()})
-        adam = "adam" if prefix == "model" else f"{prefix}_adam"
+        adam = _adam_prefix(prefix)
         for i, p in enumerate(net.parameters()):
             state = opt.state.get(p)
             if state:
@@ -94,7 +99,7 @@ def _load_state(path: Path, nets: dict[str, tuple[torch.nn.Module, torch.optim.A
             continue
         found.add(prefix)
         net.load_state_dict(weights)
-        adam = "adam" if prefix == "model" else f"{prefix}_adam"
+        adam = _adam_prefix(prefix)
         for i, p in enumerate(net.parameters()):
             if f"{adam}.{i}.exp_avg" in tensors:
                 opt.state[p] = {"exp_avg": tensors[f"{adam}.{i}.exp_avg"].to(p.device),

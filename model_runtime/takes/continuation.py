@@ -7,8 +7,8 @@ state before scene frame NNNN (model_runtime/takes/state_file.py), which outlive
 worker. A long take keeps at most MAX_STATES_PER_TAKE + 1 of them, evenly spread
 (`snapshot_spacing` doubles and every other state goes), so a three-minute take's
 states stay bounded in memory and on disk; the store also holds at most
-STORE_BYTES in all, dropping the oldest takes first. A continuation request names the parent take and the scene frame N from
-which its camera path or notes change. The new take gets the parent's frames
+STORE_BYTES in all, dropping the oldest takes first. A continuation request names
+the parent take and the scene frame N from which its camera path or notes change. The new take gets the parent's frames
 before N copied bit for bit, the session is restored from the nearest snapshot at
 or before N (memory first, then disk), the few frames between that snapshot and N
 are replayed (their pixels are the parent's, only the state matters), and
