@@ -8,6 +8,14 @@ Workbench studio shading, one colour for every object, no shadows), exactly
 the requested size. Python cannot read a render result's pixels, so the
 compositor writes both files and masks and scales the depth on the way.
 
+When anything but the camera moves in the range (or when asked), it also
+writes `object_NNNN.png`: every object in one flat colour of its own
+(Workbench's random object colours, a hash of the object's name; no
+anti-aliasing, sky black), so the painter's memory knows which object a
+point was painted on and a moving object leaves no painted copy of itself
+behind (docs/world_model.md). A shot where nothing moves is not rendered
+twice.
+
 The shading ignores the artist's materials and object colours on purpose:
 the painter is trained on geometry alone and takes the look from the notes
 (or a look frame), so a tinted box reads as a box, not as a colour to keep.
@@ -52,6 +60,7 @@ class PassFiles:
 
     folder: Path
     frames: tuple[int, ...]
+    objects: bool = False  # the object pass was rendered too
 
     def depth(self, frame: int) -> Path:
         return self.folder / f"depth_{frame:04d}.exr"
@@ -59,15 +68,18 @@ class PassFiles:
     def shade(self, frame: int) -> Path:
         return self.folder / f"shade_{frame:04d}.png"
 
+    def object(self, frame: int) -> Path:
+        return self.folder / f"object_{frame:04d}.png"
+
     def request(self) -> dict:
         """The shot request's `passes` (docs/runtime_api.md)."""
         return {"folder": str(self.folder), "frames": list(self.frames)}
 
 
-def compositor(scene: bpy.types.Scene, folder: Path, sky_depth: float, metres_per_unit: float,
+def compositor(scene: bpy.types.Scene, folder: Path, sky_depth: float | None, metres_per_unit: float,
                image_slot: str) -> None:
     """Image to `<image_slot>NNNN.png`; depth in metres to `depth_NNNN.exr`, where Workbench hit nothing
-    (its depth is then the clip distance or more) as 0."""
+    (its depth is then the clip distance or more) as 0. `sky_depth` None: the image only."""
     scene.use_nodes = True
     tree = scene.node_tree
     for node in list(tree.nodes):
@@ -76,6 +88,20 @@ def compositor(scene: bpy.types.Scene, folder: Path, sky_depth: float, metres_pe
     layers.scene = scene
     composite = tree.nodes.new("CompositorNodeComposite")
     tree.links.new(layers.outputs["Image"], composite.inputs["Image"])
+    out = tree.nodes.new("CompositorNodeOutputFile")
+    out.base_path = str(folder) + os.sep
+    out.format.file_format = "OPEN_EXR"
+    out.format.color_mode = "RGB"  # OpenCV reads R, G, B channels (not a lone Y or V); depth in all three
+    out.format.color_depth = "32"
+    out.file_slots.new(image_slot)
+    image = out.file_slots[image_slot]
+    image.use_node_format = False
+    image.format.file_format = "PNG"
+    image.format.color_mode = "RGB"
+    image.format.color_depth = "8"
+    tree.links.new(layers.outputs["Image"], out.inputs[image_slot])
+    if sky_depth is None:
+        return
 
     hit = tree.nodes.new("CompositorNodeMath")
     hit.operation = "LESS_THAN"
@@ -89,21 +115,8 @@ def compositor(scene: bpy.types.Scene, folder: Path, sky_depth: float, metres_pe
     metres.operation = "MULTIPLY"
     metres.inputs[1].default_value = metres_per_unit
     tree.links.new(masked.outputs[0], metres.inputs[0])
-
-    out = tree.nodes.new("CompositorNodeOutputFile")
-    out.base_path = str(folder) + os.sep
-    out.format.file_format = "OPEN_EXR"
-    out.format.color_mode = "RGB"  # OpenCV reads R, G, B channels (not a lone Y or V); depth in all three
-    out.format.color_depth = "32"
     out.file_slots.new("depth_")
-    out.file_slots.new(image_slot)
-    image = out.file_slots[image_slot]
-    image.use_node_format = False
-    image.format.file_format = "PNG"
-    image.format.color_mode = "RGB"
-    image.format.color_depth = "8"
     tree.links.new(metres.outputs[0], out.inputs["depth_"])
-    tree.links.new(layers.outputs["Image"], out.inputs[image_slot])
 
 
 def render_copy(scene: bpy.types.Scene, camera: bpy.types.Object, size: tuple[int, int]) -> bpy.types.Scene:
@@ -126,11 +139,14 @@ def render_copy(scene: bpy.types.Scene, camera: bpy.types.Object, size: tuple[in
     return copy
 
 
-def _plain_shading(scene: bpy.types.Scene) -> None:
+def _plain_shading(scene: bpy.types.Scene, objects: bool = False) -> None:
+    """The grey studio shading of the shade pass; `objects`: each object in its own flat colour instead."""
     shading = scene.display.shading
-    shading.light = "STUDIO"
-    shading.color_type = "SINGLE"
+    shading.light = "FLAT" if objects else "STUDIO"
+    shading.color_type = "RANDOM" if objects else "SINGLE"
     shading.single_color = (SHADE_GREY, SHADE_GREY, SHADE_GREY)
+    if objects:
+        scene.display.render_aa = "OFF"  # an edge pixel blended of two objects' colours names neither
     shading.show_shadows = False
     shading.show_cavity = False
     shading.show_specular_highlight = False
@@ -142,9 +158,31 @@ def _plain_shading(scene: bpy.types.Scene) -> None:
     scene.world = world
 
 
+def _poses(scene: bpy.types.Scene, camera: bpy.types.Object) -> tuple:
+    """Where every object but the camera is at the scene's current frame (world matrices)."""
+    return tuple(tuple(map(tuple, obj.matrix_world)) for obj in scene.objects if obj != camera)
+
+
+def _render_range(scene: bpy.types.Scene, copy: bpy.types.Scene, frames: tuple[int, ...],
+                  camera: bpy.types.Object | None = None) -> bool:
+    """Render `copy` at each frame; with `camera`, whether anything but it moved over the frames."""
+    first, moved = None, False
+    for frame in frames:
+        scene.frame_set(frame)  # the render operator takes the frame from the context's scene
+        copy.frame_set(frame)
+        if camera is not None and not moved:
+            poses = _poses(scene, camera)
+            first = poses if first is None else first
+            moved = poses != first
+        bpy.ops.render.render(scene=copy.name)
+    return moved
+
+
 def render_passes(scene: bpy.types.Scene, camera: bpy.types.Object, frames: Iterable[int],
-                  size: tuple[int, int], parent: Path) -> PassFiles:
-    """Render the passes of `frames` through `camera` at `size` (width, height) into a new folder in `parent`."""
+                  size: tuple[int, int], parent: Path, objects: bool | None = None) -> PassFiles:
+    """Render the passes of `frames` through `camera` at `size` (width, height) into a new folder in `parent`.
+
+    `objects`: also the object pass; None renders it when anything but the camera moves over the frames."""
     camera = check_camera(camera)
     frames = tuple(int(f) for f in frames)
     if not frames:
@@ -156,19 +194,28 @@ def render_passes(scene: bpy.types.Scene, camera: bpy.types.Object, frames: Iter
     except OSError as error:
         raise OutputError(f"cannot write the blockout passes into {parent}: {error.strerror or error}") from None
     original_frame = scene.frame_current
-    copy = render_copy(scene, camera, size)
     try:
-        _plain_shading(copy)
-        compositor(copy, folder, camera.data.clip_end, scale, "shade_")
-        for frame in frames:
-            scene.frame_set(frame)  # the render operator takes the frame from the context's scene
-            copy.frame_set(frame)
-            bpy.ops.render.render(scene=copy.name)
+        copy = render_copy(scene, camera, size)
+        try:
+            _plain_shading(copy)
+            compositor(copy, folder, camera.data.clip_end, scale, "shade_")
+            moved = _render_range(scene, copy, frames, camera if objects is None else None)
+        finally:
+            bpy.data.scenes.remove(copy)
+        objects = moved if objects is None else objects
+        if objects:
+            copy = render_copy(scene, camera, size)
+            try:
+                _plain_shading(copy, objects=True)
+                compositor(copy, folder, None, scale, "object_")
+                _render_range(scene, copy, frames)
+            finally:
+                bpy.data.scenes.remove(copy)
     finally:
-        bpy.data.scenes.remove(copy)
         scene.frame_set(original_frame)  # the shared objects were animated to the last frame
-    files = PassFiles(folder, frames)
-    missing = [f for f in frames if not (files.depth(f).exists() and files.shade(f).exists())]
+    files = PassFiles(folder, frames, bool(objects))
+    wanted = (files.depth, files.shade, files.object) if objects else (files.depth, files.shade)
+    missing = [f for f in frames if not all(path(f).exists() for path in wanted)]
     if missing:
         shutil.rmtree(folder, ignore_errors=True)
         raise OutputError(f"Blender wrote no passes for frame(s) {missing[:5]} into {folder}")

@@ -40,6 +40,17 @@ SCENE = textwrap.dedent("""
 """)
 
 
+# the same wall with a box that slides 0.3 m to the right over frames 1-2, before a still camera
+MOVING = SCENE.replace('bpy.ops.wm.save_as_mainfile', textwrap.dedent("""\
+    box = bpy.data.objects["Cube"]
+    for frame, x in ((1, 0.0), (2, 0.3)):
+        box.location = (x, 3, 0)
+        box.keyframe_insert("location", frame=frame)
+    cam.animation_data_clear()
+    cam.location = (0, 0, 0)
+    bpy.ops.wm.save_as_mainfile"""))
+
+
 @pytest.fixture(scope="module")
 def blend(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("blend") / "plain primitives.blend"
@@ -59,6 +70,30 @@ def test_passes_of_a_known_scene_match_the_analytic_depth(blend: Path, tmp_path:
     request = json.loads((tmp_path / "request.json").read_text())
     assert request["passes"]["frames"] == [1] and request["notes"] == "a wall"
     assert request["track"]["width"] == 64
+
+
+def _passes_only(blend: Path, out: Path, frames: str) -> Path:
+    subprocess.run([sys.executable, "-m", "oyster_blender.headless", "--blend", str(blend), "--camera", "Camera",
+                    "--frames", frames, "--notes", "a wall", "--out", str(out)], check=True, capture_output=True,
+                   cwd=ROOT)
+    return out / "passes"
+
+
+def test_a_moving_object_gets_the_object_pass_and_a_still_scene_does_not(blend: Path, tmp_path: Path):
+    from model_runtime.painter.passes import read_passes
+
+    still = _passes_only(blend, tmp_path / "still", "1-3")  # only the camera moves
+    assert not list(still.glob("object_*"))
+    moving = tmp_path / "moving.blend"
+    subprocess.run([sys.executable, "-c", MOVING, str(moving)], check=True, capture_output=True, cwd=ROOT)
+    folder = _passes_only(moving, tmp_path / "moving", "1-2")
+    first, second = read_passes(folder, [1, 2], 64, 36)
+    for frame in (first, second):
+        box, wall = frame.object[frame.depth < 3], frame.object[frame.depth > 7]
+        assert len(np.unique(box)) == 1 and len(np.unique(wall)) == 1  # one flat id per object, no blending
+        assert box[0] != wall[0] and box[0] != 0 and wall[0] != 0     # 0 is only for sky
+    assert first.object[18, 32] == second.object[18, 42]  # the box's id moves with it (0.3 m at 2.75 m: ~10 px)
+    assert first.object[18, 32] != second.object[18, 32]  # where it was, the wall shows
 
 
 def test_generate_blend_paints_a_take_and_prints_its_folder_last(blend: Path, tmp_path: Path):

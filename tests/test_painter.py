@@ -80,6 +80,25 @@ def test_a_grazing_floor_seen_from_a_step_forward_stays_valid_and_a_stray_point_
     assert seen.valid.all() and np.array_equal(seen.rgb, rgb)
 
 
+def test_an_object_that_moves_away_leaves_no_painted_copy_where_the_object_pass_shows_another_object():
+    a = cam()
+    wall = wall_depth(a)
+    with_box = wall.copy()
+    with_box[10:20, 10:20] = 4.9  # a box just before the wall: within the depth tolerance of it
+    ids = np.ones((H, W), np.int32)
+    ids_box = ids.copy()
+    ids_box[10:20, 10:20] = 2
+    rgb = np.zeros((H, W, 3), np.float32)
+    rgb[10:20, 10:20] = (1.0, 0.0, 0.0)  # the box painted red on a black wall
+    memory = Memory(10_000)
+    memory.add(rgb, with_box, K(a), np.array(a["c2w"]), objects=ids_box)
+    ghost = memory.view(K(a), np.array(a["c2w"]), wall)  # depth alone: the box's paint is kept on the wall
+    assert ghost.valid.all() and ghost.rgb[15, 15, 0] == 1.0
+    seen = memory.view(K(a), np.array(a["c2w"]), wall, objects=ids)  # the box has gone: new ground there
+    assert not seen.valid[10:20, 10:20].any() and seen.valid[:10].all() and not seen.rgb[seen.valid].any()
+    assert memory.view(K(a), np.array(a["c2w"]), with_box, objects=ids_box).valid.all()  # a revisit keeps it
+
+
 def test_normals_of_a_floor_point_up_and_of_a_wall_face_the_camera():
     frame = cam()
     r = rays(frame, W, H)
@@ -170,6 +189,23 @@ def test_a_look_frame_is_frame_zero_and_is_carried_into_the_next_frames(model: P
     np.testing.assert_array_equal(frames[1][:, :-2], look[:, 2:])
 
 
+def test_a_box_that_moves_away_is_painted_anew_where_it_was_given_the_object_pass(model: PainterModel):
+    frames = [cam(frame=1), cam(frame=2)]  # a still camera; the box before the wall leaves at frame 2
+    depth = np.stack([wall_depth(f) for f in frames])
+    depth[0, 10:20, 10:20] = 4.9
+    ids = np.ones(depth.shape, np.int32)
+    ids[0, 10:20, 10:20] = 2
+    look = np.zeros((H, W, 3), np.uint8)
+    look[10:20, 10:20] = (255, 0, 0)
+    shade = np.full(depth.shape, 150, np.uint8)
+    base = shot(frames, first_rgb=look)
+    ghost = run(model, ShotInput(base.notes, base.track, 0, look, passes=ArrayPasses(depth, shade)))
+    assert (ghost[1][10:20, 10:20] == (255, 0, 0)).all()  # depth alone keeps the box's paint on the wall
+    painted = run(model, ShotInput(base.notes, base.track, 0, look, passes=ArrayPasses(depth, shade, ids)))
+    assert np.array_equal(painted[0], look) and np.array_equal(painted[1][:10], look[:10])  # the wall stays
+    assert not (painted[1][10:20, 10:20] == (255, 0, 0)).all(axis=-1).any()  # the box's place is new ground
+
+
 def test_a_notes_event_changes_the_look_from_its_frame_on(model: PainterModel):
     frames = run(model, shot(pan(6)))
     evented = run(model, shot(pan(6), notes_events=[(4, "a storm at night")]))
@@ -213,6 +249,18 @@ def test_passes_files_are_read_and_each_fault_names_its_frame_and_field(tmp_path
     (tmp_path / "ok" / "shade_0002.png").write_bytes(b"not a png")
     with pytest.raises(PassesError, match="frame 2, shade: unreadable"):
         read_passes(tmp_path / "ok", [1, 2], W, H)
+    write_passes(tmp_path / "objects", [1, 2])
+    colours = np.zeros((H, W, 3), np.uint8)
+    colours[:, W // 2:] = (30, 20, 10)  # B, G, R as OpenCV writes: id 0x0A141E on the right half, sky on the left
+    cv2.imwrite(str(tmp_path / "objects" / "object_0001.png"), colours)
+    with pytest.raises(PassesError, match="frame 2, object: missing"):  # the first frame has it: every frame must
+        read_passes(tmp_path / "objects", [1, 2], W, H)
+    cv2.imwrite(str(tmp_path / "objects" / "object_0002.png"), colours[:H // 2])
+    with pytest.raises(PassesError, match="frame 2, object: size 64x18"):
+        read_passes(tmp_path / "objects", [1, 2], W, H)
+    first = read_passes(tmp_path / "objects", [1], W, H)[0]
+    assert first.object[0, -1] == 0x0A141E and first.object[0, 0] == 0
+    assert frames[0].object is None  # no object pass: depth alone decides
 
 
 def test_a_corrupt_or_foreign_checkpoint_is_refused_with_what_to_do(tmp_path: Path, model: PainterModel):

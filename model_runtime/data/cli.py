@@ -98,7 +98,7 @@ def _render_shard(path: Path, plans: list[ClipPlan], frames: int, width: int, he
                                      plan.setting, plan.time_of_day))
         progress.put(1)
     write_shard(path, np.stack([c.rgb for c in clips]), np.stack([c.depth for c in clips]), [c.meta for c in clips],
-                np.stack([c.shade for c in clips]))
+                np.stack([c.shade for c in clips]), np.stack([c.objects for c in clips]))
     return path.name
 
 

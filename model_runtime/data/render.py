@@ -43,6 +43,8 @@ class RenderedClip:
     """float32 (F, H, W) z-depth in metres of the blockout passes, inf where there is sky."""
     shade: np.ndarray
     """uint8 (F, H, W) grey shading of the blockout passes."""
+    objects: np.ndarray
+    """int32 (F, H, W) object ids of the blockout passes (0: sky)."""
     meta: dict
     """scene_seed, caption, labels, move, track and (when asked) long_track."""
 
@@ -205,22 +207,24 @@ def render_clip(scene_seed: int, move_kind: str, n_frames: int, width: int, heig
     long = camera_track(built.scene, built.camera, 1, LONG_TRACK_FRAMES) if long_track else None
     with tempfile.TemporaryDirectory(prefix="oyster_render_") as tmp:
         rgb, depth = render_frames(built, range(1, n_frames + 1), Path(tmp))
-        shade, blockout_depth = blockout_passes(built, n_frames, Path(tmp))
+        shade, blockout_depth, objects = blockout_passes(built, n_frames, Path(tmp))
     rng = np.random.default_rng([scene_seed, 0x7A1])
     rgb = np.stack([post_process(rgb[i], depth[i], track["frames"][i], built.look, rng) for i in range(n_frames)])
     caption, labels = caption_for(layout, move, np.random.default_rng([scene_seed, 0xCAF]))
     meta = {"scene_seed": scene_seed, "caption": caption, "labels": labels, "move": move.kind, "track": track}
     if long is not None:
         meta["long_track"] = long
-    return RenderedClip(rgb, np.where(blockout_depth > 0, blockout_depth, np.inf), shade, meta)
+    return RenderedClip(rgb, np.where(blockout_depth > 0, blockout_depth, np.inf), shade, objects, meta)
 
 
-def blockout_passes(built: BuiltScene, n_frames: int, scratch: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The painter's input, made by the product's own passes renderer: shading (F, H, W) uint8 and z-depth
-    (F, H, W) float32 with sky 0, at the track's size."""
+def blockout_passes(built: BuiltScene, n_frames: int, scratch: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The painter's input, made by the product's own passes renderer: shading (F, H, W) uint8, z-depth
+    (F, H, W) float32 with sky 0 and object ids (F, H, W) int32 (every clip has the object pass, so a
+    shard's clips stack), at the track's size."""
     scene = built.scene
     size = (scene.render.resolution_x, scene.render.resolution_y)
-    files = render_passes(scene, built.camera, range(1, n_frames + 1), size, scratch)
+    files = render_passes(scene, built.camera, range(1, n_frames + 1), size, scratch, objects=True)
     frames = read_passes(files.folder, list(files.frames), *size)
-    return np.stack([f.shade for f in frames]), np.stack([f.depth for f in frames])
+    return (np.stack([f.shade for f in frames]), np.stack([f.depth for f in frames]),
+            np.stack([f.object for f in frames]))
 

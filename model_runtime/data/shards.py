@@ -37,6 +37,8 @@ class Clip:
     """300 frames of the same move (validation only), for drift rollouts."""
     shade: np.ndarray | None = None
     """uint8 (F, H, W): the blockout's grey shading pass (oyster_blender.passes), where the dataset has it."""
+    objects: np.ndarray | None = None
+    """int32 (F, H, W): the blockout's object ids (the object pass, 0 for sky), where the dataset has them."""
 
 
 def shard_name(index: int) -> str:
@@ -44,12 +46,14 @@ def shard_name(index: int) -> str:
 
 
 def write_shard(path: Path, rgb: np.ndarray, depth: np.ndarray, clips_meta: list[dict],
-                shade: np.ndarray | None = None) -> None:
+                shade: np.ndarray | None = None, objects: np.ndarray | None = None) -> None:
     """Write atomically (temporary name, then rename), so a shard file on disk is always complete."""
     if rgb.dtype != np.uint8 or rgb.ndim != 5 or depth.shape != rgb.shape[:4] or len(clips_meta) != rgb.shape[0]:
         raise ValueError(f"bad shard arrays: rgb {rgb.dtype} {rgb.shape}, depth {depth.shape}, {len(clips_meta)} clips")
     if shade is not None and (shade.dtype != np.uint8 or shade.shape != depth.shape):
         raise ValueError(f"bad shade pass: {shade.dtype} {shade.shape}, want uint8 {depth.shape}")
+    if objects is not None and (objects.dtype != np.int32 or objects.shape != depth.shape):
+        raise ValueError(f"bad object pass: {objects.dtype} {objects.shape}, want int32 {depth.shape}")
     # one metadata key only: safetensors writes the metadata map in hash order, and a single key keeps
     # the file bytes identical across runs (the format version lives in dataset.json)
     metadata = {"clips": json.dumps(clips_meta, sort_keys=True)}
@@ -57,6 +61,8 @@ def write_shard(path: Path, rgb: np.ndarray, depth: np.ndarray, clips_meta: list
     tensors = {"rgb": np.ascontiguousarray(rgb), "depth": np.ascontiguousarray(depth.astype(np.float16))}
     if shade is not None:
         tensors["shade"] = np.ascontiguousarray(shade)
+    if objects is not None:
+        tensors["object"] = np.ascontiguousarray(objects)
     save_file(tensors, str(partial), metadata=metadata)
     os.replace(partial, path)
 
@@ -66,9 +72,11 @@ def read_shard(path: Path) -> list[Clip]:
         metadata = f.metadata()
         rgb, depth = f.get_tensor("rgb"), f.get_tensor("depth")
         shade = f.get_tensor("shade") if "shade" in f.keys() else None
+        objects = f.get_tensor("object") if "object" in f.keys() else None
     metas = json.loads(metadata["clips"])
     return [Clip(m["scene_seed"], m["caption"], m["labels"], m["move"], m["track"], rgb[i],
-                 depth[i].astype(np.float32), m.get("long_track"), None if shade is None else shade[i])
+                 depth[i].astype(np.float32), m.get("long_track"), None if shade is None else shade[i],
+                 None if objects is None else objects[i])
             for i, m in enumerate(metas)]
 
 

@@ -55,10 +55,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     devices.add_argument(parser)
 
 
-def _passes(clip: Clip, n: int) -> ArrayPasses:
-    return ArrayPasses(np.stack([passes_depth(clip, t) for t in range(n)]), clip.shade[:n])
-
-
 def _truncated(track: dict, indices: list[int]) -> dict:
     frames = [dict(track["frames"][i], frame=k + 1) for k, i in enumerate(indices)]
     return dict(track, frames=frames, frame_start=1, frame_end=len(frames))
@@ -78,7 +74,7 @@ def rollout(name: str, generator, clip: Clip, indices: list[int]) -> list[np.nda
         return [np.repeat(clip.shade[i][..., None], 3, -1) for i in indices]
     track = _truncated(clip.track, indices)
     depth = np.stack([passes_depth(clip, i) for i in indices])
-    passes = ArrayPasses(depth, clip.shade[indices])
+    passes = ArrayPasses(depth, clip.shade[indices], None if clip.objects is None else clip.objects[indices])
     if name == "oyster-tiny":  # its first-frame path, with the blockout's free render as that frame
         shot = ShotInput(clip.caption, track, 0, np.repeat(clip.shade[indices[0]][..., None], 3, -1),
                          np.where(depth[0] > 0, depth[0], np.inf).astype(np.float32))

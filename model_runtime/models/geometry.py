@@ -48,7 +48,8 @@ def unproject(depth: np.ndarray, rgb: np.ndarray, K: np.ndarray, c2w: np.ndarray
 
 
 def splat(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray, width: int, height: int,
-          surface: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+          surface: tuple[np.ndarray, np.ndarray] | None = None,
+          labels: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Z-buffered projection of points through a camera: (image, zbuf, valid).
 
     X_cam = R^T (X_world - t); (u, v) = (fx x / z + cx, fy y / z + cy); the point
@@ -61,6 +62,9 @@ def splat(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray
     `surface`, (depth, tolerance) both (H, W): a point lands only where its z is
     within the tolerance of that depth, so a surface known to be there (the
     blockout's) picks its own points out of stray ones in front of it.
+
+    `labels`, (point labels (N,), pixel labels (H, W)): a point lands only where
+    the pixel's label is its own (a point of one object never shows on another).
     """
     channels = colors.shape[1] if colors.ndim == 2 else 1
     colors = colors.reshape(len(colors), channels)
@@ -82,6 +86,10 @@ def splat(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray
         if surface is not None:
             target, tolerance = (np.asarray(a, np.float64).reshape(-1) for a in surface)
             on = np.flatnonzero(np.abs(depth - target[pixel]) <= tolerance[pixel])
+            keep, pixel, depth = keep[on], pixel[on], depth[on]
+        if labels is not None:
+            own, pixel_labels = labels
+            on = np.flatnonzero(np.asarray(own)[keep] == np.asarray(pixel_labels).reshape(-1)[pixel])
             keep, pixel, depth = keep[on], pixel[on], depth[on]
         np.minimum.at(zbuf, pixel, depth)                                # nearest depth of every pixel
         nearest = depth == zbuf[pixel]

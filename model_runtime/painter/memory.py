@@ -4,8 +4,10 @@ Points come from painted frames with the blockout's exact depth (sky as a far
 dome), so a surface seen once keeps its colour wherever the camera goes and a
 revisit gives the same picture. Seen from a camera, the memory is valid only
 where it shows the same surface the blockout has there (its depth agrees with
-the passes' depth): what was hidden, has moved, or was never seen is new
-ground for the painter. The points are kept by the world model's PointCache:
+the passes' depth) and, when the shot has the object pass, of the same
+object (each point carries the id of the object it was painted on, so an
+object that moves leaves no painted copy of itself on what was behind it):
+what was hidden, has moved, or was never seen is new ground for the painter. The points are kept by the world model's PointCache:
 the anchor (a look frame) is never evicted, later points form a ring bounded
 at `max_points`, so a long shot's memory stays bounded.
 """
@@ -22,6 +24,9 @@ from model_runtime.world.cache3d import SKY_DEPTH, PointCache  # sky pixels join
 DEPTH_TOLERANCE = 0.03     # relative z-depth agreement between memory and blockout for a pixel to count
 CLOSE_SIZE = 5             # pixels: holes of a splat inside a closing of this size take the nearest point (zooms);
                            # a closing fills gaps between points but never grows the memory into new ground
+
+
+ID = 3  # the memory's colours are (R, G, B, object id): the id as a float32, exact below 2**24
 
 
 @dataclass
@@ -53,12 +58,15 @@ def surface(depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return target, tolerance
 
 
-def view(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray, depth: np.ndarray) -> MemoryView:
-    """The points seen through a camera whose blockout depth (0: sky) is `depth`: each pixel shows the
-    nearest point that lies on the blockout's surface there (points off it are hidden or stray)."""
+def view(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray, depth: np.ndarray,
+         objects: np.ndarray | None = None) -> MemoryView:
+    """The points (colours R, G, B, id) seen through a camera whose blockout depth (0: sky) is `depth`: each
+    pixel shows the nearest point that lies on the blockout's surface there (points off it are hidden or
+    stray) and, given the frame's object ids, was painted on the object that is there."""
     h, w = depth.shape
     target, tolerance = surface(depth)
-    rgb, zbuf, landed = splat(points, colors, K, c2w, w, h, surface=(target, tolerance))
+    labels = None if objects is None else (colors[:, ID], objects.astype(np.float32))
+    rgb, zbuf, landed = splat(points, colors[:, :ID], K, c2w, w, h, surface=(target, tolerance), labels=labels)
     if not landed.any():
         return empty_view(w, h)
     _, (rows, cols) = ndimage.distance_transform_edt(~landed, return_indices=True)
@@ -72,8 +80,18 @@ class Memory(PointCache):
     """The world model's point cache (an anchor never evicted, then a ring of at most `max_points`), seen
     through the blockout's depth: valid only where it shows the surface the blockout has there."""
 
-    def view(self, K: np.ndarray, c2w: np.ndarray, depth: np.ndarray) -> MemoryView:
-        return view(self.points, self.colors, K, c2w, depth)
+    def __init__(self, max_points: int):
+        super().__init__(max_points, channels=ID + 1)
+
+    def add(self, rgb: np.ndarray, depth: np.ndarray, K: np.ndarray, c2w: np.ndarray,
+            mask: np.ndarray | None = None, anchor: bool = False, objects: np.ndarray | None = None) -> None:
+        """A frame's pixels (rgb float [0, 1]) with the object ids of its object pass (none: 0)."""
+        ids = np.zeros(depth.shape, np.float32) if objects is None else objects.astype(np.float32)
+        super().add(np.dstack([rgb, ids]), depth, K, c2w, mask=mask, anchor=anchor)
+
+    def view(self, K: np.ndarray, c2w: np.ndarray, depth: np.ndarray,
+             objects: np.ndarray | None = None) -> MemoryView:
+        return view(self.points, self.colors, K, c2w, depth, objects)
 
     def clear(self) -> None:
         self.__init__(self.max_points)

@@ -38,9 +38,12 @@ def scaled_frame(frame: dict, width: int, height: int, native: tuple[int, int]) 
 
 
 def downsample_passes(passes: FramePasses, native: tuple[int, int]) -> FramePasses:
-    """Depth by the nearest sample (an average across an edge is a surface that is not there), shading by area."""
+    """Depth and object ids by the nearest sample (an average across an edge is a surface that is not there),
+    shading by area."""
+    objects = None if passes.object is None else \
+        cv2.resize(passes.object, native, interpolation=cv2.INTER_NEAREST_EXACT)
     return FramePasses(cv2.resize(passes.depth, native, interpolation=cv2.INTER_NEAREST_EXACT),
-                       cv2.resize(passes.shade, native, interpolation=cv2.INTER_AREA))
+                       cv2.resize(passes.shade, native, interpolation=cv2.INTER_AREA), objects)
 
 
 def downsample_rgb(rgb: np.ndarray, native: tuple[int, int]) -> np.ndarray:

@@ -1,7 +1,10 @@
 """Read and check the blockout's passes as `oyster_blender.passes` writes them (numpy, OpenCV).
 
 Per frame: `depth_NNNN.exr` (float32 z-depth in metres, 0 where nothing is hit)
-and `shade_NNNN.png` (8-bit grey shading). Every fault names the frame and the
+and `shade_NNNN.png` (8-bit grey shading), and for a shot with moving objects
+`object_NNNN.png` (each object in a flat colour of its own, read as an id:
+0x00RRGGBB, 0 where nothing is hit): a folder whose first frame has one has
+the object pass, and then every frame needs it. Every fault names the frame and the
 field, so the server can answer it as a 4xx and the artist knows what to fix.
 """
 from __future__ import annotations
@@ -27,10 +30,12 @@ class PassesError(ValueError):
 
 @dataclass
 class FramePasses:
-    """One frame's geometry: z-depth float32 (H, W) metres with 0 for sky, grey shading uint8 (H, W)."""
+    """One frame's geometry: z-depth float32 (H, W) metres with 0 for sky, grey shading uint8 (H, W) and,
+    when the shot has the object pass, object ids int32 (H, W)."""
 
     depth: np.ndarray
     shade: np.ndarray
+    object: np.ndarray | None = None
 
 
 def depth_path(folder: Path, frame: int) -> Path:
@@ -39,6 +44,16 @@ def depth_path(folder: Path, frame: int) -> Path:
 
 def shade_path(folder: Path, frame: int) -> Path:
     return folder / f"shade_{frame:04d}.png"
+
+
+def object_path(folder: Path, frame: int) -> Path:
+    return folder / f"object_{frame:04d}.png"
+
+
+def object_ids(rgb: np.ndarray) -> np.ndarray:
+    """Object colours (H, W, 3) uint8 in R, G, B order as ids 0x00RRGGBB (H, W) int32 (black, sky: 0)."""
+    rgb = rgb.astype(np.int32)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
 
 
 def _read(path: Path, frame: int, field: str, flags: int) -> np.ndarray:
@@ -50,9 +65,11 @@ def _read(path: Path, frame: int, field: str, flags: int) -> np.ndarray:
     return image
 
 
-def check_frame(depth: np.ndarray, shade: np.ndarray, frame: int, width: int, height: int) -> FramePasses:
+def check_frame(depth: np.ndarray, shade: np.ndarray, frame: int, width: int, height: int,
+                objects: np.ndarray | None = None) -> FramePasses:
     """Arrays in memory (live, tests) get the same checks as files."""
-    for field, array in (("depth", depth), ("shade", shade)):
+    fields = (("depth", depth), ("shade", shade)) + ((("object", objects),) if objects is not None else ())
+    for field, array in fields:
         if array.shape[:2] != (height, width):
             raise PassesError(frame, field, f"size {array.shape[1]}x{array.shape[0]}, the shot is {width}x{height}")
     depth = np.asarray(depth, np.float32)
@@ -60,15 +77,28 @@ def check_frame(depth: np.ndarray, shade: np.ndarray, frame: int, width: int, he
         raise PassesError(frame, "depth", "NaN or infinite depth (sky must be 0)")
     if (depth < 0).any():
         raise PassesError(frame, "depth", "negative depth")
-    return FramePasses(depth, np.asarray(shade, np.uint8))
+    return FramePasses(depth, np.asarray(shade, np.uint8), None if objects is None else np.asarray(objects, np.int32))
 
 
-def read_frame(folder: Path, frame: int, width: int, height: int) -> FramePasses:
+def read_frame(folder: Path, frame: int, width: int, height: int, objects: bool = False) -> FramePasses:
     depth = _read(depth_path(folder, frame), frame, "depth", cv2.IMREAD_UNCHANGED)
     if depth.ndim == 3:
         depth = depth[..., 0]
     shade = _read(shade_path(folder, frame), frame, "shade", cv2.IMREAD_GRAYSCALE)
-    return check_frame(depth, shade, frame, width, height)
+    ids = object_ids(_read(object_path(folder, frame), frame, "object", cv2.IMREAD_COLOR)[..., ::-1]) \
+        if objects else None
+    return check_frame(depth, shade, frame, width, height, ids)
+
+
+def has_objects(folder: Path, frames: list[int]) -> bool:
+    """Whether the passes in `folder` have the object pass (its first frame's file is there)."""
+    return bool(frames) and object_path(Path(folder), frames[0]).is_file()
+
+
+def pass_files(folder: Path, frames: list[int]) -> list[Path]:
+    """Every file of the passes of `frames` in `folder` (the object pass's where it has one)."""
+    kinds = (depth_path, shade_path, object_path) if has_objects(folder, frames) else (depth_path, shade_path)
+    return [path(Path(folder), frame) for frame in frames for path in kinds]
 
 
 def read_passes(folder: Path, frames: list[int], width: int, height: int) -> list[FramePasses]:
@@ -76,7 +106,8 @@ def read_passes(folder: Path, frames: list[int], width: int, height: int) -> lis
     folder = Path(folder)
     if not folder.is_dir():
         raise PassesError(None, "folder", f"no passes folder {folder}")
-    return [read_frame(folder, frame, width, height) for frame in frames]
+    objects = has_objects(folder, frames)
+    return [read_frame(folder, frame, width, height, objects) for frame in frames]
 
 
 class FolderPasses:
@@ -84,22 +115,25 @@ class FolderPasses:
 
     def __init__(self, folder: Path, frames: list[int], width: int, height: int):
         self.folder, self.frames, self.width, self.height = Path(folder), list(frames), width, height
+        self.objects = has_objects(self.folder, self.frames)
 
     def __len__(self) -> int:
         return len(self.frames)
 
     def frame(self, index: int) -> FramePasses:
-        return read_frame(self.folder, self.frames[index], self.width, self.height)
+        return read_frame(self.folder, self.frames[index], self.width, self.height, self.objects)
 
 
 class ArrayPasses:
-    """Passes held in memory: depth (F, H, W) float32 with 0 for sky, shade (F, H, W) uint8."""
+    """Passes held in memory: depth (F, H, W) float32 with 0 for sky, shade (F, H, W) uint8, object ids
+    (F, H, W) int32 or None."""
 
-    def __init__(self, depth: np.ndarray, shade: np.ndarray):
-        self.depth, self.shade = depth, shade
+    def __init__(self, depth: np.ndarray, shade: np.ndarray, objects: np.ndarray | None = None):
+        self.depth, self.shade, self.objects = depth, shade, objects
 
     def __len__(self) -> int:
         return len(self.depth)
 
     def frame(self, index: int) -> FramePasses:
-        return FramePasses(self.depth[index], self.shade[index])
+        return FramePasses(self.depth[index], self.shade[index],
+                           None if self.objects is None else self.objects[index])

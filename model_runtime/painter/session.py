@@ -48,7 +48,7 @@ EDGE_MARGIN = 8  # pixels of reflected features around the frame (pad_to)
 
 @dataclass
 class PainterState:
-    """What a snapshot holds: the next frame's index and the memory (anchor first)."""
+    """What a snapshot holds: the next frame's index and the memory (anchor first; colours R, G, B, object id)."""
 
     index: int
     points: np.ndarray
@@ -136,7 +136,7 @@ class PainterSession(Session):
             frame, passes = self._native(shot.track["frames"][0], first)
             K, c2w = camera(frame)
             look = downsample_rgb(shot.first_rgb, self.native) if self.native != self.size else shot.first_rgb
-            self.memory.add(look.astype(np.float32) / 255, passes.depth, K, c2w, anchor=True)
+            self.memory.add(look.astype(np.float32) / 255, passes.depth, K, c2w, anchor=True, objects=passes.object)
 
     def _native(self, frame: dict, passes: FramePasses) -> tuple[dict, FramePasses]:
         """The frame's camera and passes at the native size (themselves when the shot is no larger)."""
@@ -161,12 +161,14 @@ class PainterSession(Session):
         frame, passes = self._native(frame, full)
         K, c2w = camera(frame)
         h, w = passes.depth.shape
-        seen = self.memory.view(K, c2w, passes.depth) if self.model.use_memory else empty_view(w, h)  # 2.
+        seen = self.memory.view(K, c2w, passes.depth, passes.object) if self.model.use_memory \
+            else empty_view(w, h)                                              # 2. see the memory
         painted = self.model.paint(passes, frame, seen, notes, [self.shot.seed, self._index])  # 3. paint
         painted = crisp_edges(painted, passes.depth, shown=~seen.valid)        # 4. crisp edges
         rgb = composite(painted, seen)                                         # 5. composite
         if self.model.use_memory:                                              # 6. remember
-            self.memory.add(rgb.astype(np.float32) / 255, passes.depth, K, c2w, mask=~seen.valid)
+            self.memory.add(rgb.astype(np.float32) / 255, passes.depth, K, c2w, mask=~seen.valid,
+                            objects=passes.object)
         self._index += 1
         return guided_upsample(rgb, passes.depth, full.depth)                  # at the shot's size
 

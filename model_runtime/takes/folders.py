@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from model_runtime import __version__
+from model_runtime.painter.passes import pass_files
 from oyster_blender.core.naming import frame_file_name, next_take_number, sanitise_name, take_folder_name
 
 TAKE_JSON = "take.json"
@@ -116,9 +117,8 @@ def create_take(output: Path, request: dict[str, Any], rgb_path: Path | None, de
         (take.path / INPUTS).mkdir()
     if passes is not None:
         (take.path / INPUTS / "passes").mkdir()
-        for frame in request["passes"]["frames"]:
-            for name in (f"depth_{frame:04d}.exr", f"shade_{frame:04d}.png"):
-                write_atomic(take.path / INPUTS / "passes" / name, (passes / name).read_bytes())
+        for source in pass_files(passes, request["passes"]["frames"]):
+            write_atomic(take.path / INPUTS / "passes" / source.name, source.read_bytes())
         request["passes"] = dict(request["passes"], folder=f"{INPUTS}/passes")
     if blockout is not None:
         request["blockout"] = dict(request["blockout"], blend=_copy_input(blockout, take.path, "blockout"))

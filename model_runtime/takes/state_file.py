@@ -57,7 +57,7 @@ SCHEMAS = {schema.name: schema for schema in (
     RecordSchema("world-session", 1, ("index", "kv", "n_past", "cache", "rng", "grade"),
                  "model_runtime.world.generator:_State"),
     RecordSchema("kv-layer", 1, ("k", "v"), "model_runtime.world.transformer:LayerCache"),
-    RecordSchema("painter-session", 1, ("index", "points", "colors", "n_anchor", "notes"),
+    RecordSchema("painter-session", 2, ("index", "points", "colors", "n_anchor", "notes"),  # 2: colours carry ids
                  "model_runtime.painter.session:PainterState"),
 )}
 

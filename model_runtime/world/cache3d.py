@@ -34,10 +34,10 @@ class PointCache:
     """Points with colours in world space: an anchor (the shot's first frame, the one exact view, never
     evicted) followed by a ring of later points whose oldest go once there are `max_points` in all."""
 
-    def __init__(self, max_points: int):
+    def __init__(self, max_points: int, channels: int = 3):
         self.max_points = max_points
         self.points = np.zeros((0, 3), np.float32)   # (n, 3): anchor points first, then the ring, oldest first
-        self.colors = np.zeros((0, 3), np.float32)
+        self.colors = np.zeros((0, channels), np.float32)  # (n, channels): RGB, and what a subclass adds
         self.n_anchor = 0
 
     def __len__(self) -> int:
