@@ -182,6 +182,18 @@ def test_memory_keeps_what_was_seen_and_a_revisit_gives_the_same_picture(model: 
     assert not np.array_equal(flicker[1][:, :-2], flicker[0][:, 2:])  # the per-frame baseline is not steady
 
 
+def test_a_held_camera_is_painted_once_and_then_shown_from_the_memory(model: PainterModel):
+    calls = []
+    net = model.net
+    model.net = lambda *args: calls.append(1) or net(*args)
+    try:
+        frames = run(model, shot([cam(frame=1), cam(frame=2), cam(frame=3), cam(x=0.25, frame=4)]))
+    finally:
+        model.net = net
+    assert len(calls) == 2  # frame 1, and frame 4 whose pan brings new ground; 2 and 3 have none
+    assert np.array_equal(frames[1], frames[0]) and np.array_equal(frames[2], frames[0])
+
+
 def test_a_look_frame_is_frame_zero_and_is_carried_into_the_next_frames(model: PainterModel):
     look = np.random.default_rng(3).integers(0, 256, (H, W, 3), dtype=np.uint8)
     frames = run(model, shot(pan(3), first_rgb=look))

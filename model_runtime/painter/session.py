@@ -6,7 +6,10 @@
 2. see the memory: what was painted before, reprojected into this camera with
    the exact depths, valid where it shows the surface the blockout has here.
 3. paint: the network paints the whole frame from the passes, the notes in
-   force and the memory (it sees the memory, so new ground matches it).
+   force and the memory (it sees the memory, so new ground matches it). A
+   frame the memory covers entirely (a held camera, a still live view) has
+   nothing new to paint: the network is not run and the frame is the memory,
+   exactly what the composite would show.
 4. crisp edges: each side of the blockout's silhouettes takes the painted
    colour of its own surface (painter/edges.py).
 5. composite: where the memory is valid it is kept as it was (a revisit gives
@@ -163,7 +166,8 @@ class PainterSession(Session):
         h, w = passes.depth.shape
         seen = self.memory.view(K, c2w, passes.depth, passes.object) if self.model.use_memory \
             else empty_view(w, h)                                              # 2. see the memory
-        painted = self.model.paint(passes, frame, seen, notes, [self.shot.seed, self._index])  # 3. paint
+        painted = seen.rgb if seen.valid.all() else \
+            self.model.paint(passes, frame, seen, notes, [self.shot.seed, self._index])  # 3. paint
         painted = crisp_edges(painted, passes.depth, shown=~seen.valid)        # 4. crisp edges
         rgb = composite(painted, seen)                                         # 5. composite
         if self.model.use_memory:                                              # 6. remember
