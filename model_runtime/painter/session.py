@@ -2,7 +2,8 @@
 
     passes -> see the memory -> paint -> crisp edges -> composite -> remember
 
-1. passes: the blockout's depth and shading at this frame (from Blender, exact).
+1. passes: the blockout's depth and shading at this frame (from Blender, exact),
+   and its object ids where anything but the camera moves.
 2. see the memory: what was painted before, reprojected into this camera with
    the exact depths, valid where it shows the surface the blockout has here.
 3. paint: the network paints the whole frame from the passes, the notes in

@@ -77,7 +77,8 @@ class PassesRef(_Strict):
     """The blockout's passes, rendered already (oyster_blender.passes): files on the runtime's machine."""
 
     folder: str = Field(min_length=1, max_length=4096)
-    """Holds depth_NNNN.exr (float32 z-depth in metres, 0 for sky) and shade_NNNN.png (8-bit grey) per frame."""
+    """Holds depth_NNNN.exr (float32 z-depth in metres, 0 for sky) and shade_NNNN.png (8-bit grey) per frame,
+    and object_NNNN.png (object ids) where anything but the camera moves."""
     frames: list[int] = Field(max_length=100_000)
     """The scene frames the folder holds: exactly the track's frames, in order."""
 
