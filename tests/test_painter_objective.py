@@ -85,3 +85,18 @@ def test_a_large_shot_is_painted_at_the_native_size_with_the_full_size_edges():
     assert (up[:, :101] < 45).all() and (up[:, 101:] > 195).all()  # the edge where the full-size depth puts it
     bilinear = cv2.resize(painted, (256, 64), interpolation=cv2.INTER_LINEAR)
     assert ((bilinear[0, :, 0] > 45) & (bilinear[0, :, 0] < 195)).sum() >= 2  # what plain upsampling blurs
+
+
+def test_the_critic_counts_painted_patches_by_their_share_of_painted_pixels():
+    from model_runtime.painter.critic import critic_loss, painted_share, painter_adversarial_loss
+
+    new = torch.zeros(1, 1, 16, 16)
+    new[..., :, 8:] = 1.0                     # the painter's pixels show on the right half only
+    scores = torch.zeros(1, 1, 2, 2)
+    share = painted_share(new, scores)
+    assert share.flatten().tolist() == [0.0, 1.0, 0.0, 1.0]
+    fake = torch.tensor([[[[5.0, -1.0], [5.0, -1.0]]]])  # the remembered (truth) patches scored "real"
+    real = torch.ones(1, 1, 2, 2)
+    assert float(critic_loss(real, fake, share)) == 0.0  # only the painted patches count: judged fake
+    assert float(critic_loss(real, fake)) > 0.0
+    assert float(painter_adversarial_loss(fake, share)) == 1.0

@@ -24,7 +24,7 @@ from model_runtime.data.shards import Clip, load_clips
 from model_runtime.models import device as devices
 from model_runtime.painter import checkpoint
 from model_runtime.painter.examples import example
-from model_runtime.painter.critic import PatchCritic, critic_loss, painter_adversarial_loss
+from model_runtime.painter.critic import PatchCritic, critic_loss, painted_share, painter_adversarial_loss
 from model_runtime.painter.features import MEMORY_RGB, MEMORY_VALID, SHADE
 from model_runtime.painter.network import PRESETS, PainterNet
 from model_runtime.painter.objective import ENERGY_WEIGHT, painter_loss
@@ -171,10 +171,12 @@ def run(args: argparse.Namespace) -> int:
             kept, shade = x[:, MEMORY_VALID], x[:, SHADE]
             shown = kept * x[:, MEMORY_RGB] + (1 - kept) * painted   # what the frame shows, as the loss scores it
             critic_opt.zero_grad(set_to_none=True)
-            judged = critic_loss(critic(y, shade), critic(shown.detach(), shade))
+            fake = critic(shown.detach(), shade)
+            share = painted_share(1 - kept, fake)
+            judged = critic_loss(critic(y, shade), fake, share)
             judged.backward()
             critic_opt.step()
-            adversarial = painter_adversarial_loss(critic(shown, shade))
+            adversarial = painter_adversarial_loss(critic(shown, shade), share)
             loss = loss + args.adversarial_weight * adversarial
             parts.update(adversarial=float(adversarial.detach()), critic=float(judged.detach()))
         opt.zero_grad(set_to_none=True)
