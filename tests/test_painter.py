@@ -218,6 +218,18 @@ def test_a_box_that_moves_away_is_painted_anew_where_it_was_given_the_object_pas
     assert not (painted[1][10:20, 10:20] == (255, 0, 0)).all(axis=-1).any()  # the box's place is new ground
 
 
+def test_wall_revealed_beside_a_moving_box_takes_the_walls_remembered_colour(model: PainterModel):
+    frames = [cam(frame=1), cam(frame=2)]  # a still camera; the box slides 2 pixels left
+    depth = np.stack([wall_depth(f) for f in frames])
+    depth[0, 10:26, 20:30] = depth[1, 10:26, 18:28] = 2.0
+    look = np.full((H, W, 3), 128, np.uint8)
+    look[10:26, 20:30] = (255, 0, 0)
+    base = shot(frames, first_rgb=look)
+    painted = run(model, ShotInput(base.notes, base.track, 0, look, passes=ArrayPasses(depth, base.passes.shade)))
+    assert (painted[1][12:24, 28:30] == 128).all()  # new ground beside the box: the wall's colour, no smear
+    assert np.array_equal(painted[1][:, 34:], look[:, 34:])  # the rest of the wall as remembered
+
+
 def test_a_notes_event_changes_the_look_from_its_frame_on(model: PainterModel):
     frames = run(model, shot(pan(6)))
     evented = run(model, shot(pan(6), notes_events=[(4, "a storm at night")]))

@@ -52,11 +52,11 @@ def test_a_frame_without_edges_is_unchanged():
     np.testing.assert_array_equal(crisp_edges(rgb, np.full((H, W), 5.0, np.float32)), rgb)
 
 
-def test_only_the_shown_pixels_of_the_band_are_redrawn():
+def test_only_the_band_pixels_asked_for_are_redrawn():
     depth = box_before_wall()
     rgb = smeared(depth)
-    shown = np.zeros((H, W), bool)
-    shown[:, 16:] = True  # the memory covers the box's side: the composite shows the wall's side only
-    out = crisp_edges(rgb, depth, shown)
+    new = np.zeros((H, W), bool)
+    new[:, 16:] = True  # the memory covers the box's side: only the wall's side is new ground
+    out = crisp_edges(rgb, depth, new)
     np.testing.assert_array_equal(out[:, :16], rgb[:, :16])
     np.testing.assert_array_equal(out[:, 16:], crisp_edges(rgb, depth)[:, 16:])

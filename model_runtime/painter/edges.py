@@ -54,13 +54,13 @@ def depth_edges(depth: np.ndarray) -> np.ndarray:
     return edge
 
 
-def crisp_edges(rgb: np.ndarray, depth: np.ndarray, shown: np.ndarray | None = None) -> np.ndarray:
-    """rgb (H, W, 3) float32 in [0, 1] as painted over z-depth `depth` (0: sky) -> the same with its band redrawn.
+def crisp_edges(rgb: np.ndarray, depth: np.ndarray, redraw: np.ndarray | None = None) -> np.ndarray:
+    """rgb (H, W, 3) float32 in [0, 1] over z-depth `depth` (0: sky) -> the same with its band redrawn.
 
-    `shown` (H, W) bool: only band pixels there are redrawn (the composite shows the memory elsewhere, so
-    redrawing those would be thrown away); the sources are every painted pixel outside the band either way."""
+    `redraw` (H, W) bool: only band pixels there are redrawn (the session's new ground: what the memory
+    shows stays as it was); the sources are every pixel of `rgb` outside the band either way."""
     band = ndimage.binary_dilation(depth_edges(depth), np.ones((3, 3), bool))
-    index = np.flatnonzero(band if shown is None else band & shown)
+    index = np.flatnonzero(band if redraw is None else band & redraw)
     if not len(index):
         return rgb
     h, w = depth.shape

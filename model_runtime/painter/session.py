@@ -1,6 +1,6 @@
 """The painter as a frame generator: each frame runs the same six stages, in order.
 
-    passes -> see the memory -> paint -> crisp edges -> composite -> remember
+    passes -> see the memory -> paint -> composite -> crisp edges -> remember
 
 1. passes: the blockout's depth and shading at this frame (from Blender, exact),
    and its object ids where anything but the camera moves.
@@ -11,10 +11,12 @@
    frame the memory covers entirely (a held camera, a still live view) has
    nothing new to paint: the network is not run and the frame is the memory,
    exactly what the composite would show.
-4. crisp edges: each side of the blockout's silhouettes takes the painted
-   colour of its own surface (painter/edges.py).
-5. composite: where the memory is valid it is kept as it was (a revisit gives
+4. composite: where the memory is valid it is kept as it was (a revisit gives
    the same picture); elsewhere the painted pixels are the frame.
+5. crisp edges: on new ground, each side of the blockout's silhouettes takes
+   the colour the frame shows on its own surface beside it (painter/edges.py):
+   the memory's where the memory shows, so a strip of wall revealed beside a
+   moving object takes the wall's remembered colour, not the object's smear.
 6. remember: the new pixels join the memory.
 
 A shot larger than the native size (384x216 in area) runs the six stages at
@@ -119,9 +121,8 @@ class PainterModel(FrameGenerator):
 
 
 def composite(painted: np.ndarray, seen: MemoryView) -> np.ndarray:
-    """Stage 5: the memory where it is valid, the painted pixels elsewhere; uint8 (H, W, 3)."""
-    rgb = np.where(seen.valid[..., None], seen.rgb, painted)
-    return np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+    """Stage 4: the memory where it is valid, the painted pixels elsewhere; float32 (H, W, 3) in [0, 1]."""
+    return np.where(seen.valid[..., None], seen.rgb, painted)
 
 
 class PainterSession(Session):
@@ -169,8 +170,9 @@ class PainterSession(Session):
             else empty_view(w, h)                                              # 2. see the memory
         painted = seen.rgb if seen.valid.all() else \
             self.model.paint(passes, frame, seen, notes, [self.shot.seed, self._index])  # 3. paint
-        painted = crisp_edges(painted, passes.depth, shown=~seen.valid)        # 4. crisp edges
-        rgb = composite(painted, seen)                                         # 5. composite
+        shown = composite(painted, seen)                                       # 4. composite
+        shown = crisp_edges(shown, passes.depth, redraw=~seen.valid)           # 5. crisp edges
+        rgb = np.round(np.clip(shown, 0, 1) * 255).astype(np.uint8)
         if self.model.use_memory:                                              # 6. remember
             self.memory.add(rgb.astype(np.float32) / 255, passes.depth, K, c2w, mask=~seen.valid,
                             objects=passes.object)
