@@ -54,6 +54,8 @@ def test_a_tiny_clip_has_the_shapes_the_passes_and_the_look():
     assert surface.mean() > 0.2 and (~surface).any()          # the plaza and the monument, sky above
     assert (clip.depth[surface] > 0).all() and (clip.depth[surface] < 1000).all()
     assert clip.shade[surface].std() > 0                      # the grey shading of the geometry
+    assert clip.objects.shape == (3, 36, 64) and (clip.objects[~surface] == 0).all()  # the object pass, sky 0
+    assert len(np.unique(clip.objects[0][surface[0]])) >= 2    # the plaza and the monument's primitives
     assert clip.rgb.reshape(-1, 3).std(0).min() > 3           # a look, not a flat fill
     meta = clip.meta
     assert meta["labels"]["time_of_day"] == "dusk" and meta["labels"]["weather"] == "fog"

@@ -275,7 +275,7 @@ def render_artist_clip(scene_seed: int, arrangement: str, n_frames: int, width: 
     built = BuiltScene(layout, scene, cam, look)
     track = camera_track(scene, cam, 1, n_frames)
     with tempfile.TemporaryDirectory(prefix="oyster_artist_") as tmp:
-        shade, blockout_depth, objects = blockout_passes(built, n_frames, Path(tmp))   # before any material exists
+        shade, blockout_depth, object_ids = blockout_passes(built, n_frames, Path(tmp))  # before any material
         dress(objects, blockout, layout, np.random.default_rng([scene_seed, 0xD2E]))
         _set_world(scene, look, layout)
         rgb, depth = render_frames(built, range(1, n_frames + 1), Path(tmp))
@@ -286,4 +286,4 @@ def render_artist_clip(scene_seed: int, arrangement: str, n_frames: int, width: 
               "arrangement": arrangement}
     meta = {"scene_seed": scene_seed, "caption": caption, "labels": labels, "move": ARRANGEMENTS[arrangement],
             "track": track, "split": "artist"}
-    return RenderedClip(rgb, np.where(blockout_depth > 0, blockout_depth, np.inf), shade, objects, meta)
+    return RenderedClip(rgb, np.where(blockout_depth > 0, blockout_depth, np.inf), shade, object_ids, meta)
