@@ -60,7 +60,6 @@ class PassFiles:
 
     folder: Path
     frames: tuple[int, ...]
-    objects: bool = False  # the object pass was rendered too
 
     def depth(self, frame: int) -> Path:
         return self.folder / f"depth_{frame:04d}.exr"
@@ -178,6 +177,20 @@ def _render_range(scene: bpy.types.Scene, copy: bpy.types.Scene, frames: tuple[i
     return moved
 
 
+def _render_pass(scene: bpy.types.Scene, camera: bpy.types.Object, frames: tuple[int, ...], size: tuple[int, int],
+                 folder: Path, objects: bool, watch: bool = False) -> bool:
+    """One pass over the range in a render copy of its own: depth and the grey shading, or (`objects`) the
+    object colours; with `watch`, whether anything but the camera moved over the frames."""
+    copy = render_copy(scene, camera, size)
+    try:
+        _plain_shading(copy, objects=objects)
+        compositor(copy, folder, None if objects else camera.data.clip_end,
+                   camera_math.shot_scale(scene.unit_settings.scale_length), "object_" if objects else "shade_")
+        return _render_range(scene, copy, frames, camera if watch else None)
+    finally:
+        bpy.data.scenes.remove(copy)
+
+
 def render_passes(scene: bpy.types.Scene, camera: bpy.types.Object, frames: Iterable[int],
                   size: tuple[int, int], parent: Path, objects: bool | None = None) -> PassFiles:
     """Render the passes of `frames` through `camera` at `size` (width, height) into a new folder in `parent`.
@@ -187,7 +200,6 @@ def render_passes(scene: bpy.types.Scene, camera: bpy.types.Object, frames: Iter
     frames = tuple(int(f) for f in frames)
     if not frames:
         raise OutputError("no frames to render passes for")
-    scale = camera_math.shot_scale(scene.unit_settings.scale_length)
     try:
         parent.mkdir(parents=True, exist_ok=True)
         folder = Path(tempfile.mkdtemp(prefix="passes_", dir=parent))
@@ -195,25 +207,13 @@ def render_passes(scene: bpy.types.Scene, camera: bpy.types.Object, frames: Iter
         raise OutputError(f"cannot write the blockout passes into {parent}: {error.strerror or error}") from None
     original_frame = scene.frame_current
     try:
-        copy = render_copy(scene, camera, size)
-        try:
-            _plain_shading(copy)
-            compositor(copy, folder, camera.data.clip_end, scale, "shade_")
-            moved = _render_range(scene, copy, frames, camera if objects is None else None)
-        finally:
-            bpy.data.scenes.remove(copy)
+        moved = _render_pass(scene, camera, frames, size, folder, objects=False, watch=objects is None)
         objects = moved if objects is None else objects
         if objects:
-            copy = render_copy(scene, camera, size)
-            try:
-                _plain_shading(copy, objects=True)
-                compositor(copy, folder, None, scale, "object_")
-                _render_range(scene, copy, frames)
-            finally:
-                bpy.data.scenes.remove(copy)
+            _render_pass(scene, camera, frames, size, folder, objects=True)
     finally:
         scene.frame_set(original_frame)  # the shared objects were animated to the last frame
-    files = PassFiles(folder, frames, bool(objects))
+    files = PassFiles(folder, frames)
     wanted = (files.depth, files.shade, files.object) if objects else (files.depth, files.shade)
     missing = [f for f in frames if not all(path(f).exists() for path in wanted)]
     if missing:

@@ -7,9 +7,10 @@ where it shows the same surface the blockout has there (its depth agrees with
 the passes' depth) and, when the shot has the object pass, of the same
 object (each point carries the id of the object it was painted on, so an
 object that moves leaves no painted copy of itself on what was behind it):
-what was hidden, has moved, or was never seen is new ground for the painter. The points are kept by the world model's PointCache:
-the anchor (a look frame) is never evicted, later points form a ring bounded
-at `max_points`, so a long shot's memory stays bounded.
+what was hidden, has moved, or was never seen is new ground for the painter.
+The points are kept by the world model's PointCache: the anchor (a look
+frame) is never evicted, later points form a ring bounded at `max_points`,
+so a long shot's memory stays bounded.
 """
 from __future__ import annotations
 
