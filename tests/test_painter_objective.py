@@ -51,6 +51,21 @@ def test_the_energy_weight_scales_only_the_texture_term():
     assert float(base) < float(heavy)
 
 
+def test_the_texture_term_counts_windows_by_their_painted_share():
+    """A flat painted strip beside an exact memory: the texture term is the strip's own error, not diluted by
+    the windows the memory covers (however large the memory)."""
+    g = torch.Generator().manual_seed(2)
+    truth = torch.rand(1, 3, 32, 64, generator=g)
+    energies = []
+    for covered in (16, 48):
+        kept = torch.zeros(1, 1, 32, 64)
+        kept[..., :covered] = 1
+        painted = torch.full_like(truth, 0.5)
+        _, parts = painter_loss(painted, truth, truth * kept, kept)
+        energies.append(parts["energy"])
+    assert energies[0] > 0.05 and abs(energies[0] - energies[1]) < 0.05 * energies[0]  # whole-frame mean: 3x
+
+
 def test_edge_crops_touch_the_border_in_their_share():
     rng = np.random.default_rng(0)
     origins = [_crop_origin(rng, 100) for _ in range(4000)]

@@ -73,3 +73,24 @@ def test_without_the_critic_nothing_of_it_is_trained_or_saved(dataset: Path, tmp
     _train(dataset, tmp_path / "plain", 2)
     log = json.loads((tmp_path / "plain" / "log.jsonl").read_text().splitlines()[0])
     assert "critic" not in log and not any(k.startswith("critic") for k in _tensors(tmp_path / "plain" / "state.safetensors"))
+
+
+def test_a_painter_with_the_texture_basis_grows_from_a_plain_one_and_paints(dataset: Path, tmp_path: Path):
+    from model_runtime.models.interface import ShotInput
+    from model_runtime.painter.session import PainterModel
+
+    _train(dataset, tmp_path / "plain", 2)
+    grown = _train(dataset, tmp_path / "basis", 2, "--preset", "painter-basis",
+                   "--init", str(tmp_path / "plain" / "painter.safetensors"))
+    assert "started from" in grown.stdout
+    net, record = checkpoint.load(tmp_path / "basis" / "painter.safetensors")
+    assert net.config.basis_frequencies and record["preset"] == "painter-basis"
+    track = orbit_track(2, W, H)
+    session = PainterModel(tmp_path / "basis" / "painter.safetensors").start(
+        ShotInput("a red box on a stone floor at dusk", track, 0, passes=AnalyticPasses(track)))
+    assert session.step().shape == (H, W, 3)
+    refused = subprocess.run([sys.executable, "-m", "model_runtime", "train-painter", "--data", str(dataset),
+                              "--run", str(tmp_path / "back"), "--steps", "1", "--init",
+                              str(tmp_path / "basis" / "painter.safetensors")],
+                             cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert refused.returncode != 0 and "cannot start" in refused.stderr

@@ -28,8 +28,9 @@ def passes_depth(clip: Clip, t: int) -> np.ndarray:
 
 
 def example(clip: Clip, t: int, rng: np.random.Generator, crop: tuple[int, int] | None,
-            memory: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(features (C, h, w), truth (3, h, w) float32 [0, 1]) for frame t, cropped at random to (w, h)."""
+            memory: bool | None = None, basis_frequencies: tuple[float, ...] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """(features (C, h, w), truth (3, h, w) float32 [0, 1]) for frame t, cropped at random to (w, h); the
+    features carry the texture basis of `basis_frequencies` (the network's config)."""
     frames = clip.track["frames"]
     depth = passes_depth(clip, t)
     h, w = depth.shape
@@ -44,7 +45,7 @@ def example(clip: Clip, t: int, rng: np.random.Generator, crop: tuple[int, int] 
     else:
         mem = empty_view(w, h)
     noise = rng.standard_normal((h, w)).astype(np.float32)
-    feats = frame_features(clip.shade[t], depth, frames[t], mem.rgb, mem.valid, noise)
+    feats = frame_features(clip.shade[t], depth, frames[t], mem.rgb, mem.valid, noise, basis_frequencies)
     truth = clip.rgb[t].astype(np.float32).transpose(2, 0, 1) / 255
     if crop is not None:
         cw, ch = crop

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from model_runtime.painter.features import FEATURE_CHANNELS
+from model_runtime.painter.features import feature_channels
 
 NOTES_DIM = 384  # all-MiniLM-L6-v2
 
@@ -26,16 +26,24 @@ class PainterConfig:
     blocks: int = 1
     """Residual blocks per level and side."""
     notes_hidden: int = 256
+    basis_frequencies: tuple[float, ...] = ()
+    """Cycles per metre of the world-fixed texture basis among the features (painter/features.py); none
+    for checkpoints from before it."""
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> "PainterConfig":
-        return cls(widths=tuple(data["widths"]), blocks=int(data["blocks"]), notes_hidden=int(data["notes_hidden"]))
+        unknown = set(data) - {"widths", "blocks", "notes_hidden", "basis_frequencies"}
+        if unknown:
+            raise ValueError(f"unknown painter config keys {sorted(unknown)}")
+        return cls(widths=tuple(data["widths"]), blocks=int(data["blocks"]), notes_hidden=int(data["notes_hidden"]),
+                   basis_frequencies=tuple(float(f) for f in data.get("basis_frequencies", ())))
 
 
-PRESETS = {"painter-small": PainterConfig()}
+PRESETS = {"painter-small": PainterConfig(),
+           "painter-basis": PainterConfig(basis_frequencies=(0.5, 1.5, 4.0, 11.0))}
 
 
 def _groups(channels: int) -> int:
@@ -65,7 +73,7 @@ class PainterNet(nn.Module):
         super().__init__()
         self.config = config
         w = config.widths
-        self.stem = nn.Conv2d(FEATURE_CHANNELS * 4, w[0], 3, padding=1)
+        self.stem = nn.Conv2d(feature_channels(config.basis_frequencies) * 4, w[0], 3, padding=1)
         self.down_blocks = nn.ModuleList([nn.ModuleList([Block(c) for _ in range(config.blocks)]) for c in w])
         self.downs = nn.ModuleList([nn.Conv2d(w[i], w[i + 1], 3, stride=2, padding=1) for i in range(len(w) - 1)])
         self.ups = nn.ModuleList([nn.Conv2d(w[i + 1] + w[i], w[i], 3, padding=1) for i in range(len(w) - 1)])
@@ -82,7 +90,7 @@ class PainterNet(nn.Module):
         return 2 ** 4  # unshuffle by 2, then one halving per level below the first (4 levels: 2 * 8)
 
     def forward(self, features: torch.Tensor, notes: torch.Tensor) -> torch.Tensor:
-        """features (B, FEATURE_CHANNELS, H, W) with H, W multiples of `multiple()`; notes (B, 384).
+        """features (B, feature_channels(config.basis_frequencies), H, W) with H, W multiples of `multiple()`; notes (B, 384).
         Returns RGB (B, 3, H, W) in [0, 1]."""
         films = iter(self.notes(notes).split(self._film_sizes(), dim=1))
         x = self.stem(F.pixel_unshuffle(features, 2))

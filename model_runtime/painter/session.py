@@ -113,7 +113,8 @@ class PainterModel(FrameGenerator):
         """Stage 3: the network's picture of the frame, float32 (H, W, 3) in [0, 1]."""
         h, w = passes.depth.shape
         noise = np.random.default_rng(noise_seed).standard_normal((h, w)).astype(np.float32)
-        features = frame_features(passes.shade, passes.depth, frame, seen.rgb, seen.valid, noise)
+        features = frame_features(passes.shade, passes.depth, frame, seen.rgb, seen.valid, noise,
+                                  self.net.config.basis_frequencies)
         x = torch.from_numpy(pad_to(features, PainterNet.multiple()))[None].to(self.device)
         m = EDGE_MARGIN
         rgb = self.net(x, self.notes_embedding(notes))[0, :, m:m + h, m:m + w]

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -109,15 +110,31 @@ def _load_state(path: Path, nets: dict[str, tuple[torch.nn.Module, torch.optim.A
 
 
 def batch(clips: list[Clip], rng: np.random.Generator, size: int, crop: tuple[int, int],
-          embeddings: dict[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+          embeddings: dict[str, np.ndarray], basis_frequencies: tuple[float, ...] = ()
+          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     feats, truths, notes = [], [], []
     for _ in range(size):
         clip = clips[int(rng.integers(len(clips)))]
-        f, t = example(clip, int(rng.integers(len(clip.rgb))), rng, crop)
+        f, t = example(clip, int(rng.integers(len(clip.rgb))), rng, crop, basis_frequencies=basis_frequencies)
         feats.append(f)
         truths.append(t)
         notes.append(embeddings[clip.caption])
     return torch.from_numpy(np.stack(feats)), torch.from_numpy(np.stack(truths)), torch.from_numpy(np.stack(notes))
+
+
+def init_from(net: PainterNet, initial: PainterNet) -> None:
+    """Load `initial`'s weights into `net`. A net that adds the texture basis to the same widths starts as
+    `initial` does: the stem's weights for the basis channels start at zero, so its first frames are
+    `initial`'s and training decides how much of the basis to use."""
+    same = replace(initial.config, basis_frequencies=net.config.basis_frequencies)
+    if same != net.config or (initial.config.basis_frequencies and initial.config != net.config):
+        raise ValueError(f"a {initial.config} painter cannot start a {net.config} one")
+    weights = initial.state_dict()
+    stem = net.stem.weight.detach().clone()
+    stem.zero_()
+    # pixel_unshuffle puts input channel c at stem channels 4c .. 4c + 3, so the old channels come first
+    stem[:, :weights["stem.weight"].shape[1]] = weights["stem.weight"]
+    net.load_state_dict({**weights, "stem.weight": stem})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -148,10 +165,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"resumed at step {step}" + ("" if set(nets) <= found else " (a new critic)"), flush=True)
     elif args.init is not None:
         initial, _ = checkpoint.load(args.init)
-        if initial.config != net.config:
-            raise SystemExit(f"--init {args.init} is a {initial.config} painter, the preset {args.preset} is "
-                             f"{net.config}")
-        net.load_state_dict(initial.state_dict())
+        try:
+            init_from(net, initial)
+        except ValueError as error:
+            raise SystemExit(f"--init {args.init}: {error} (preset {args.preset})") from None
         print(f"started from {args.init}", flush=True)
     record = {"data": [str(d) for d in args.data], "clips": len(clips), "preset": args.preset,
               "device": str(device), "batch": args.batch, "crop": list(crop), "lr": args.lr, "seed": args.seed,
@@ -162,7 +179,8 @@ def run(args: argparse.Namespace) -> int:
     if args.adversarial_weight:
         sums.update(adversarial=0.0, critic=0.0)
     while step < args.steps:
-        x, y, n = (t.to(device) for t in batch(clips, rng, args.batch, crop, embeddings))
+        x, y, n = (t.to(device) for t in batch(clips, rng, args.batch, crop, embeddings,
+                                                net.config.basis_frequencies))
         painted = net(x, n)
         loss, parts = painter_loss(painted, y, x[:, MEMORY_RGB], x[:, MEMORY_VALID],
                                    energy_weight=args.energy_weight)
