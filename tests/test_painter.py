@@ -15,6 +15,7 @@ from model_runtime.models.interface import GeneratorInputError, ShotInput  # noq
 from model_runtime.painter import checkpoint  # noqa: E402
 from model_runtime.painter.features import (FEATURE_CHANNELS, feature_channels, frame_features, rays,  # noqa: E402
                                            world_normals)
+from model_runtime.painter.features import camera  # noqa: E402
 from model_runtime.painter.memory import Memory, frame_view  # noqa: E402
 from model_runtime.painter.network import PainterConfig, PainterNet  # noqa: E402
 from model_runtime.painter.passes import ArrayPasses, FolderPasses, PassesError, read_passes  # noqa: E402
@@ -240,6 +241,36 @@ def test_a_held_camera_is_painted_once_and_then_shown_from_the_memory(model: Pai
         hook.remove()
     assert len(calls) == 2  # frame 1, and frame 4 whose pan brings new ground; 2 and 3 have none
     assert np.array_equal(frames[1], frames[0]) and np.array_equal(frames[2], frames[0])
+
+
+def test_a_trucking_shot_runs_the_network_on_its_new_ground_and_keeps_the_memory_elsewhere(model: PainterModel):
+    """A camera trucking along a wall at 384x216 reveals a strip at the right: after the first frame the network
+    runs on a box around that strip (narrower than the frame), and the remembered pixels are the same as when
+    the whole frame is painted."""
+    w, h, f = 384, 216, 300.0
+    frames = [dict(cam(x=0.1 * i, frame=i + 1), cx=w / 2, cy=h / 2, fx=f, fy=f) for i in range(3)]
+    track = {"version": 1, "width": w, "height": h, "fps": 24.0, "frame_start": 1, "frame_end": 3, "scale": 1.0,
+             "frames": frames}
+    passes = ArrayPasses(np.full((3, h, w), 5.0, np.float32), np.full((3, h, w), 150, np.uint8))
+    widths, painted = {}, {}
+    for whole in (True, False):
+        model.new_ground_only = not whole
+        seen = []
+        hook = model.net.register_forward_hook(lambda _, inputs, __: seen.append(inputs[0].shape[-1]))
+        try:
+            session = model.start(ShotInput("a quiet plaza at dusk", track, 0, passes=passes))
+            painted[whole] = [session.step() for _ in range(3)]
+        finally:
+            hook.remove()
+            model.new_ground_only = True
+        widths[whole] = seen
+    assert widths[True] == [400] * 3  # 384 + the reflected margins, every frame
+    assert widths[False][0] == 400 and all(208 <= width < 400 for width in widths[False][1:])  # a 192-wide box
+    assert np.array_equal(painted[True][0], painted[False][0])
+    kept = np.zeros((h, w), bool)
+    kept[:, :w - 6 - 8] = True  # the truck moves the wall 0.1 * 300 / 5 = 6 px; beyond the crisp-edge band
+    np.testing.assert_array_equal(painted[True][1][kept], painted[False][1][kept])
+    assert not np.array_equal(painted[True][1], painted[True][0])
 
 
 def test_a_look_frame_is_frame_zero_and_is_carried_into_the_next_frames(model: PainterModel):

@@ -4,8 +4,10 @@ One run builds a blockout of plain primitives with a 300-frame dolly and pan
 (a child Blender), renders its passes with the product's renderer (the child
 `oyster_blender.headless`, timed as 1 frame against all frames, so Blender's
 start-up cancels out), then paints them at the shot's size with the shipped
-painter and, as the baseline measured in the same run, the painter without
-memory. Frames 10-20 against 290-300 are timed in turns (snapshots restored
+painter and, as the baselines measured in the same run, the painter with its
+network run on the whole frame every frame (`whole_frame_fps`; the shipped
+painter runs it on boxes around the new ground, painter/regions.py) and the
+painter without memory. Frames 10-20 against 290-300 are timed in turns (snapshots restored
 alternately), since on a shared machine one pass compares moments, not frames.
 In the same run (issue 16): a three-minute rollout (`--long-frames`, 4,320
 frames) of the analytic shot (`analytic_shot`, passes made as they are asked,
@@ -209,14 +211,15 @@ def run(args: argparse.Namespace) -> int:
         read_passes(folder, frames, width, height)  # checked once, as the worker does
         figures: dict = {"resolution": [width, height], "device": devices.describe(device),
                          "passes_ms_per_frame": round(passes_ms, 1)}
-        for name, memory in (("painter", True), ("no_memory", False)):
-            model = PainterModel(args.checkpoint, use_memory=memory, device=device)
+        for name, memory, new_ground_only in (("painter", True, True), ("whole_frame", True, False),
+                                              ("no_memory", False, True)):
+            model = PainterModel(args.checkpoint, use_memory=memory, device=device, new_ground_only=new_ground_only)
             shot = ShotInput(request["notes"], request["track"], 0, passes=FolderPasses(folder, frames, width, height))
             session = model.start(shot)
             times = _frame_times(session, 300)
             fps = 1 / float(np.mean(times[10:]))
             figures[f"{name}_fps"] = round(fps, 2)
-            if memory:
+            if name == "painter":
                 figures["fps"] = round(fps, 2)
                 again = model.start(shot)
                 _frame_times(again, 10)
@@ -231,6 +234,7 @@ def run(args: argparse.Namespace) -> int:
                 if args.long_frames:
                     figures.update(_long_rollout(model, args.long_frames, width, height, args.rounds))
         figures["memory_cost_ratio"] = round(figures["no_memory_fps"] / figures["painter_fps"], 3)
+        figures["new_ground_speedup"] = round(figures["painter_fps"] / figures["whole_frame_fps"], 3)
     if args.live_frames:
         figures.update(_live(args.live_frames, width, height))
     for key, value in figures.items():

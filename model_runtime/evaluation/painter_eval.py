@@ -11,7 +11,10 @@ Generators, in the same run:
   ControlNet add-ons work);
 - `oyster-painter`: the painter with its memory;
 - `oyster-tiny`: the model the painter replaces, started from the blockout's
-  Workbench render of frame 1 (its first-frame path).
+  Workbench render of frame 1 (its first-frame path);
+- on request (`--generators ... oyster-painter-whole-frame`): the painter with
+  its network run on the whole frame, as before it ran on the new ground's
+  boxes only (painter/regions.py).
 
 Revisit and drift run on ping-pong tracks of the first `--revisit-clips`
 clips: the clip's frames forward and back until 300 frames, so the camera
@@ -39,6 +42,7 @@ from model_runtime.painter.examples import passes_depth
 from model_runtime.painter.passes import ArrayPasses
 
 GENERATORS = ("workbench", "oyster-painter-no-memory", "oyster-painter", "oyster-tiny")
+WHOLE_FRAME = "oyster-painter-whole-frame"  # on request: the painter's network run on the whole frame every frame
 PING_PONG_FRAMES = 300
 
 
@@ -61,10 +65,13 @@ def _truncated(track: dict, indices: list[int]) -> dict:
 
 
 def _generator(name: str, painter: str, device):
-    from model_runtime.painter.session import PainterModel
+    from model_runtime.painter.session import DEFAULT_CHECKPOINT, PainterModel
 
+    path = Path(painter) if painter.endswith(".safetensors") else DEFAULT_CHECKPOINT
+    if name == WHOLE_FRAME:
+        return PainterModel(path, name=name, device=device, new_ground_only=False)
     if name in ("oyster-painter", "oyster-painter-no-memory") and painter.endswith(".safetensors"):
-        return PainterModel(Path(painter), name=name, use_memory=name == "oyster-painter", device=device)
+        return PainterModel(path, name=name, use_memory=name == "oyster-painter", device=device)
     return get_generator(name, device=str(device))
 
 

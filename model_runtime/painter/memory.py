@@ -59,6 +59,16 @@ def surface(depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return target, tolerance
 
 
+def closed(landed: np.ndarray) -> np.ndarray:
+    """The binary closing of where points landed, with the border pixels repeated outward: a plain closing
+    sees nothing beyond the frame, so a gap between points along the border stayed open and the network
+    repainted that speck every frame. Repeated outward, a strip of new ground along the border (a pan's)
+    stays open however thin; a mirror would close a strip two pixels wide and smear the memory into it."""
+    r = CLOSE_SIZE
+    padded = np.pad(landed, r, mode="edge")
+    return ndimage.binary_closing(padded, np.ones((CLOSE_SIZE, CLOSE_SIZE), bool))[r:-r, r:-r]
+
+
 def view(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray, depth: np.ndarray,
          objects: np.ndarray | None = None) -> MemoryView:
     """The points (colours R, G, B, id) seen through a camera whose blockout depth (0: sky) is `depth`: each
@@ -71,7 +81,7 @@ def view(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray,
     if not landed.any():
         return empty_view(w, h)
     _, (rows, cols) = ndimage.distance_transform_edt(~landed, return_indices=True)
-    near = landed | ndimage.binary_closing(landed, np.ones((CLOSE_SIZE, CLOSE_SIZE), bool))
+    near = landed | closed(landed)
     rgb, zbuf = rgb[rows, cols], zbuf[rows, cols]
     valid = near & (np.abs(zbuf - target) <= tolerance)
     return MemoryView(np.where(valid[..., None], rgb, 0).astype(np.float32), valid)

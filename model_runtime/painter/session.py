@@ -6,11 +6,13 @@
    and its object ids where anything but the camera moves.
 2. see the memory: what was painted before, reprojected into this camera with
    the exact depths, valid where it shows the surface the blockout has here.
-3. paint: the network paints the whole frame from the passes, the notes in
-   force and the memory (it sees the memory, so new ground matches it). A
-   frame the memory covers entirely (a held camera, a still live view) has
-   nothing new to paint: the network is not run and the frame is the memory,
-   exactly what the composite would show.
+3. paint: the network paints the new ground from the passes, the notes in
+   force and the memory (it sees the memory, so new ground matches it), on
+   boxes around the memory's holes with context (painter/regions.py), or the
+   whole frame when they would cover most of it. A frame the memory covers
+   entirely (a held camera, a still live view) has nothing new to paint: the
+   network is not run and the frame is the memory, exactly what the
+   composite would show.
 4. composite: where the memory is valid it is kept as it was (a revisit gives
    the same picture); elsewhere the painted pixels are the frame.
 5. crisp edges: on new ground, each side of the blockout's silhouettes takes
@@ -46,6 +48,7 @@ from model_runtime.painter.native import (NATIVE_PIXELS, downsample_passes, down
                                           native_size, scaled_frame)
 from model_runtime.painter.network import PainterNet
 from model_runtime.painter.passes import FramePasses
+from model_runtime.painter.regions import paint_boxes
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "oyster-painter.safetensors"
 MAX_MEMORY_POINTS = 2_000_000  # ~24 full 384x216 frames of new ground; 48 MB
@@ -76,15 +79,17 @@ def pad_to(features: np.ndarray, multiple: int, margin: int = EDGE_MARGIN) -> np
 class PainterModel(FrameGenerator):
     def __init__(self, path: Path = DEFAULT_CHECKPOINT, name: str = "oyster-painter", use_memory: bool = True,
                  device: str | torch.device = "cpu", max_memory_points: int = MAX_MEMORY_POINTS,
-                 native_pixels: int = NATIVE_PIXELS):
+                 native_pixels: int = NATIVE_PIXELS, new_ground_only: bool = True):
         """`device`: where the weights and each frame's features live (only the painted frame comes back);
         float32 everywhere. `max_memory_points`: the bound of a session's memory ring. `native_pixels`: shots
-        larger than this are painted at this area and brought up guided by their depth (painter/native.py)."""
+        larger than this are painted at this area and brought up guided by their depth (painter/native.py).
+        `new_ground_only`: the network runs on boxes around the memory's holes (painter/regions.py), not on
+        the whole frame (False: the whole frame, the baseline the bench times it against)."""
         self.device = torch.device(device)
         self.net, self.record = checkpoint.load(path)
         self.net.to(self.device)
         self.name, self.use_memory, self.max_memory_points = name, use_memory, max_memory_points
-        self.native_pixels = native_pixels
+        self.native_pixels, self.new_ground_only = native_pixels, new_ground_only
         self.checkpoint_sha256 = checkpoint.file_sha256(path)
         self._notes: dict[str, torch.Tensor] = {}
 
@@ -110,15 +115,20 @@ class PainterModel(FrameGenerator):
     @torch.no_grad()
     def paint(self, passes: FramePasses, frame: dict, seen: MemoryView, notes: str, noise_seed: list[int]
               ) -> np.ndarray:
-        """Stage 3: the network's picture of the frame, float32 (H, W, 3) in [0, 1]."""
+        """Stage 3: the network's picture of the frame, float32 (H, W, 3) in [0, 1]: of its new ground (and the
+        context around it; zeros elsewhere), or of the whole frame."""
         h, w = passes.depth.shape
         noise = np.random.default_rng(noise_seed).standard_normal((h, w)).astype(np.float32)
         features = frame_features(passes.shade, passes.depth, frame, seen.rgb, seen.valid, noise,
                                   self.net.config.basis_frequencies)
-        x = torch.from_numpy(pad_to(features, PainterNet.multiple()))[None].to(self.device)
+        boxes = paint_boxes(~seen.valid) if self.new_ground_only else [(0, h, 0, w)]
+        painted = np.zeros((h, w, 3), np.float32)
         m = EDGE_MARGIN
-        rgb = self.net(x, self.notes_embedding(notes))[0, :, m:m + h, m:m + w]
-        return rgb.permute(1, 2, 0).cpu().numpy()
+        for y0, y1, x0, x1 in boxes:
+            x = torch.from_numpy(pad_to(features[:, y0:y1, x0:x1], PainterNet.multiple()))[None].to(self.device)
+            rgb = self.net(x, self.notes_embedding(notes))[0, :, m:m + y1 - y0, m:m + x1 - x0]
+            painted[y0:y1, x0:x1] = rgb.permute(1, 2, 0).cpu().numpy()
+        return painted
 
 
 def composite(painted: np.ndarray, seen: MemoryView) -> np.ndarray:

@@ -1,0 +1,72 @@
+"""Where the network runs: boxes around a frame's new ground, each with context, instead of the whole frame.
+
+Where the memory is valid the composite shows the memory, so the network's
+pixels there are thrown away. A camera that pans or cranes brings in a strip
+at one side, an object that moves reveals a sliver beside it: painting the
+whole frame for those costs the whole frame. So the network runs on boxes
+that hold the new ground and `CONTEXT` pixels of what surrounds it (the memory
+there, which the new ground must match), never smaller than the crops the
+painter is trained on (192x112: its normalisation statistics and receptive
+field are those of such a crop), and on the whole frame once the boxes would
+cover most of it.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+CONTEXT = 24                # pixels of surroundings around new ground inside a box
+MIN_BOX = (192, 112)        # (width, height): the training crop
+WHOLE_FRAME_SHARE = 0.6     # boxes covering more than this share of the frame: paint the frame
+
+Box = tuple[int, int, int, int]  # (y0, y1, x0, x1), end exclusive
+
+
+def _grow(start: int, end: int, least: int, limit: int) -> tuple[int, int]:
+    """[start, end) widened about its centre to at least `least`, moved inside [0, limit)."""
+    if end - start >= least or least >= limit:
+        return (start, end) if least < limit else (0, limit)
+    start = max(0, min((start + end - least) // 2, limit - least))
+    return start, start + least
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]
+
+
+def _merge(boxes: list[Box]) -> list[Box]:
+    """Boxes that overlap become their union, until none overlap."""
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                if _overlap(boxes[i], boxes[j]):
+                    a, b = boxes[i], boxes.pop(j)
+                    boxes[i] = (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
+                    merged = True
+                    break
+            if merged:
+                break
+    return boxes
+
+
+def paint_boxes(new: np.ndarray, context: int = CONTEXT, min_box: tuple[int, int] = MIN_BOX,
+                whole_frame_share: float = WHOLE_FRAME_SHARE) -> list[Box]:
+    """Non-overlapping boxes that cover every True pixel of `new` (H, W) with `context` pixels around it; [] when
+    nothing is new; the whole frame when the boxes would cover more than `whole_frame_share` of it."""
+    h, w = new.shape
+    if not new.any():
+        return []
+    kernel = np.ones((2 * context + 1, 2 * context + 1), np.uint8)
+    near = cv2.dilate(new.astype(np.uint8), kernel)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
+    boxes = []
+    for x, y, bw, bh, _ in stats[1:count]:
+        y0, y1 = _grow(int(y), int(y + bh), min_box[1], h)
+        x0, x1 = _grow(int(x), int(x + bw), min_box[0], w)
+        boxes.append((y0, y1, x0, x1))
+    boxes = _merge(boxes)
+    if sum((b[1] - b[0]) * (b[3] - b[2]) for b in boxes) > whole_frame_share * h * w:
+        return [(0, h, 0, w)]
+    return boxes
