@@ -49,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--init", type=Path, help="start a new run from this painter checkpoint's weights "
                         "(fresh optimiser); ignored when the run folder resumes")
+    parser.add_argument("--basis-init-std", type=float, default=0.0,
+                        help="with --init into a preset with the texture basis: spread of its new stem weights "
+                        "(0: the first frames are the initial painter's)")
     devices.add_argument(parser)
 
 
@@ -122,16 +125,21 @@ def batch(clips: list[Clip], rng: np.random.Generator, size: int, crop: tuple[in
     return torch.from_numpy(np.stack(feats)), torch.from_numpy(np.stack(truths)), torch.from_numpy(np.stack(notes))
 
 
-def init_from(net: PainterNet, initial: PainterNet) -> None:
-    """Load `initial`'s weights into `net`. A net that adds the texture basis to the same widths starts as
-    `initial` does: the stem's weights for the basis channels start at zero, so its first frames are
-    `initial`'s and training decides how much of the basis to use."""
+def init_from(net: PainterNet, initial: PainterNet, basis_std: float = 0.0,
+              generator: torch.Generator | None = None) -> None:
+    """Load `initial`'s weights into `net`. A net that adds the texture basis to the same widths starts from
+    `initial`: the stem's weights for the basis channels start at zero (its first frames are `initial`'s), or
+    normal with `basis_std`, so texture is drawn from the first step. Why the second exists: from exactly
+    zero, a texture whose phase the ground truth does not share gains nothing to first order (its sign is
+    arbitrary), so the objective's pull toward it starts at nothing."""
     same = replace(initial.config, basis_frequencies=net.config.basis_frequencies)
     if same != net.config or (initial.config.basis_frequencies and initial.config != net.config):
         raise ValueError(f"a {initial.config} painter cannot start a {net.config} one")
     weights = initial.state_dict()
     stem = net.stem.weight.detach().clone()
     stem.zero_()
+    if basis_std:
+        stem.normal_(0.0, basis_std, generator=generator)
     # pixel_unshuffle puts input channel c at stem channels 4c .. 4c + 3, so the old channels come first
     stem[:, :weights["stem.weight"].shape[1]] = weights["stem.weight"]
     net.load_state_dict({**weights, "stem.weight": stem})
@@ -166,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.init is not None:
         initial, _ = checkpoint.load(args.init)
         try:
-            init_from(net, initial)
+            init_from(net, initial, args.basis_init_std, torch.Generator().manual_seed(args.seed))
         except ValueError as error:
             raise SystemExit(f"--init {args.init}: {error} (preset {args.preset})") from None
         print(f"started from {args.init}", flush=True)
