@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         figures["probe_share"] = probe_share["mean"] / gt["probe"]["mean"]
         figures["warping_over_truth"] = figures["warping_error"] / gt["warping_error"]
         figures["seconds_per_frame"] = seconds / (len(clips) * n)
-        if name != "workbench":
+        if name != "workbench" and args.revisit_clips:
             revisits, drifts = [], []
             for clip in clips[:args.revisit_clips]:
                 indices = ping_pong(n)
