@@ -89,8 +89,10 @@ def test_a_painter_with_the_texture_basis_grows_from_a_plain_one_and_paints(data
     session = PainterModel(tmp_path / "basis" / "painter.safetensors").start(
         ShotInput("a red box on a stone floor at dusk", track, 0, passes=AnalyticPasses(track)))
     assert session.step().shape == (H, W, 3)
+    _train(dataset, tmp_path / "again", 2, "--init", str(tmp_path / "basis" / "painter.safetensors"))
+    assert checkpoint.load(tmp_path / "again" / "painter.safetensors")[0].config == net.config  # no --preset: --init's
     refused = subprocess.run([sys.executable, "-m", "model_runtime", "train-painter", "--data", str(dataset),
-                              "--run", str(tmp_path / "back"), "--steps", "1", "--init",
+                              "--run", str(tmp_path / "back"), "--steps", "1", "--preset", "painter-small", "--init",
                               str(tmp_path / "basis" / "painter.safetensors")],
                              cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert refused.returncode != 0 and "cannot start" in refused.stderr

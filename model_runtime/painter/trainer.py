@@ -27,14 +27,15 @@ from model_runtime.painter import checkpoint
 from model_runtime.painter.examples import example
 from model_runtime.painter.critic import PatchCritic, critic_loss, painted_share, painter_adversarial_loss
 from model_runtime.painter.features import MEMORY_RGB, MEMORY_VALID, SHADE
-from model_runtime.painter.network import PRESETS, PainterNet
+from model_runtime.painter.network import PRESETS, PainterConfig, PainterNet
 from model_runtime.painter.objective import ENERGY_WEIGHT, painter_loss
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, nargs="+", required=True, help="dataset folders with blockout passes")
     parser.add_argument("--run", type=Path, required=True, help="run folder (created; a rerun resumes)")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="painter-small")
+    parser.add_argument("--preset", choices=sorted(PRESETS),
+                        help="the network's config (default: the resumed run's, else --init's, else painter-small)")
     parser.add_argument("--steps", type=int, required=True, help="train until this many steps in all")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--crop", default="192x112", help="WIDTHxHEIGHT of the training crops (multiples of 16)")
@@ -145,6 +146,17 @@ def init_from(net: PainterNet, initial: PainterNet, basis_std: float = 0.0,
     net.load_state_dict({**weights, "stem.weight": stem})
 
 
+def _config(args: argparse.Namespace) -> PainterConfig:
+    """--preset's config; without one, the resumed run's, else the --init checkpoint's (so a fine-tune of the
+    shipped painter keeps its architecture), else painter-small."""
+    if args.preset:
+        return PRESETS[args.preset]
+    for path in (args.run / "painter.safetensors", args.init):
+        if path is not None and path.exists():
+            return checkpoint.load(path)[0].config
+    return PRESETS["painter-small"]
+
+
 def run(args: argparse.Namespace) -> int:
     from model_runtime.world.text import embed_notes
 
@@ -159,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
     embeddings = dict(zip(captions, embed_notes(captions)))
     args.run.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(args.seed)
-    net = PainterNet(PRESETS[args.preset]).to(device)
+    net = PainterNet(_config(args)).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr)
     nets = {"model": (net, opt)}
     if args.adversarial_weight:
@@ -176,9 +188,10 @@ def run(args: argparse.Namespace) -> int:
         try:
             init_from(net, initial, args.basis_init_std, torch.Generator().manual_seed(args.seed))
         except ValueError as error:
-            raise SystemExit(f"--init {args.init}: {error} (preset {args.preset})") from None
+            raise SystemExit(f"--init {args.init}: {error} (preset {args.preset or 'of the run'})") from None
         print(f"started from {args.init}", flush=True)
     record = {"data": [str(d) for d in args.data], "clips": len(clips), "preset": args.preset,
+              "config": net.config.to_dict(),
               "device": str(device), "batch": args.batch, "crop": list(crop), "lr": args.lr, "seed": args.seed,
               "energy_weight": args.energy_weight, "adversarial_weight": args.adversarial_weight,
               "init": str(args.init) if args.init is not None else None}
