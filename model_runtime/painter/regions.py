@@ -17,7 +17,8 @@ import numpy as np
 
 CONTEXT = 24                # pixels of surroundings around new ground inside a box
 MIN_BOX = (192, 112)        # (width, height): the training crop
-WHOLE_FRAME_SHARE = 0.6     # boxes covering more than this share of the frame: paint the frame
+WHOLE_FRAME_SHARE = 0.6     # boxes costing more than this share of the whole frame: paint the frame
+MARGIN, MULTIPLE = 8, 16    # what the network's input adds to a box (session.pad_to), for the cost
 
 Box = tuple[int, int, int, int]  # (y0, y1, x0, x1), end exclusive
 
@@ -28,6 +29,11 @@ def _grow(start: int, end: int, least: int, limit: int) -> tuple[int, int]:
         return (start, end) if least < limit else (0, limit)
     start = max(0, min((start + end - least) // 2, limit - least))
     return start, start + least
+
+
+def _cost(h: int, w: int) -> int:
+    """Pixels the network runs on for an h x w box: the reflected margin, then up to the network's multiple."""
+    return -(-(h + 2 * MARGIN) // MULTIPLE) * MULTIPLE * (-(-(w + 2 * MARGIN) // MULTIPLE) * MULTIPLE)
 
 
 def _overlap(a: Box, b: Box) -> bool:
@@ -54,7 +60,9 @@ def _merge(boxes: list[Box]) -> list[Box]:
 def paint_boxes(new: np.ndarray, context: int = CONTEXT, min_box: tuple[int, int] = MIN_BOX,
                 whole_frame_share: float = WHOLE_FRAME_SHARE) -> list[Box]:
     """Non-overlapping boxes that cover every True pixel of `new` (H, W) with `context` pixels around it; [] when
-    nothing is new; the whole frame when the boxes would cover more than `whole_frame_share` of it."""
+    nothing is new; the whole frame when the network would run on more than `whole_frame_share` of the pixels
+    it runs on for the whole frame (margins and rounding counted: two boxes of a third of the frame each cost
+    more than the frame)."""
     h, w = new.shape
     if not new.any():
         return []
@@ -67,6 +75,6 @@ def paint_boxes(new: np.ndarray, context: int = CONTEXT, min_box: tuple[int, int
         x0, x1 = _grow(int(x), int(x + bw), min_box[0], w)
         boxes.append((y0, y1, x0, x1))
     boxes = _merge(boxes)
-    if sum((b[1] - b[0]) * (b[3] - b[2]) for b in boxes) > whole_frame_share * h * w:
+    if sum(_cost(b[1] - b[0], b[3] - b[2]) for b in boxes) > whole_frame_share * _cost(h, w):
         return [(0, h, 0, w)]
     return boxes
