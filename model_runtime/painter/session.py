@@ -121,7 +121,8 @@ class PainterModel(FrameGenerator):
         noise = np.random.default_rng(noise_seed).standard_normal((h, w)).astype(np.float32)
         features = frame_features(passes.shade, passes.depth, frame, seen.rgb, seen.valid, noise,
                                   self.net.config.basis_frequencies)
-        boxes = paint_boxes(~seen.valid) if self.new_ground_only else [(0, h, 0, w)]
+        boxes = paint_boxes(~seen.valid, EDGE_MARGIN, PainterNet.multiple()) if self.new_ground_only \
+            else [(0, h, 0, w)]
         painted = np.zeros((h, w, 3), np.float32)
         m = EDGE_MARGIN
         for y0, y1, x0, x1 in boxes:
