@@ -15,7 +15,6 @@ from model_runtime.models.interface import GeneratorInputError, ShotInput  # noq
 from model_runtime.painter import checkpoint  # noqa: E402
 from model_runtime.painter.features import (FEATURE_CHANNELS, feature_channels, frame_features, rays,  # noqa: E402
                                            world_normals)
-from model_runtime.painter.features import camera  # noqa: E402
 from model_runtime.painter.memory import Memory, frame_view  # noqa: E402
 from model_runtime.painter.network import PainterConfig, PainterNet  # noqa: E402
 from model_runtime.painter.passes import ArrayPasses, FolderPasses, PassesError, read_passes  # noqa: E402

@@ -76,7 +76,7 @@ def test_edge_crops_touch_the_border_in_their_share():
 
 def test_the_margin_is_reflected_on_every_side_and_sizes_are_multiples():
     features = np.arange(2 * 36 * 64, dtype=np.float32).reshape(2, 36, 64)
-    padded = pad_to(features, 16)
+    padded = pad_to(features)
     assert padded.shape[1] % 16 == 0 and padded.shape[2] % 16 == 0
     m = EDGE_MARGIN
     assert np.array_equal(padded[:, m:m + 36, m:m + 64], features)

@@ -4,8 +4,13 @@ from __future__ import annotations
 import numpy as np
 
 from model_runtime.painter.regions import CONTEXT, MIN_BOX, paint_boxes
+from model_runtime.painter.session import EDGE_MARGIN
 
 H, W = 216, 384
+
+
+def boxes_of(new: np.ndarray) -> list:
+    return paint_boxes(new, EDGE_MARGIN)
 
 
 def _covers(boxes, mask) -> bool:
@@ -16,10 +21,10 @@ def _covers(boxes, mask) -> bool:
 
 
 def test_nothing_new_runs_nothing_and_a_pan_strip_gets_one_box_at_its_border():
-    assert paint_boxes(np.zeros((H, W), bool)) == []
+    assert boxes_of(np.zeros((H, W), bool)) == []
     strip = np.zeros((H, W), bool)
     strip[:, -3:] = True  # a pan to the right reveals three columns
-    boxes = paint_boxes(strip)
+    boxes = boxes_of(strip)
     assert boxes == [(0, H, W - MIN_BOX[0], W)]  # as wide as a training crop, against the right border
     dilated = np.zeros((H, W), bool)
     dilated[:, -3 - CONTEXT:] = True
@@ -30,21 +35,21 @@ def test_two_far_apart_slivers_get_two_boxes_and_new_ground_everywhere_gets_the_
     slivers = np.zeros((H, W), bool)
     slivers[10:20, 5:8] = True
     slivers[190:200, 370:380] = True
-    boxes = paint_boxes(slivers)
+    boxes = boxes_of(slivers)
     assert len(boxes) == 2 and _covers(boxes, slivers)
     assert all(y1 - y0 >= MIN_BOX[1] and x1 - x0 >= MIN_BOX[0] for y0, y1, x0, x1 in boxes)
     assert all(0 <= y0 < y1 <= H and 0 <= x0 < x1 <= W for y0, y1, x0, x1 in boxes)
     ys, xs = np.meshgrid(np.arange(0, H, 40), np.arange(0, W, 60), indexing="ij")
     scattered = np.zeros((H, W), bool)
     scattered[ys, xs] = True
-    assert paint_boxes(scattered) == [(0, H, 0, W)]
+    assert boxes_of(scattered) == [(0, H, 0, W)]
 
 
 def test_boxes_that_overlap_merge_and_a_small_frame_is_one_box():
     near = np.zeros((H, W), bool)
     near[50, 100] = near[60, 200] = True  # their minimum boxes overlap
-    boxes = paint_boxes(near)
+    boxes = boxes_of(near)
     assert len(boxes) == 1 and _covers(boxes, near)
     small = np.zeros((36, 64), bool)
     small[5, 5] = True
-    assert paint_boxes(small) == [(0, 36, 0, 64)]
+    assert boxes_of(small) == [(0, 36, 0, 64)]

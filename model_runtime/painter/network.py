@@ -89,9 +89,15 @@ class PainterNet(nn.Module):
     def multiple() -> int:
         return 2 ** 4  # unshuffle by 2, then one halving per level below the first (4 levels: 2 * 8)
 
+    @staticmethod
+    def input_length(length: int, margin: int) -> int:
+        """An axis of `length` pixels as the network takes it: `margin` on each side, then up to `multiple()`."""
+        multiple = PainterNet.multiple()
+        return -(-(length + 2 * margin) // multiple) * multiple
+
     def forward(self, features: torch.Tensor, notes: torch.Tensor) -> torch.Tensor:
-        """features (B, feature_channels(config.basis_frequencies), H, W) with H, W multiples of `multiple()`; notes (B, 384).
-        Returns RGB (B, 3, H, W) in [0, 1]."""
+        """features (B, feature_channels(config.basis_frequencies), H, W) with H, W multiples of `multiple()`;
+        notes (B, 384). Returns RGB (B, 3, H, W) in [0, 1]."""
         films = iter(self.notes(notes).split(self._film_sizes(), dim=1))
         x = self.stem(F.pixel_unshuffle(features, 2))
         skips = []

@@ -15,6 +15,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from model_runtime.painter.network import PainterNet
+
 CONTEXT = 24                # pixels of surroundings around new ground inside a box
 MIN_BOX = (192, 112)        # (width, height): the training crop
 WHOLE_FRAME_SHARE = 0.6     # boxes costing more than this share of the whole frame: paint the frame
@@ -24,15 +26,17 @@ Box = tuple[int, int, int, int]  # (y0, y1, x0, x1), end exclusive
 
 def _grow(start: int, end: int, least: int, limit: int) -> tuple[int, int]:
     """[start, end) widened about its centre to at least `least`, moved inside [0, limit)."""
-    if end - start >= least or least >= limit:
-        return (start, end) if least < limit else (0, limit)
+    if least >= limit:
+        return 0, limit
+    if end - start >= least:
+        return start, end
     start = max(0, min((start + end - least) // 2, limit - least))
     return start, start + least
 
 
-def _cost(h: int, w: int, margin: int, multiple: int) -> int:
-    """Pixels the network runs on for an h x w box: the reflected margin, then up to the network's multiple."""
-    return -(-(h + 2 * margin) // multiple) * multiple * (-(-(w + 2 * margin) // multiple) * multiple)
+def _cost(h: int, w: int, margin: int) -> int:
+    """Pixels the network runs on for an h x w box with `margin` around it (session.pad_to)."""
+    return PainterNet.input_length(h, margin) * PainterNet.input_length(w, margin)
 
 
 def _overlap(a: Box, b: Box) -> bool:
@@ -56,12 +60,12 @@ def _merge(boxes: list[Box]) -> list[Box]:
     return boxes
 
 
-def paint_boxes(new: np.ndarray, margin: int = 8, multiple: int = 16, context: int = CONTEXT,
-                min_box: tuple[int, int] = MIN_BOX, whole_frame_share: float = WHOLE_FRAME_SHARE) -> list[Box]:
+def paint_boxes(new: np.ndarray, margin: int, context: int = CONTEXT, min_box: tuple[int, int] = MIN_BOX,
+                whole_frame_share: float = WHOLE_FRAME_SHARE) -> list[Box]:
     """Non-overlapping boxes that cover every True pixel of `new` (H, W) with `context` pixels around it; [] when
     nothing is new; the whole frame when the network would run on more than `whole_frame_share` of the pixels
     it runs on for the whole frame (margins and rounding counted: two boxes of a third of the frame each cost
-    more than the frame). margin, multiple: what the network's input adds to a box (session.pad_to)."""
+    more than the frame). margin: the reflected margin the network's input adds to a box (session.pad_to)."""
     h, w = new.shape
     if not new.any():
         return []
@@ -74,7 +78,7 @@ def paint_boxes(new: np.ndarray, margin: int = 8, multiple: int = 16, context: i
         x0, x1 = _grow(int(x), int(x + bw), min_box[0], w)
         boxes.append((y0, y1, x0, x1))
     boxes = _merge(boxes)
-    cost = sum(_cost(b[1] - b[0], b[3] - b[2], margin, multiple) for b in boxes)
-    if cost > whole_frame_share * _cost(h, w, margin, multiple):
+    cost = sum(_cost(b[1] - b[0], b[3] - b[2], margin) for b in boxes)
+    if cost > whole_frame_share * _cost(h, w, margin):
         return [(0, h, 0, w)]
     return boxes

@@ -66,13 +66,14 @@ class PainterState:
     notes: str
 
 
-def pad_to(features: np.ndarray, multiple: int, margin: int = EDGE_MARGIN) -> np.ndarray:
-    """Reflect-pad (C, H, W) by `margin` on every side, then on the bottom and right to multiples of `multiple`.
+def pad_to(features: np.ndarray, margin: int = EDGE_MARGIN) -> np.ndarray:
+    """Reflect-pad (C, H, W) by `margin` on every side, then on the bottom and right to the network's multiple
+    (`PainterNet.input_length`).
 
     The margin keeps the convolutions' zero padding out of the frame: without it the outermost pixels
     come out greyed, and a panning camera freezes that grey edge into the memory strip by strip."""
     _, h, w = features.shape
-    ph, pw = -(h + 2 * margin) % multiple, -(w + 2 * margin) % multiple
+    ph, pw = (PainterNet.input_length(n, margin) - n - 2 * margin for n in (h, w))
     return np.pad(features, ((0, 0), (margin, margin + ph), (margin, margin + pw)), mode="reflect")
 
 
@@ -121,12 +122,11 @@ class PainterModel(FrameGenerator):
         noise = np.random.default_rng(noise_seed).standard_normal((h, w)).astype(np.float32)
         features = frame_features(passes.shade, passes.depth, frame, seen.rgb, seen.valid, noise,
                                   self.net.config.basis_frequencies)
-        boxes = paint_boxes(~seen.valid, EDGE_MARGIN, PainterNet.multiple()) if self.new_ground_only \
-            else [(0, h, 0, w)]
+        boxes = paint_boxes(~seen.valid, EDGE_MARGIN) if self.new_ground_only else [(0, h, 0, w)]
         painted = np.zeros((h, w, 3), np.float32)
         m = EDGE_MARGIN
         for y0, y1, x0, x1 in boxes:
-            x = torch.from_numpy(pad_to(features[:, y0:y1, x0:x1], PainterNet.multiple()))[None].to(self.device)
+            x = torch.from_numpy(pad_to(features[:, y0:y1, x0:x1]))[None].to(self.device)
             rgb = self.net(x, self.notes_embedding(notes))[0, :, m:m + y1 - y0, m:m + x1 - x0]
             painted[y0:y1, x0:x1] = rgb.permute(1, 2, 0).cpu().numpy()
         return painted
