@@ -45,6 +45,40 @@ def test_a_sideways_move_shifts_a_fronto_parallel_plane_by_the_disparity():
     assert np.allclose(zbuf[valid], 5.0) and np.isinf(zbuf[~valid]).all()
 
 
+def test_bilinear_splat_through_the_same_camera_is_still_the_identity():
+    c2w = pose(20.0, -5.0, (1.0, -0.5, 2.0))
+    rgb, depth = render(c2w)
+    colors = rgb.astype(np.float32) / 255
+    image, zbuf, valid = splat(*unproject(depth, colors, K, c2w), K, c2w, W, H, bilinear=True)
+    assert valid.all() and np.array_equal(image, colors)
+
+
+def test_bilinear_splat_resamples_a_quarter_pixel_move_as_a_renderer_filters():
+    depth = np.full((H, W), 5.0, np.float32)
+    colors = np.random.default_rng(0).random((H, W, 3)).astype(np.float32)
+    moved = pose(t=(0.25 * 5.0 / FX, 0.0, 0.0))                           # the image moves a quarter pixel left
+    points = unproject(depth, colors, K, np.eye(4))
+    nearest, _, valid = splat(*points, K, moved, W, H)
+    filtered, _, valid_filtered = splat(*points, K, moved, W, H, bilinear=True)
+    assert np.array_equal(valid, valid_filtered)
+    assert np.array_equal(nearest[:, 1:-1], colors[:, 1:-1])              # each pixel jumps to one point
+    expected = 0.75 * colors[:, 1:-2] + 0.25 * colors[:, 2:-1]            # its point 0.25 px off, the next 0.75 px
+    assert np.allclose(filtered[:, 1:-2], expected, atol=1e-5)
+
+
+def test_bilinear_splat_mixes_only_points_on_the_pixels_own_surface():
+    Kt = intrinsics_matrix(1.0, 1.0, 1.0, 0.5)                            # a 2x1 image: u = x / z + 1
+    us = [0.5, 0.8, 1.5, 1.3]                                             # near wall: 0.5, 0.8; far wall: 1.5, 1.3
+    zs = [2.0, 2.0, 5.0, 5.0]
+    points = np.array([[(u - 1.0) * z, 0.0, z] for u, z in zip(us, zs)], np.float32)
+    colors = np.array([[0.1], [0.1], [0.3], [0.5]], np.float32)
+    surface = (np.array([[2.0, 5.0]]), np.full((1, 2), 0.1))
+    image, _, valid = splat(points, colors, Kt, np.eye(4), 2, 1, surface=surface, bilinear=True)
+    assert valid.all()
+    assert np.isclose(image[0, 0, 0], 0.1)                                # the far wall's points reach it, weighing 0
+    assert np.isclose(image[0, 1, 0], (1.0 * 0.3 + 0.8 * 0.5) / 1.8)       # the near wall's point 0.7 px off does not
+
+
 def test_the_nearest_point_wins_whatever_the_order():
     Kt = intrinsics_matrix(1.0, 1.0, 1.0, 1.0)                            # 2x2 image, centre at the corner
     points = np.array([[0.25, 0.25, 3.0], [0.5, 0.5, 2.0], [0.75, 0.75, 3.0],  # all land in pixel (1, 1)

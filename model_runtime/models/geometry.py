@@ -17,6 +17,8 @@ from scipy import ndimage
 
 NEAR = 1e-3
 """Metres: points closer to the camera plane than this (or behind it) are not drawn."""
+SNAP_PX = 1e-3
+"""Pixels: a point this close to a pixel centre counts as on it (splat's bilinear colours)."""
 
 
 def intrinsics_matrix(fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
@@ -49,7 +51,8 @@ def unproject(depth: np.ndarray, rgb: np.ndarray, K: np.ndarray, c2w: np.ndarray
 
 def splat(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray, width: int, height: int,
           surface: tuple[np.ndarray, np.ndarray] | None = None,
-          labels: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+          labels: tuple[np.ndarray, np.ndarray] | None = None, bilinear: bool = False
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Z-buffered projection of points through a camera: (image, zbuf, valid).
 
     X_cam = R^T (X_world - t); (u, v) = (fx x / z + cx, fy y / z + cy); the point
@@ -65,6 +68,16 @@ def splat(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray
 
     `labels`, (point labels (N,), pixel labels (H, W)): a point lands only where
     the pixel's label is its own (a point of one object never shows on another).
+
+    `bilinear`: where a point landed, the pixel's colour is instead the mean of
+    the points around its centre (within one pixel on each axis), weighted by
+    their bilinear weights and held to the same surface and label tests; `zbuf`
+    and `valid` are as without it. Nearest-point colours shimmer on a texture
+    seen from a moving camera (each pixel jumps between points as the camera
+    slides by a fraction of a pixel); bilinear weights resample it as a
+    renderer filters a texture. A point on a pixel centre weighs 1 there and 0
+    on its neighbours, so splatting through the unprojecting camera still
+    returns every pixel exactly.
     """
     channels = colors.shape[1] if colors.ndim == 2 else 1
     colors = colors.reshape(len(colors), channels)
@@ -78,24 +91,60 @@ def splat(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray
         rel -= c2w[:3, 3, None]
         x, y, z = c2w[:3, :3].T @ rel                                     # R^T (p - t)
         with np.errstate(divide="ignore", invalid="ignore"):
-            u = np.floor(K[0, 0] * x / z + K[0, 2])
-            v = np.floor(K[1, 1] * y / z + K[1, 2])
+            fu, fv = K[0, 0] * x / z + K[0, 2], K[1, 1] * y / z + K[1, 2]
+        u, v = np.floor(fu), np.floor(fv)
         keep = np.flatnonzero((z > NEAR) & (u >= 0) & (u < width) & (v >= 0) & (v < height))
         pixel = v[keep].astype(np.int64) * width + u[keep].astype(np.int64)
-        depth = z[keep]
-        if surface is not None:
-            target, tolerance = (np.asarray(a, np.float64).reshape(-1) for a in surface)
-            on = np.flatnonzero(np.abs(depth - target[pixel]) <= tolerance[pixel])
-            keep, pixel, depth = keep[on], pixel[on], depth[on]
-        if labels is not None:
-            own, pixel_labels = labels
-            on = np.flatnonzero(np.asarray(own)[keep] == np.asarray(pixel_labels).reshape(-1)[pixel])
-            keep, pixel, depth = keep[on], pixel[on], depth[on]
+        on = np.flatnonzero(_on_surface(pixel, z[keep], surface,
+                                        None if labels is None else (np.asarray(labels[0])[keep], labels[1])))
+        keep, pixel, depth = keep[on], pixel[on], z[keep][on]
         np.minimum.at(zbuf, pixel, depth)                                # nearest depth of every pixel
         nearest = depth == zbuf[pixel]
         image[pixel[nearest]] = colors[keep[nearest]]
+        if bilinear:  # from the points that landed: one that fails at its own pixel is off this surface
+            landed = np.isfinite(zbuf)
+            own = None if labels is None else np.asarray(labels[0])[keep]
+            image[landed] = _bilinear_colors(fu[keep], fv[keep], depth, colors[keep], own, width, height,
+                                             surface, labels)[landed]
     zbuf = zbuf.astype(np.float32).reshape(height, width)
     return image.reshape(height, width, channels), zbuf, np.isfinite(zbuf)
+
+
+def _on_surface(pixel: np.ndarray, depth: np.ndarray, surface, labels) -> np.ndarray:
+    """Where points landing in `pixel` at `depth` pass splat's surface and label tests (`labels`: the points'
+    own labels, one per point, and the pixel labels): bool, one per point."""
+    on = np.ones(len(pixel), bool)
+    if surface is not None:
+        target, tolerance = (np.asarray(a, np.float64).reshape(-1) for a in surface)
+        on &= np.abs(depth - target[pixel]) <= tolerance[pixel]
+    if labels is not None:
+        own, pixel_labels = labels
+        on &= np.asarray(own) == np.asarray(pixel_labels).reshape(-1)[pixel]
+    return on
+
+
+def _bilinear_colors(fu: np.ndarray, fv: np.ndarray, depth: np.ndarray, colors: np.ndarray, own: np.ndarray | None,
+                     width: int, height: int, surface, labels) -> np.ndarray:
+    """(H * W, C) float: each pixel's bilinear-weighted mean of the points (projected to (fu, fv) at z-depth
+    `depth`, labelled `own`) around its centre that pass the surface and label tests there; 0 where none does.
+    Offsets within SNAP_PX of a pixel centre snap to it (points are float32: one unprojected from a pixel
+    centre comes back within 1e-5 px of it), so a point on a pixel centre weighs exactly 1 there."""
+    cu, cv = (fu - 0.5).astype(np.float32), (fv - 0.5).astype(np.float32)  # pixel-centre coordinates
+    left, top = np.floor(cu), np.floor(cv)
+    ax, ay = (np.where(a < SNAP_PX, 0, np.where(a > 1 - SNAP_PX, 1, a)) for a in (cu - left, cv - top))
+    left, top = left.astype(np.int64), top.astype(np.int64)
+    weight_sum = np.zeros(height * width)
+    sums = np.zeros((colors.shape[1], height * width))
+    for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+        col, row = left + dx, top + dy
+        inside = (col >= 0) & (col < width) & (row >= 0) & (row < height)
+        pixel = np.where(inside, row * width + col, 0)
+        inside &= _on_surface(pixel, depth, surface, None if labels is None else (own, labels[1]))
+        weight = np.where(inside, (ax if dx else 1 - ax) * (ay if dy else 1 - ay), 0)
+        weight_sum += np.bincount(pixel, weight, height * width)
+        for c in range(colors.shape[1]):
+            sums[c] += np.bincount(pixel, weight * colors[:, c], height * width)
+    return (sums / np.maximum(weight_sum, 1e-12)).T
 
 
 def fill_nearest(image: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -71,13 +71,17 @@ def closed(landed: np.ndarray) -> np.ndarray:
 
 def view(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray, depth: np.ndarray,
          objects: np.ndarray | None = None) -> MemoryView:
-    """The points (colours R, G, B, id) seen through a camera whose blockout depth (0: sky) is `depth`: each
-    pixel shows the nearest point that lies on the blockout's surface there (points off it are hidden or
-    stray) and, given the frame's object ids, was painted on the object that is there."""
+    """The points (colours R, G, B, id) seen through a camera whose blockout depth (0: sky) is `depth`: a
+    pixel is valid where a point lands that lies on the blockout's surface there (points off it are hidden or
+    stray) and, given the frame's object ids, was painted on the object that is there; it shows the points
+    around its centre that pass the same tests, bilinearly weighted (`splat(bilinear=True)`: nearest-point
+    colours shimmered on textures as the camera slid by fractions of a pixel, 4.4x the warping error on
+    8 val clips)."""
     h, w = depth.shape
     target, tolerance = surface(depth)
     labels = None if objects is None else (colors[:, ID], objects.astype(np.float32))
-    rgb, zbuf, landed = splat(points, colors[:, :ID], K, c2w, w, h, surface=(target, tolerance), labels=labels)
+    rgb, zbuf, landed = splat(points, colors[:, :ID], K, c2w, w, h, surface=(target, tolerance), labels=labels,
+                              bilinear=True)
     if not landed.any():
         return empty_view(w, h)
     _, (rows, cols) = ndimage.distance_transform_edt(~landed, return_indices=True)
