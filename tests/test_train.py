@@ -133,12 +133,18 @@ def test_ddp_on_two_cpu_processes(dataset, tmp_path):
     worker.write_text(DDP_WORKER)
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     torchrun = Path(sys.executable).with_name("torchrun")
-    result = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29517", str(worker),
-                             str(dataset), str(tmp_path / "run")], env=env, capture_output=True, text=True,
-                            timeout=240)
+    for attempt in range(2):
+        result = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29517", str(worker),
+                                 str(dataset), str(tmp_path / f"run{attempt}")], env=env, capture_output=True,
+                                text=True, timeout=240)
+        # one retry, for this abort only: Gloo's worker threads at interpreter teardown (pytorch/pytorch
+        # PR 179291), seen in two full-suite runs here, the second with the barrier and destroy in place
+        if result.returncode == 0 or "terminate called without an active exception" not in result.stderr:
+            break
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("RANKS_EQUAL") == 2
-    assert len(_losses(tmp_path / "run", "dynamics")) == len(_losses(tmp_path / "run", "look")) == 3  # rank 0 logs
+    run = tmp_path / f"run{attempt}"
+    assert len(_losses(run, "dynamics")) == len(_losses(run, "look")) == 3  # rank 0 logs
 
 
 def _equal_features(a: list, b: list) -> bool:
