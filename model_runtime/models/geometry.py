@@ -95,15 +95,16 @@ def splat(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray
         u, v = np.floor(fu), np.floor(fv)
         keep = np.flatnonzero((z > NEAR) & (u >= 0) & (u < width) & (v >= 0) & (v < height))
         pixel = v[keep].astype(np.int64) * width + u[keep].astype(np.int64)
-        on = np.flatnonzero(_on_surface(pixel, z[keep], surface,
-                                        None if labels is None else (np.asarray(labels[0])[keep], labels[1])))
-        keep, pixel, depth = keep[on], pixel[on], z[keep][on]
+        depth = z[keep]
+        own = None if labels is None else np.asarray(labels[0])[keep]
+        on = np.flatnonzero(_on_surface(pixel, depth, surface, None if labels is None else (own, labels[1])))
+        keep, pixel, depth = keep[on], pixel[on], depth[on]
+        own = None if labels is None else own[on]
         np.minimum.at(zbuf, pixel, depth)                                # nearest depth of every pixel
         nearest = depth == zbuf[pixel]
         image[pixel[nearest]] = colors[keep[nearest]]
         if bilinear:  # from the points that landed: one that fails at its own pixel is off this surface
             landed = np.isfinite(zbuf)
-            own = None if labels is None else np.asarray(labels[0])[keep]
             image[landed] = _bilinear_colors(fu[keep], fv[keep], depth, colors[keep], own, width, height,
                                              surface, labels)[landed]
     zbuf = zbuf.astype(np.float32).reshape(height, width)
