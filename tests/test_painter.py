@@ -15,7 +15,7 @@ from model_runtime.models.interface import GeneratorInputError, ShotInput  # noq
 from model_runtime.painter import checkpoint  # noqa: E402
 from model_runtime.painter.features import (FEATURE_CHANNELS, feature_channels, frame_features, rays,  # noqa: E402
                                            world_normals)
-from model_runtime.painter.memory import Memory, frame_view  # noqa: E402
+from model_runtime.painter.memory import HOLE_AREA, Memory, fill_specks, frame_view, surface  # noqa: E402
 from model_runtime.painter.network import PainterConfig, PainterNet  # noqa: E402
 from model_runtime.painter.passes import ArrayPasses, FolderPasses, PassesError, read_passes  # noqa: E402
 from model_runtime.painter.session import PainterModel  # noqa: E402
@@ -98,6 +98,47 @@ def test_an_object_that_moves_away_leaves_no_painted_copy_where_the_object_pass_
     seen = memory.view(K(a), np.array(a["c2w"]), wall, objects=ids)  # the box has gone: new ground there
     assert not seen.valid[10:20, 10:20].any() and seen.valid[:10].all() and not seen.rgb[seen.valid].any()
     assert memory.view(K(a), np.array(a["c2w"]), with_box, objects=ids_box).valid.all()  # a revisit keeps it
+
+
+def test_specks_between_remembered_pixels_of_one_surface_are_filled_and_anything_else_stays_new():
+    depth = np.full((H, W), 5.0, np.float32)
+    depth[25:28, 40:43] = 3.0                   # a small object the memory never saw
+    ids = np.ones((H, W), np.int32)
+    ids[5:7, 50:52] = 2                         # a small patch of another object at the wall's depth
+    valid = np.ones((H, W), bool)
+    valid[10:12, 10:13] = False                 # a speck of the wall between remembered pixels
+    valid[20:30, 10:20] = False                 # a hole of 100 pixels: new ground, however surrounded
+    valid[0:2, 30:33] = False                   # a notch at the frame's border: a strip's start
+    valid[25:28, 40:43] = valid[5:7, 50:52] = False
+    rgb = np.random.default_rng(2).random((H, W, 3)).astype(np.float32)
+    rgb[~valid] = 0
+    target, tolerance = surface(depth)
+    filled_rgb, filled = fill_specks(rgb, valid, target, tolerance, ids)
+    assert 10 * 10 > HOLE_AREA >= 2 * 3
+    expected = np.zeros((H, W), bool)
+    expected[10:12, 10:13] = True
+    np.testing.assert_array_equal(filled, expected)
+    np.testing.assert_array_equal(filled_rgb[valid], rgb[valid])  # the memory itself is untouched
+    neighbours = {tuple(rgb[y, x]) for y in (9, 12) for x in range(10, 13)} | {tuple(rgb[y, x]) for y in (10, 11)
+                                                                               for x in (9, 13)}
+    assert all(tuple(filled_rgb[y, x]) in neighbours for y in (10, 11) for x in range(10, 13))
+    _, none = fill_specks(rgb, valid, target, tolerance)  # without the object pass the patch of object 2 fills
+    assert none[5:7, 50:52].all() and not none[25:28, 40:43].any()
+
+
+def test_a_speck_the_closing_leaves_in_the_memorys_view_is_shown_and_a_larger_hole_is_new_ground():
+    a = cam()
+    rgb = np.random.default_rng(3).random((H, W, 3)).astype(np.float32)
+    painted = np.ones((H, W), bool)
+    painted[10:16, 10:16] = False  # 36 pixels never painted: wider than the closing, a speck
+    painted[10:20, 40:50] = False  # 100 pixels: more than a speck
+    memory = Memory(10_000)
+    memory.add(rgb, wall_depth(a), K(a), np.array(a["c2w"]), mask=painted)
+    seen = memory.view(K(a), np.array(a["c2w"]), wall_depth(a))
+    np.testing.assert_array_equal(seen.valid, painted)
+    assert seen.filled[10:16, 10:16].all() and seen.filled.sum() == 36
+    assert not seen.shown[10:20, 40:50].any()
+    np.testing.assert_array_equal(seen.rgb[painted], rgb[painted])
 
 
 def test_normals_of_a_floor_point_up_and_of_a_wall_face_the_camera():
@@ -264,7 +305,8 @@ def test_a_trucking_shot_runs_the_network_on_its_new_ground_and_keeps_the_memory
             model.new_ground_only = True
         widths[whole] = seen
     assert widths[True] == [400] * 3  # 384 + the reflected margins, every frame
-    assert widths[False][0] == 400 and all(208 <= width < 400 for width in widths[False][1:])  # a 192-wide box
+    # the 6-pixel strip, its context and MIN_BOX: a 48-wide box, 80 with the margins and rounding
+    assert widths[False][0] == 400 and all(64 <= width <= 80 for width in widths[False][1:])
     assert np.array_equal(painted[True][0], painted[False][0])
     kept = np.zeros((h, w), bool)
     kept[:, :w - 6 - 8] = True  # the truck moves the wall 0.1 * 300 / 5 = 6 px; beyond the crisp-edge band

@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from model_runtime.painter.examples import EDGE_CROP_SHARE, _crop_origin
-from model_runtime.painter.objective import painter_loss
+from model_runtime.evaluation.painter_metrics import image_edges
+from model_runtime.painter.objective import painter_loss, soft_edges
 from model_runtime.painter.session import EDGE_MARGIN, pad_to
 
 
@@ -64,6 +65,26 @@ def test_the_texture_term_counts_windows_by_their_painted_share():
         _, parts = painter_loss(painted, truth, truth * kept, kept)
         energies.append(parts["energy"])
     assert energies[0] > 0.05 and abs(energies[0] - energies[1]) < 0.05 * energies[0]  # whole-frame mean: 3x
+
+
+def test_the_soft_edges_are_the_evaluations_edges_and_the_edge_term_counts_edges_not_gradient():
+    g = torch.Generator().manual_seed(3)
+    truth = 0.4 + 0.2 * torch.rand(1, 3, 32, 48, generator=g)
+    truth[..., 24:] += 0.3  # one strong step: an edge on both sides of it
+    frame = np.round(truth[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    quantised = torch.from_numpy(frame.astype(np.float32) / 255).permute(2, 0, 1)[None]
+    soft = soft_edges(quantised)[0, 0].numpy()
+    hard = image_edges(frame)
+    assert ((soft > 0.5) == hard).mean() > 0.98 and hard.any() and not hard.all()
+    # a fine plaid over the ground truth: steps above the threshold at most pixels, which the edge term counts
+    kept = torch.zeros(1, 1, 32, 48)
+    bands = (torch.arange(48) // 2 % 2).float() * 0.06
+    plaid = truth + bands[None, None, :32, None] + bands[None, None, None, :]  # 2-pixel bands both ways
+    _, same = painter_loss(truth, truth, truth * 0, kept, edge_weight=1.0)
+    _, busy = painter_loss(plaid, truth, truth * 0, kept, edge_weight=1.0)
+    assert same["edges"] < 1e-6 and busy["edges"] > 0.3
+    total, parts = painter_loss(plaid, truth, truth * 0, kept, energy_weight=0.0, edge_weight=2.0)
+    assert abs(float(total) - (parts["l1"] + 2 * parts["edges"])) < 1e-5
 
 
 def test_edge_crops_touch_the_border_in_their_share():

@@ -25,7 +25,7 @@ def test_nothing_new_runs_nothing_and_a_pan_strip_gets_one_box_at_its_border():
     strip = np.zeros((H, W), bool)
     strip[:, -3:] = True  # a pan to the right reveals three columns
     boxes = boxes_of(strip)
-    assert boxes == [(0, H, W - MIN_BOX[0], W)]  # as wide as a training crop, against the right border
+    assert boxes == [(0, H, W - MIN_BOX[0], W)]  # as wide as MIN_BOX, against the right border
     dilated = np.zeros((H, W), bool)
     dilated[:, -3 - CONTEXT:] = True
     assert _covers(boxes, dilated)  # the strip and its context
@@ -47,7 +47,7 @@ def test_two_far_apart_slivers_get_two_boxes_and_new_ground_everywhere_gets_the_
 
 def test_boxes_that_overlap_merge_and_a_small_frame_is_one_box():
     near = np.zeros((H, W), bool)
-    near[50, 100] = near[60, 200] = True  # their minimum boxes overlap
+    near[50, 100] = near[60, 140] = True  # their boxes (context and MIN_BOX) overlap
     boxes = boxes_of(near)
     assert len(boxes) == 1 and _covers(boxes, near)
     small = np.zeros((36, 64), bool)

@@ -45,7 +45,7 @@ def example(clip: Clip, t: int, rng: np.random.Generator, crop: tuple[int, int] 
     else:
         mem = empty_view(w, h)
     noise = rng.standard_normal((h, w)).astype(np.float32)
-    feats = frame_features(clip.shade[t], depth, frames[t], mem.rgb, mem.valid, noise, basis_frequencies)
+    feats = frame_features(clip.shade[t], depth, frames[t], mem.rgb, mem.shown, noise, basis_frequencies)
     truth = clip.rgb[t].astype(np.float32).transpose(2, 0, 1) / 255
     if crop is not None:
         cw, ch = crop

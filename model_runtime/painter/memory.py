@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from scipy import ndimage
 
@@ -25,6 +26,7 @@ from model_runtime.world.cache3d import SKY_DEPTH, PointCache  # sky pixels join
 DEPTH_TOLERANCE = 0.03     # relative z-depth agreement between memory and blockout for a pixel to count
 CLOSE_SIZE = 5             # pixels: holes of a splat inside a closing of this size take the nearest point (zooms);
                            # a closing fills gaps between points but never grows the memory into new ground
+HOLE_AREA = 64             # pixels: a speck of the view (fill_specks) is a hole of at most this area
 
 
 ID = 3  # the memory's colours are (R, G, B, object id): the id as a float32, exact below 2**24
@@ -32,14 +34,22 @@ ID = 3  # the memory's colours are (R, G, B, object id): the id as a float32, ex
 
 @dataclass
 class MemoryView:
-    """The memory seen from a camera: colour (H, W, 3) float32 [0, 1] and where it is valid (H, W) bool."""
+    """The memory seen from a camera: colour (H, W, 3) float32 [0, 1], where it is valid (H, W) bool, and the
+    specks between valid pixels filled from them (`fill_specks`; shown, not remembered again)."""
 
     rgb: np.ndarray
     valid: np.ndarray
+    filled: np.ndarray
+
+    @property
+    def shown(self) -> np.ndarray:
+        """Where the frame shows the memory: valid or filled; the network paints the rest."""
+        return self.valid | self.filled
 
 
 def empty_view(width: int, height: int) -> MemoryView:
-    return MemoryView(np.zeros((height, width, 3), np.float32), np.zeros((height, width), bool))
+    return MemoryView(np.zeros((height, width, 3), np.float32), np.zeros((height, width), bool),
+                      np.zeros((height, width), bool))
 
 
 def surface(depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -69,6 +79,39 @@ def closed(landed: np.ndarray) -> np.ndarray:
     return ndimage.binary_closing(padded, np.ones((CLOSE_SIZE, CLOSE_SIZE), bool))[r:-r, r:-r]
 
 
+def enclosed_holes(mask: np.ndarray, max_area: int = HOLE_AREA) -> np.ndarray:
+    """(H, W) bool: the pixels of every 4-connected hole of `mask` with at most `max_area` pixels that touches
+    no border of the frame (a strip a pan brings in always does)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((~mask).astype(np.uint8), connectivity=4)
+    h, w = mask.shape
+    x, y, bw, bh, area = (stats[:, i] for i in range(5))
+    small = (area <= max_area) & (x > 0) & (y > 0) & (x + bw < w) & (y + bh < h)
+    small[0] = False  # label 0 is `mask` itself
+    return small[labels]
+
+
+def fill_specks(rgb: np.ndarray, valid: np.ndarray, target: np.ndarray, tolerance: np.ndarray,
+                objects: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Specks of the view: pixels of small holes of `valid` (`enclosed_holes`) whose nearest valid pixel shows
+    the same surface (blockout depth within the speck pixel's tolerance, and the same object). They take
+    that pixel's colour; returns the colours and where they were filled.
+
+    As the camera nears a surface its points, painted from farther off, spread apart: the gaps outgrow the
+    closing, and a point beside a silhouette fails the surface test by a pixel. The network painted each such
+    speck on its own (a dotted pattern over the surface), and, scattered over the frame, they made it run on
+    the whole frame nearly every frame (98% of the bench's 300). A speck where something new shows (another
+    depth or object than the memory beside it) stays new ground."""
+    holes = enclosed_holes(valid)
+    if not holes.any():
+        return rgb, holes
+    _, (rows, cols) = ndimage.distance_transform_edt(~valid, return_indices=True)
+    same = np.abs(target[rows, cols] - target) <= tolerance
+    if objects is not None:
+        same &= objects[rows, cols] == objects
+    filled = holes & same
+    return np.where(filled[..., None], rgb[rows, cols], rgb), filled
+
+
 def view(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray, depth: np.ndarray,
          objects: np.ndarray | None = None) -> MemoryView:
     """The points (colours R, G, B, id) seen through a camera whose blockout depth (0: sky) is `depth`: a
@@ -76,7 +119,7 @@ def view(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray,
     stray) and, given the frame's object ids, was painted on the object that is there; it shows the points
     around its centre that pass the same tests, bilinearly weighted (`splat(bilinear=True)`: nearest-point
     colours shimmered on textures as the camera slid by fractions of a pixel, 4.4x the warping error on
-    8 val clips)."""
+    8 val clips). Specks of the surface between valid pixels are filled from them (`fill_specks`)."""
     h, w = depth.shape
     target, tolerance = surface(depth)
     labels = None if objects is None else (colors[:, ID], objects.astype(np.float32))
@@ -88,7 +131,9 @@ def view(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray,
     near = landed | closed(landed)
     rgb, zbuf = rgb[rows, cols], zbuf[rows, cols]
     valid = near & (np.abs(zbuf - target) <= tolerance)
-    return MemoryView(np.where(valid[..., None], rgb, 0).astype(np.float32), valid)
+    rgb, filled = fill_specks(np.where(valid[..., None], rgb, 0).astype(np.float32), valid, target, tolerance,
+                              objects)
+    return MemoryView(rgb, valid, filled)
 
 
 class Memory(PointCache):

@@ -5,10 +5,17 @@ pixels there are thrown away. A camera that pans or cranes brings in a strip
 at one side, an object that moves reveals a sliver beside it: painting the
 whole frame for those costs the whole frame. So the network runs on boxes
 that hold the new ground and `CONTEXT` pixels of what surrounds it (the memory
-there, which the new ground must match), never smaller than the crops the
-painter is trained on (192x112: its normalisation statistics and receptive
-field are those of such a crop), and on the whole frame once the boxes would
-cover most of it.
+there, which the new ground must match), never smaller than MIN_BOX, and on
+the whole frame once the boxes would cover most of it.
+
+MIN_BOX was the training crop (192x112), for fear that the normalisation
+statistics of a smaller box would change the picture; measured on 8 val clips
+x 16 frames, 48x48 gives the same PSNR, SSIM, warping error and layout
+adherence to three decimals, and the network runs on 0.75 of the pixels of
+painting every frame whole, against 0.90 with 192x112 (4 artist-style clips:
+0.80 against 0.81). A guillotine cut of L-shaped new ground (a pan with a
+tilt) into thin boxes was tried and cost more (0.81): boxes that overlap pay
+for the overlap twice, and one call costs about what 8,000 pixels do.
 """
 from __future__ import annotations
 
@@ -18,7 +25,7 @@ import numpy as np
 from model_runtime.painter.network import PainterNet
 
 CONTEXT = 24                # pixels of surroundings around new ground inside a box
-MIN_BOX = (192, 112)        # (width, height): the training crop
+MIN_BOX = (48, 48)          # (width, height)
 WHOLE_FRAME_SHARE = 0.6     # boxes costing more than this share of the whole frame: paint the frame
 
 Box = tuple[int, int, int, int]  # (y0, y1, x0, x1), end exclusive

@@ -120,9 +120,9 @@ class PainterModel(FrameGenerator):
         context around it; zeros elsewhere), or of the whole frame."""
         h, w = passes.depth.shape
         noise = np.random.default_rng(noise_seed).standard_normal((h, w)).astype(np.float32)
-        features = frame_features(passes.shade, passes.depth, frame, seen.rgb, seen.valid, noise,
+        features = frame_features(passes.shade, passes.depth, frame, seen.rgb, seen.shown, noise,
                                   self.net.config.basis_frequencies)
-        boxes = paint_boxes(~seen.valid, EDGE_MARGIN) if self.new_ground_only else [(0, h, 0, w)]
+        boxes = paint_boxes(~seen.shown, EDGE_MARGIN) if self.new_ground_only else [(0, h, 0, w)]
         painted = np.zeros((h, w, 3), np.float32)
         m = EDGE_MARGIN
         for y0, y1, x0, x1 in boxes:
@@ -133,8 +133,9 @@ class PainterModel(FrameGenerator):
 
 
 def composite(painted: np.ndarray, seen: MemoryView) -> np.ndarray:
-    """Stage 4: the memory where it is valid, the painted pixels elsewhere; float32 (H, W, 3) in [0, 1]."""
-    return np.where(seen.valid[..., None], seen.rgb, painted)
+    """Stage 4: the memory where it shows (valid, or a speck filled from it), the painted pixels elsewhere;
+    float32 (H, W, 3) in [0, 1]."""
+    return np.where(seen.shown[..., None], seen.rgb, painted)
 
 
 class PainterSession(Session):
@@ -180,7 +181,7 @@ class PainterSession(Session):
         h, w = passes.depth.shape
         seen = self.memory.view(K, c2w, passes.depth, passes.object) if self.model.use_memory \
             else empty_view(w, h)                                              # 2. see the memory
-        painted = seen.rgb if seen.valid.all() else \
+        painted = seen.rgb if seen.shown.all() else \
             self.model.paint(passes, frame, seen, notes, [self.shot.seed, self._index])  # 3. paint
         shown = composite(painted, seen)                                       # 4. composite
         shown = crisp_edges(shown, passes.depth, redraw=~seen.valid)           # 5. crisp edges

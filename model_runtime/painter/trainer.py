@@ -28,7 +28,7 @@ from model_runtime.painter.examples import example
 from model_runtime.painter.critic import PatchCritic, critic_loss, painted_share, painter_adversarial_loss
 from model_runtime.painter.features import MEMORY_RGB, MEMORY_VALID, SHADE
 from model_runtime.painter.network import PRESETS, PainterConfig, PainterNet
-from model_runtime.painter.objective import ENERGY_WEIGHT, painter_loss
+from model_runtime.painter.objective import EDGE_WEIGHT, ENERGY_WEIGHT, painter_loss
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--energy-weight", type=float, default=ENERGY_WEIGHT,
                         help=f"weight of the texture-energy term against L1 (default {ENERGY_WEIGHT})")
+    parser.add_argument("--edge-weight", type=float, default=EDGE_WEIGHT,
+                        help=f"weight of the edge-density term against L1 (default {EDGE_WEIGHT})")
     parser.add_argument("--adversarial-weight", type=float, default=0.0,
                         help="weight of the patch critic's term for the painter (0: no critic)")
     parser.add_argument("--critic-lr", type=float, default=2e-4)
@@ -193,10 +195,11 @@ def run(args: argparse.Namespace) -> int:
     record = {"data": [str(d) for d in args.data], "clips": len(clips), "preset": args.preset,
               "config": net.config.to_dict(),
               "device": str(device), "batch": args.batch, "crop": list(crop), "lr": args.lr, "seed": args.seed,
-              "energy_weight": args.energy_weight, "adversarial_weight": args.adversarial_weight,
+              "energy_weight": args.energy_weight, "edge_weight": args.edge_weight,
+              "adversarial_weight": args.adversarial_weight,
               "init": str(args.init) if args.init is not None else None}
     log = open(args.run / "log.jsonl", "a")
-    start, sums = time.time(), {"loss": 0.0, "l1": 0.0, "energy": 0.0}
+    start, sums = time.time(), {"loss": 0.0, "l1": 0.0, "energy": 0.0, "edges": 0.0}
     if args.adversarial_weight:
         sums.update(adversarial=0.0, critic=0.0)
     while step < args.steps:
@@ -204,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
                                                 net.config.basis_frequencies))
         painted = net(x, n)
         loss, parts = painter_loss(painted, y, x[:, MEMORY_RGB], x[:, MEMORY_VALID],
-                                   energy_weight=args.energy_weight)
+                                   energy_weight=args.energy_weight, edge_weight=args.edge_weight)
         if args.adversarial_weight:
             critic, critic_opt = nets["critic"]
             kept, shade = x[:, MEMORY_VALID], x[:, SHADE]
