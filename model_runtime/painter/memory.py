@@ -35,7 +35,8 @@ ID = 3  # the memory's colours are (R, G, B, object id): the id as a float32, ex
 @dataclass
 class MemoryView:
     """The memory seen from a camera: colour (H, W, 3) float32 [0, 1], where it is valid (H, W) bool, and the
-    specks between valid pixels filled from them (`fill_specks`; shown, not remembered again)."""
+    specks between valid pixels filled from them (`fill_specks`: shown, then remembered as new ground is, so
+    the memory's gap closes)."""
 
     rgb: np.ndarray
     valid: np.ndarray
@@ -98,9 +99,8 @@ def fill_specks(rgb: np.ndarray, valid: np.ndarray, target: np.ndarray, toleranc
 
     As the camera nears a surface its points, painted from farther off, spread apart: the gaps outgrow the
     closing, and a point beside a silhouette fails the surface test by a pixel. The network painted each such
-    speck on its own (a dotted pattern over the surface), and, scattered over the frame, they made it run on
-    the whole frame nearly every frame (98% of the bench's 300). A speck where something new shows (another
-    depth or object than the memory beside it) stays new ground."""
+    speck on its own: a regular dotted grid over a surface the camera nears. A speck where something new
+    shows (another depth or object than the memory beside it) stays new ground."""
     holes = enclosed_holes(valid)
     if not holes.any():
         return rgb, holes

@@ -5,7 +5,8 @@
 1. passes: the blockout's depth and shading at this frame (from Blender, exact),
    and its object ids where anything but the camera moves.
 2. see the memory: what was painted before, reprojected into this camera with
-   the exact depths, valid where it shows the surface the blockout has here.
+   the exact depths, valid where it shows the surface the blockout has here
+   (small holes of one surface between valid pixels filled from them).
 3. paint: the network paints the new ground from the passes, the notes in
    force and the memory (it sees the memory, so new ground matches it), on
    boxes around the memory's holes with context (painter/regions.py), or the
