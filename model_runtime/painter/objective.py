@@ -43,9 +43,14 @@ EDGE_GRADIENT = 0.04  # the evaluation's edge threshold (evaluation/painter_metr
 EDGE_SOFTNESS = 0.01  # the soft edge count is 0.27 this far below EDGE_GRADIENT, 0.73 this far above
 
 
+def _luma(rgb: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) Rec. 601 luma of (B, 3, H, W) RGB, as the evaluation weighs it."""
+    return (0.299 * rgb[:, 0] + 0.587 * rgb[:, 1] + 0.114 * rgb[:, 2])[:, None]
+
+
 def gradient_magnitude(rgb: torch.Tensor) -> torch.Tensor:
     """(B, 1, H, W) magnitude of the luma's forward differences, zero-padded."""
-    luma = (0.299 * rgb[:, 0] + 0.587 * rgb[:, 1] + 0.114 * rgb[:, 2])[:, None]
+    luma = _luma(rgb)
     gx = F.pad(luma[..., :, 1:] - luma[..., :, :-1], (0, 1, 0, 0))
     gy = F.pad(luma[..., 1:, :] - luma[..., :-1, :], (0, 0, 0, 1))
     return torch.sqrt(gx * gx + gy * gy + 1e-8)
@@ -54,7 +59,7 @@ def gradient_magnitude(rgb: torch.Tensor) -> torch.Tensor:
 def soft_edges(rgb: torch.Tensor) -> torch.Tensor:
     """(B, 1, H, W) in (0, 1): how surely each pixel is an image edge as the evaluation counts them (the
     luma's Sobel magnitude over 8, reflected borders, against EDGE_GRADIENT), softened to train on."""
-    luma = (0.299 * rgb[:, 0] + 0.587 * rgb[:, 1] + 0.114 * rgb[:, 2])[:, None]
+    luma = _luma(rgb)
     sobel_x = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device=rgb.device) / 8
     kernels = torch.stack([sobel_x, sobel_x.T])[:, None]
     g = F.conv2d(F.pad(luma, (1, 1, 1, 1), mode="reflect"), kernels)
