@@ -13,9 +13,11 @@ import cv2  # noqa: E402
 
 from model_runtime.models.interface import GeneratorInputError, ShotInput  # noqa: E402
 from model_runtime.painter import checkpoint  # noqa: E402
-from model_runtime.painter.features import (FEATURE_CHANNELS, feature_channels, frame_features, rays,  # noqa: E402
+from model_runtime.painter.features import (FEATURE_CHANNELS, box_features, feature_channels,  # noqa: E402
+                                           frame_features, rays,
                                            world_normals)
-from model_runtime.painter.memory import HOLE_AREA, Memory, fill_specks, frame_view, surface  # noqa: E402
+from model_runtime.painter.memory import (HOLE_AREA, Memory, PreviousFrame, empty_view, fill_from_previous,  # noqa: E402
+                                         fill_specks, frame_view, surface)
 from model_runtime.painter.network import PainterConfig, PainterNet  # noqa: E402
 from model_runtime.painter.passes import ArrayPasses, FolderPasses, PassesError, read_passes  # noqa: E402
 from model_runtime.painter.session import PainterModel  # noqa: E402
@@ -165,6 +167,19 @@ def test_features_have_their_channels_and_no_memory_means_zeros():
     assert np.allclose(feats[0], 128 / 255) and (feats[2] == 0).all() and (feats[9:13] == 0).all()
 
 
+def test_a_boxs_features_are_the_whole_frames_features_there():
+    frame = dict(cam(x=0.3, yaw_deg=20), fy=F * 1.1, cy=H / 2 + 1.5)
+    rng = np.random.default_rng(5)
+    depth = (4 + rng.random((H, W))).astype(np.float32)
+    depth[:, :5] = 0  # sky along the left border
+    shade = rng.integers(0, 256, (H, W), dtype=np.uint8)
+    memory, valid, noise = rng.random((H, W, 3)).astype(np.float32), rng.random((H, W)) > 0.5, rng.standard_normal((H, W))
+    basis = (0.5, 4.0)
+    whole = frame_features(shade, depth, frame, memory, valid, noise, basis)
+    for y0, y1, x0, x1 in ((0, H, 0, W), (0, 10, 0, 12), (5, 20, 30, W), (H - 7, H, 3, 40)):
+        np.testing.assert_allclose(box_features(shade, depth, frame, memory, valid, noise, basis, (y0, y1, x0, x1)),
+                                   whole[:, y0:y1, x0:x1], atol=2e-6)
+
 def test_the_texture_basis_is_fixed_to_the_wall_as_the_camera_slides_and_fades_with_distance():
     """A wall z = 5 seen from x = 0 and from x = 0.25: the basis moves across the screen with the wall (the
     same surface point has the same values), and a far wall gets a fainter high frequency, no moire."""
@@ -211,6 +226,37 @@ def test_a_painter_with_the_texture_basis_starts_as_the_painter_it_grows_from():
         torch.testing.assert_close(grown(x, notes), plain(x[:, :FEATURE_CHANNELS], notes))
     with pytest.raises(ValueError, match="cannot start"):
         init_from(PainterNet(PainterConfig(widths=(8, 32), notes_hidden=16)), plain)
+
+
+def test_holes_the_previous_frame_showed_are_filled_from_it_and_new_ground_stays_new():
+    a = cam()
+    rgb = np.random.default_rng(4).integers(0, 256, (H, W, 3), dtype=np.uint8)
+    with_box = wall_depth(a).copy()
+    with_box[10:20, 20:30] = 2.0  # a box in front of the wall last frame
+    last = PreviousFrame(rgb, with_box, None, K(a), np.array(a["c2w"]))
+
+    b = cam(x=0.5)  # 4 pixels to the right: the right 4 columns were never in view; the box has gone
+    seen = fill_from_previous(empty_view(W, H), wall_depth(b), None, K(b), np.array(b["c2w"]), last)
+    behind_box = np.zeros((H, W), bool)
+    behind_box[10:20, 16:26] = True
+    np.testing.assert_array_equal(seen.filled[:, W - 4:], False)          # a pan's strip: new ground
+    np.testing.assert_array_equal(seen.filled[behind_box], False)         # uncovered behind the box: new
+    expected = np.ones((H, W), bool)
+    expected[:, W - 4:] = False
+    expected[behind_box] = False
+    np.testing.assert_array_equal(seen.filled, expected)
+    np.testing.assert_allclose(seen.rgb[:, :10] * 255, rgb[:, 4:14], atol=1e-3)  # the picture, moved 4 px
+
+    ids = np.ones((H, W), np.int32)
+    ids[:, :8] = 2  # another object at the wall's depth on the left: not what the previous frame showed there
+    last_ids = PreviousFrame(rgb, wall_depth(a), np.ones((H, W), np.int32), K(a), np.array(a["c2w"]))
+    seen = fill_from_previous(empty_view(W, H), wall_depth(a), ids, K(a), np.array(a["c2w"]), last_ids)
+    assert not seen.filled[:, :8].any() and seen.filled[:, 8:].all()
+
+    near = cam(z=1.0)  # a dolly in: everything in view was in the previous frame, seen from farther off
+    seen = fill_from_previous(empty_view(W, H), wall_depth(near), None, K(near), np.array(near["c2w"]),
+                              PreviousFrame(rgb, wall_depth(a), None, K(a), np.array(a["c2w"])))
+    assert seen.filled.all()
 
 
 @pytest.fixture(scope="module")
@@ -281,6 +327,18 @@ def test_a_held_camera_is_painted_once_and_then_shown_from_the_memory(model: Pai
         hook.remove()
     assert len(calls) == 2  # frame 1, and frame 4 whose pan brings new ground; 2 and 3 have none
     assert np.array_equal(frames[1], frames[0]) and np.array_equal(frames[2], frames[0])
+
+
+def test_a_dolly_in_is_painted_once_then_shown_from_the_memory_and_the_frame_before(model: PainterModel):
+    """Nearing a wall spreads its remembered points apart; the gaps at the frame's border were new ground each
+    frame (and the network painted the whole frame) until the previous frame filled them."""
+    calls = []
+    hook = model.net.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        frames = run(model, shot([cam(z=0.2 * i, frame=i + 1) for i in range(5)]))
+    finally:
+        hook.remove()
+    assert len(calls) == 1 and len(frames) == 5
 
 
 def test_a_trucking_shot_runs_the_network_on_its_new_ground_and_keeps_the_memory_elsewhere(model: PainterModel):

@@ -13,6 +13,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from model_runtime.painter.memory import PreviousFrame
 from model_runtime.painter.session import PainterState
 from model_runtime.takes.state_file import FORMAT_VERSION, SCHEMAS, StateFileError, read_state, write_state
 from model_runtime.world.generator import _State
@@ -52,12 +53,16 @@ def test_a_snapshot_reads_back_bit_for_bit(tmp_path):
     assert np.array_equal(loaded.grade[0], original.grade[0]) and loaded.grade[2] == 4
     assert type(number) is np.int64 and number == 5 and (scale, none, text) == (0.1 + 0.2, None, "notes")
 
+    last = PreviousFrame(np.full((2, 3, 3), 7, np.uint8), np.ones((2, 3), np.float32), None, np.eye(3), np.eye(4))
     painter = PainterState(3, np.arange(12, dtype=np.float32).reshape(4, 3), np.ones((4, 3), np.float32), 2,
-                           "rain-soaked neon alley")
+                           "rain-soaked neon alley", last)
     write_state(tmp_path / "painter.safetensors", painter, {})
     back, _ = read_state(tmp_path / "painter.safetensors")
     assert isinstance(back, PainterState) and (back.index, back.n_anchor, back.notes) == (3, 2, painter.notes)
     assert np.array_equal(back.points, painter.points) and np.array_equal(back.colors, painter.colors)
+    assert isinstance(back.previous, PreviousFrame) and back.previous.objects is None
+    assert back.previous.rgb.dtype == np.uint8 and np.array_equal(back.previous.rgb, last.rgb)
+    assert np.array_equal(back.previous.c2w, last.c2w)
 
 
 def test_the_file_names_schemas_and_fields_never_classes(tmp_path):

@@ -54,32 +54,61 @@ def depth_edges(depth: np.ndarray) -> np.ndarray:
     return edge
 
 
+class Silhouettes:
+    """A frame's band (the pixels within a pixel of its depth edges) and how crisp_edges draws band pixels: the
+    joint bilateral mean of the colours outside the band within WINDOW pixels, guided by log depth."""
+
+    def __init__(self, depth: np.ndarray):
+        self.shape = depth.shape
+        self.band = ndimage.binary_dilation(depth_edges(depth), np.ones((3, 3), bool))
+        self.guide = log_depth(depth).reshape(-1)
+
+    def _sources(self, index: np.ndarray):
+        """For band pixels `index` (flat), each source position in the window: (flat source indices, weights)."""
+        h, w = self.shape
+        source = ~self.band.reshape(-1)
+        rows, cols = np.divmod(index, w)
+        for dy in range(-WINDOW, WINDOW + 1):
+            for dx in range(-WINDOW, WINDOW + 1):
+                r, c = rows + dy, cols + dx
+                inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+                q = np.where(inside, r * w + c, 0)
+                difference = (self.guide[q] - self.guide[index]) / DEPTH_SIGMA
+                yield q, (inside & source[q]) * np.exp(-difference * difference) / np.float32(1 + dy * dy + dx * dx)
+
+    def drawn(self, pixels: np.ndarray) -> np.ndarray:
+        """(H, W) bool: the pixels of `pixels` that `crisp` draws again whatever they held (band pixels with
+        sources of their own depth): what any earlier stage paints there is thrown away."""
+        index = np.flatnonzero(self.band & pixels)
+        weights = np.zeros(len(index), np.float32)
+        for _, weight in self._sources(index):
+            weights += weight
+        out = np.zeros(self.band.size, bool)
+        out[index[weights > MIN_WEIGHT]] = True
+        return out.reshape(self.shape)
+
+    def crisp(self, rgb: np.ndarray, redraw: np.ndarray | None = None) -> np.ndarray:
+        """rgb (H, W, 3) float32 in [0, 1] -> the same with its band drawn again from the colours outside it;
+        only band pixels in `redraw` (H, W) bool when given. A band pixel with no source of its own depth
+        nearby keeps what it held."""
+        index = np.flatnonzero(self.band if redraw is None else self.band & redraw)
+        if not len(index):
+            return rgb
+        colour = rgb.reshape(-1, 3)
+        total = np.zeros((len(index), 3), np.float32)
+        weights = np.zeros(len(index), np.float32)
+        for q, weight in self._sources(index):
+            total += weight[:, None] * colour[q]
+            weights += weight
+        redrawn = weights > MIN_WEIGHT
+        out = colour.copy()
+        out[index[redrawn]] = (total[redrawn] / weights[redrawn, None]).astype(rgb.dtype)
+        return out.reshape(rgb.shape)
+
+
 def crisp_edges(rgb: np.ndarray, depth: np.ndarray, redraw: np.ndarray | None = None) -> np.ndarray:
     """rgb (H, W, 3) float32 in [0, 1] over z-depth `depth` (0: sky) -> the same with its band redrawn.
 
     `redraw` (H, W) bool: only band pixels there are redrawn (the session's new ground: what the memory
     shows stays as it was); the sources are every pixel of `rgb` outside the band either way."""
-    band = ndimage.binary_dilation(depth_edges(depth), np.ones((3, 3), bool))
-    index = np.flatnonzero(band if redraw is None else band & redraw)
-    if not len(index):
-        return rgb
-    h, w = depth.shape
-    guide = log_depth(depth).reshape(-1)
-    colour = rgb.reshape(-1, 3)
-    source = ~band.reshape(-1)
-    rows, cols = np.divmod(index, w)
-    total = np.zeros((len(index), 3), np.float32)
-    weights = np.zeros(len(index), np.float32)
-    for dy in range(-WINDOW, WINDOW + 1):
-        for dx in range(-WINDOW, WINDOW + 1):
-            r, c = rows + dy, cols + dx
-            inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
-            q = np.where(inside, r * w + c, 0)
-            difference = (guide[q] - guide[index]) / DEPTH_SIGMA
-            weight = (inside & source[q]) * np.exp(-difference * difference) / np.float32(1 + dy * dy + dx * dx)
-            total += weight[:, None] * colour[q]
-            weights += weight
-    redrawn = weights > MIN_WEIGHT
-    out = colour.copy()
-    out[index[redrawn]] = (total[redrawn] / weights[redrawn, None]).astype(rgb.dtype)
-    return out.reshape(rgb.shape)
+    return Silhouettes(depth).crisp(rgb, redraw)

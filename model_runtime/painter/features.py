@@ -131,3 +131,20 @@ def frame_features(shade: np.ndarray, depth: np.ndarray, frame: dict, memory_rgb
     if basis_frequencies:
         out[FEATURE_CHANNELS:] = texture_basis(depth, cam_rays, c2w, normals, basis_frequencies)
     return out
+
+
+def box_features(shade: np.ndarray, depth: np.ndarray, frame: dict, memory_rgb: np.ndarray,
+                 memory_valid: np.ndarray, noise: np.ndarray, basis_frequencies: tuple[float, ...],
+                 box: tuple[int, int, int, int]) -> np.ndarray:
+    """`frame_features` of the box (y0, y1, x0, x1) of the frame, the same values as the whole frame's there:
+    made from the box two pixels wider (the basis's fade looks a pixel aside at coordinates that follow the
+    normals, which look a pixel aside) with the principal point moved by the crop, so painting boxes of new
+    ground does not make the whole frame's features."""
+    y0, y1, x0, x1 = box
+    h, w = depth.shape
+    top, bottom, left, right = max(y0 - 2, 0), min(y1 + 2, h), max(x0 - 2, 0), min(x1 + 2, w)
+    crop = (slice(top, bottom), slice(left, right))
+    moved = dict(frame, cx=frame["cx"] - left, cy=frame["cy"] - top)
+    out = frame_features(shade[crop], depth[crop], moved, memory_rgb[crop], memory_valid[crop], noise[crop],
+                         basis_frequencies)
+    return out[:, y0 - top:y1 - top, x0 - left:x1 - left]

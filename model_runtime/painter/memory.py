@@ -20,13 +20,15 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from model_runtime.models.geometry import splat
+from model_runtime.models.geometry import NEAR, splat
 from model_runtime.world.cache3d import SKY_DEPTH, PointCache  # sky pixels join the memory as a far dome
 
 DEPTH_TOLERANCE = 0.03     # relative z-depth agreement between memory and blockout for a pixel to count
 CLOSE_SIZE = 5             # pixels: holes of a splat inside a closing of this size take the nearest point (zooms);
                            # a closing fills gaps between points but never grows the memory into new ground
 HOLE_AREA = 64             # pixels: a speck of the view (fill_specks) is a hole of at most this area
+SEEN_WEIGHT = 0.5          # bilinear weight of the previous frame's same-surface pixels a hole's pixel needs to
+                           # count as shown last frame (fill_from_previous)
 
 
 ID = 3  # the memory's colours are (R, G, B, object id): the id as a float32, exact below 2**24
@@ -110,6 +112,69 @@ def fill_specks(rgb: np.ndarray, valid: np.ndarray, target: np.ndarray, toleranc
         same &= objects[rows, cols] == objects
     filled = holes & same
     return np.where(filled[..., None], rgb[rows, cols], rgb), filled
+
+
+@dataclass
+class PreviousFrame:
+    """The frame shown last, at the native size: colours (H, W, 3) uint8, the blockout's depth (0: sky) and object
+    ids (None without the object pass) it was painted over, and its camera (K, OpenCV c2w)."""
+
+    rgb: np.ndarray
+    depth: np.ndarray
+    objects: np.ndarray | None
+    K: np.ndarray
+    c2w: np.ndarray
+
+
+def fill_from_previous(seen: MemoryView, depth: np.ndarray, objects: np.ndarray | None, K: np.ndarray,
+                       c2w: np.ndarray, previous: PreviousFrame) -> MemoryView:
+    """`seen` with its holes that the previous frame showed filled from it: a hole's pixel (its blockout point)
+    seen through the previous camera that lands inside the previous frame, where more than SEEN_WEIGHT of the
+    bilinear weight around it falls on pixels of the same surface (depth within their tolerance, same object),
+    takes their weighted colour.
+
+    The memory keeps only each frame's new pixels, at the spacing they were painted at: as the camera nears a
+    surface its points spread apart, and along the frame's border (where no closing reaches) the gaps stayed
+    open, so a dolly in painted a ring of "new ground" at the frame's border every frame, and with it the
+    whole frame. What the artist saw there last frame is known: the previous frame, warped exactly. A pan's
+    strip lands outside the previous frame and a disocclusion on the occluder (its same-surface neighbours
+    weigh at most half), so both stay new ground."""
+    rows, cols = np.nonzero(~seen.shown)
+    if not len(rows):
+        return seen
+    z = depth[rows, cols].astype(np.float64)
+    z = np.where(z > 0, z, SKY_DEPTH)
+    cam = np.stack([(cols + 0.5 - K[0, 2]) * z / K[0, 0], (rows + 0.5 - K[1, 2]) * z / K[1, 1], z])
+    world = np.asarray(c2w, np.float64)[:3, :3] @ cam + np.asarray(c2w, np.float64)[:3, 3, None]
+    before = np.asarray(previous.c2w, np.float64)
+    x, y, zp = before[:3, :3].T @ (world - before[:3, 3, None])
+    zp_safe = np.where(zp > NEAR, zp, 1.0)
+    fu = previous.K[0, 0] * x / zp_safe + previous.K[0, 2]
+    fv = previous.K[1, 1] * y / zp_safe + previous.K[1, 2]
+    h, w = previous.depth.shape
+    inside = (zp > NEAR) & (fu >= 0) & (fu < w) & (fv >= 0) & (fv < h)
+    target, tolerance = surface(previous.depth)
+    cu, cv = fu - 0.5, fv - 0.5                                    # pixel-centre coordinates
+    left, top = np.floor(cu), np.floor(cv)
+    ax, ay = cu - left, cv - top
+    left, top = left.astype(np.int64), top.astype(np.int64)
+    total = np.zeros(len(rows))
+    colour = np.zeros((len(rows), 3))
+    for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+        r, c = np.clip(top + dy, 0, h - 1), np.clip(left + dx, 0, w - 1)
+        same = inside & (np.abs(zp - target[r, c]) <= tolerance[r, c])
+        if objects is not None and previous.objects is not None:
+            same &= previous.objects[r, c] == objects[rows, cols]
+        weight = np.where(same, (ax if dx else 1 - ax) * (ay if dy else 1 - ay), 0)
+        total += weight
+        colour += weight[:, None] * previous.rgb[r, c]
+    hit = total > SEEN_WEIGHT
+    if not hit.any():
+        return seen
+    rgb, filled = seen.rgb.copy(), seen.filled.copy()
+    rgb[rows[hit], cols[hit]] = colour[hit] / total[hit, None] / 255
+    filled[rows[hit], cols[hit]] = True
+    return MemoryView(rgb, seen.valid, filled)
 
 
 def view(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray, depth: np.ndarray,

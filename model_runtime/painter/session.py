@@ -6,14 +6,18 @@
    and its object ids where anything but the camera moves.
 2. see the memory: what was painted before, reprojected into this camera with
    the exact depths, valid where it shows the surface the blockout has here
-   (small holes of one surface between valid pixels filled from them).
+   (small holes of one surface between valid pixels filled from them), and
+   its holes that the previous frame showed (a surface the camera nears
+   spreads its remembered points apart) filled from that frame, warped
+   exactly (memory.fill_from_previous).
 3. paint: the network paints the new ground from the passes, the notes in
    force and the memory (it sees the memory, so new ground matches it), on
    boxes around the memory's holes with context (painter/regions.py), or the
-   whole frame when they would cover most of it. A frame the memory covers
-   entirely (a held camera, a still live view) has nothing new to paint: the
-   network is not run and the frame is the memory, exactly what the
-   composite would show.
+   whole frame when they would cover most of it. New ground beside a
+   silhouette that stage 5 draws again from its own surface (the sliver a
+   parallax uncovers) is left to stage 5. A frame with nothing else new (a
+   held camera, a still live view) does not run the network: the frame is
+   the memory, exactly what the composite would show.
 4. composite: where the memory is valid it is kept as it was (a revisit gives
    the same picture); elsewhere the painted pixels are the frame.
 5. crisp edges: on new ground, each side of the blockout's silhouettes takes
@@ -42,9 +46,9 @@ import torch
 
 from model_runtime.models.interface import FrameGenerator, GeneratorInputError, Session, ShotInput
 from model_runtime.painter import checkpoint
-from model_runtime.painter.edges import crisp_edges
-from model_runtime.painter.features import camera, frame_features
-from model_runtime.painter.memory import Memory, MemoryView, empty_view
+from model_runtime.painter.edges import Silhouettes
+from model_runtime.painter.features import box_features, camera
+from model_runtime.painter.memory import Memory, MemoryView, PreviousFrame, empty_view, fill_from_previous
 from model_runtime.painter.native import (NATIVE_PIXELS, downsample_passes, downsample_rgb, guided_upsample,
                                           native_size, scaled_frame)
 from model_runtime.painter.network import PainterNet
@@ -58,13 +62,15 @@ EDGE_MARGIN = 8  # pixels of reflected features around the frame (pad_to)
 
 @dataclass
 class PainterState:
-    """What a snapshot holds: the next frame's index and the memory (anchor first; colours R, G, B, object id)."""
+    """What a snapshot holds: the next frame's index, the memory (anchor first; colours R, G, B, object id) and
+    the frame shown last (None before the first frame and after a notes event)."""
 
     index: int
     points: np.ndarray
     colors: np.ndarray
     n_anchor: int
     notes: str
+    previous: PreviousFrame | None
 
 
 def pad_to(features: np.ndarray, margin: int = EDGE_MARGIN) -> np.ndarray:
@@ -115,19 +121,19 @@ class PainterModel(FrameGenerator):
         return PainterSession(self, shot)
 
     @torch.no_grad()
-    def paint(self, passes: FramePasses, frame: dict, seen: MemoryView, notes: str, noise_seed: list[int]
-              ) -> np.ndarray:
-        """Stage 3: the network's picture of the frame, float32 (H, W, 3) in [0, 1]: of its new ground (and the
-        context around it; zeros elsewhere), or of the whole frame."""
+    def paint(self, passes: FramePasses, frame: dict, seen: MemoryView, new: np.ndarray, notes: str,
+              noise_seed: list[int]) -> np.ndarray:
+        """Stage 3: the network's picture of the frame, float32 (H, W, 3) in [0, 1]: of the pixels `new` (H, W)
+        bool (and the context around them; zeros elsewhere), or of the whole frame."""
         h, w = passes.depth.shape
         noise = np.random.default_rng(noise_seed).standard_normal((h, w)).astype(np.float32)
-        features = frame_features(passes.shade, passes.depth, frame, seen.rgb, seen.shown, noise,
-                                  self.net.config.basis_frequencies)
-        boxes = paint_boxes(~seen.shown, EDGE_MARGIN) if self.new_ground_only else [(0, h, 0, w)]
+        boxes = paint_boxes(new, EDGE_MARGIN) if self.new_ground_only else [(0, h, 0, w)]
         painted = np.zeros((h, w, 3), np.float32)
         m = EDGE_MARGIN
         for y0, y1, x0, x1 in boxes:
-            x = torch.from_numpy(pad_to(features[:, y0:y1, x0:x1]))[None].to(self.device)
+            features = box_features(passes.shade, passes.depth, frame, seen.rgb, seen.shown, noise,
+                                    self.net.config.basis_frequencies, (y0, y1, x0, x1))
+            x = torch.from_numpy(pad_to(features))[None].to(self.device)
             rgb = self.net(x, self.notes_embedding(notes))[0, :, m:m + y1 - y0, m:m + x1 - x0]
             painted[y0:y1, x0:x1] = rgb.permute(1, 2, 0).cpu().numpy()
         return painted
@@ -143,6 +149,7 @@ class PainterSession(Session):
     def __init__(self, model: PainterModel, shot: ShotInput):
         self.model, self.shot = model, shot
         self.memory = Memory(model.max_memory_points)
+        self._previous: PreviousFrame | None = None
         self._index = 0
         self._notes = shot.notes_at(shot.track["frames"][0]["frame"])
         first = shot.passes.frame(0)
@@ -175,6 +182,7 @@ class PainterSession(Session):
         notes = self.shot.notes_at(frame["frame"])
         if notes != self._notes:  # a notes event: a new look from here on
             self.memory.clear()
+            self._previous = None
             self._notes = notes
         full = self.shot.passes.frame(self._index)                            # 1. passes
         frame, passes = self._native(frame, full)
@@ -182,22 +190,27 @@ class PainterSession(Session):
         h, w = passes.depth.shape
         seen = self.memory.view(K, c2w, passes.depth, passes.object) if self.model.use_memory \
             else empty_view(w, h)                                              # 2. see the memory
-        painted = seen.rgb if seen.shown.all() else \
-            self.model.paint(passes, frame, seen, notes, [self.shot.seed, self._index])  # 3. paint
+        if self._previous is not None:                                         #    and the last frame
+            seen = fill_from_previous(seen, passes.depth, passes.object, K, c2w, self._previous)
+        silhouettes = Silhouettes(passes.depth)
+        new = ~seen.shown & ~silhouettes.drawn(~seen.valid)                    # stage 5 draws those
+        painted = self.model.paint(passes, frame, seen, new, notes, [self.shot.seed, self._index]) \
+            if new.any() else seen.rgb                                         # 3. paint
         shown = composite(painted, seen)                                       # 4. composite
-        shown = crisp_edges(shown, passes.depth, redraw=~seen.valid)           # 5. crisp edges
+        shown = silhouettes.crisp(shown, redraw=~seen.valid)                   # 5. crisp edges
         rgb = np.round(np.clip(shown, 0, 1) * 255).astype(np.uint8)
         if self.model.use_memory:                                              # 6. remember
             self.memory.add(rgb.astype(np.float32) / 255, passes.depth, K, c2w, mask=~seen.valid,
                             objects=passes.object)
+            self._previous = PreviousFrame(rgb, passes.depth, passes.object, K, c2w)
         self._index += 1
         return guided_upsample(rgb, passes.depth, full.depth)                  # at the shot's size
 
     def snapshot(self) -> PainterState:
         return PainterState(self._index, self.memory.points.copy(), self.memory.colors.copy(),
-                            self.memory.n_anchor, self._notes)
+                            self.memory.n_anchor, self._notes, self._previous)
 
     def restore(self, state: PainterState) -> None:
-        self._index, self._notes = state.index, state.notes
+        self._index, self._notes, self._previous = state.index, state.notes, state.previous
         self.memory.points, self.memory.colors = state.points.copy(), state.colors.copy()
         self.memory.n_anchor = state.n_anchor

@@ -7,7 +7,7 @@ A state file is an explicit, versioned schema, independent of where the runtime'
   `value` (None, bool, int, float, str), `list`, `tuple`, `tensor` / `array` / `scalar` (the key of a
   torch tensor, numpy array or numpy scalar in the file's tensors, bit for bit) and `record`: a snapshot
   record by its schema name, that schema's version and its named fields;
-- the records are the ones in SCHEMAS: a name (`world-session`, `kv-layer`, `painter-session`), a version
+- the records are the ones in SCHEMAS: a name (`world-session`, `kv-layer`, `painter-session`, ...), a version
   and the field names. The table says which class of the runtime each one is; moving or renaming a class
   changes the table, not the files. A class whose fields no longer match its schema is refused when
   written, so a change of a snapshot's fields needs a new schema version.
@@ -57,8 +57,10 @@ SCHEMAS = {schema.name: schema for schema in (
     RecordSchema("world-session", 1, ("index", "kv", "n_past", "cache", "rng", "grade"),
                  "model_runtime.world.generator:_State"),
     RecordSchema("kv-layer", 1, ("k", "v"), "model_runtime.world.transformer:LayerCache"),
-    RecordSchema("painter-session", 2, ("index", "points", "colors", "n_anchor", "notes"),  # 2: colours carry ids
-                 "model_runtime.painter.session:PainterState"),
+    RecordSchema("painter-session", 3, ("index", "points", "colors", "n_anchor", "notes", "previous"),
+                 "model_runtime.painter.session:PainterState"),  # 2: colours carry ids; 3: the frame shown last
+    RecordSchema("painter-previous-frame", 1, ("rgb", "depth", "objects", "K", "c2w"),
+                 "model_runtime.painter.memory:PreviousFrame"),
 )}
 
 
