@@ -16,8 +16,9 @@ from model_runtime.painter import checkpoint  # noqa: E402
 from model_runtime.painter.features import (FEATURE_CHANNELS, box_features, feature_channels,  # noqa: E402
                                            frame_features, rays,
                                            world_normals)
-from model_runtime.painter.memory import (HOLE_AREA, Memory, PreviousFrame, empty_view, fill_from_previous,  # noqa: E402
-                                         fill_specks, frame_view, surface)
+from model_runtime.painter.memory import (CLOSE_SIZE, HOLE_AREA, Memory, PreviousFrame, closed,  # noqa: E402
+                                         empty_view, fill_from_previous, fill_specks, frame_view,
+                                         nearest_pixel, surface)
 from model_runtime.painter.network import PainterConfig, PainterNet  # noqa: E402
 from model_runtime.painter.passes import ArrayPasses, FolderPasses, PassesError, read_passes  # noqa: E402
 from model_runtime.painter.session import PainterModel  # noqa: E402
@@ -126,6 +127,24 @@ def test_specks_between_remembered_pixels_of_one_surface_are_filled_and_anything
     assert all(tuple(filled_rgb[y, x]) in neighbours for y in (10, 11) for x in range(10, 13))
     _, none = fill_specks(rgb, valid, target, tolerance)  # without the object pass the patch of object 2 fills
     assert none[5:7, 50:52].all() and not none[25:28, 40:43].any()
+
+
+def test_the_nearest_pixel_is_the_distance_transforms_and_the_closing_is_scipys():
+    from scipy import ndimage
+
+    rng = np.random.default_rng(6)
+    for share in (0.05, 0.5, 0.9):
+        mask = rng.random((H, W)) < share
+        mask[5:15, 5:15] = False
+        rows, cols = nearest_pixel(mask)
+        assert mask[rows, cols].all()
+        distance = ndimage.distance_transform_edt(~mask)
+        found = np.hypot(rows - np.arange(H)[:, None], cols - np.arange(W)[None])
+        assert (found >= distance - 1e-9).all() and (found <= 1.04 * distance + 1e-9).all()  # near-ties aside
+        assert (found[distance <= 3] == distance[distance <= 3]).all()  # the gaps and specks it is used on
+        r = CLOSE_SIZE
+        scipys = ndimage.binary_closing(np.pad(mask, r, mode="edge"), np.ones((r, r), bool))[r:-r, r:-r]
+        np.testing.assert_array_equal(closed(mask), scipys)
 
 
 def test_a_speck_the_closing_leaves_in_the_memorys_view_is_shown_and_a_larger_hole_is_new_ground():
