@@ -170,13 +170,15 @@ def _long_rollout(model: PainterModel, frames: int, width: int, height: int, rou
 
 
 def _step_share_of_matmul(model: PainterModel, shot: ShotInput, fps: float, size: int = 1024) -> dict:
-    """The painter step's FLOP/s (torch's count of one step's FLOPs x the measured frames/s) over a plain
-    float32 matmul's, timed now on the same device."""
+    """The painter step's FLOP/s (torch's count of the FLOPs of a mean step over the frames `fps` is measured
+    on, frames 10 to the end, x the measured frames/s) over a plain float32 matmul's, timed now on the same
+    device. A mean step, since a step paints only the new ground: one frame may run no network at all."""
     session = model.start(shot)
-    session.step()
+    _frame_times(session, 10)
+    counted = len(shot.track["frames"]) - 10
     with FlopCounterMode(display=False) as counter:
-        session.step()
-    step_flops = counter.get_total_flops()
+        _frame_times(session, counted)
+    step_flops = counter.get_total_flops() / counted
     a = torch.randn(size, size, device=model.device)
     b = torch.randn(size, size, device=model.device)
     times = []
