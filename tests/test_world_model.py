@@ -411,6 +411,22 @@ def test_splat_cracks_close_but_border_strips_stay_new_content():
     assert not covered[:, :2].any() and not covered[14:20, 26:30].any()
 
 
+def test_point_cache_adds_in_order_and_a_full_ring_drops_its_oldest_an_eighth_at_once():
+    cache = PointCache(max_points=1000)
+    K, c2w, depth = np.array([[10.0, 0, 5], [0, 10.0, 5], [0, 0, 1]]), np.eye(4), np.full((10, 10), 2.0, np.float32)
+    for frame in range(10):
+        cache.add(np.full((10, 10, 3), frame, np.float32), depth, K, c2w)
+        assert np.array_equal(cache.colors[:, 0], np.repeat(np.arange(frame + 1), 100))  # oldest first
+    cache.add(np.full((10, 10, 3), 10, np.float32), depth, K, c2w)  # full: 100 must go, 125 go
+    assert len(cache) == 975 and np.array_equal(cache.colors[:, 0], np.repeat(np.arange(1, 11), 100)[25:])
+    state = cache.state()
+    cache.add(np.full((10, 10, 3), 11, np.float32), depth, K, c2w)  # 75 must go: 125 go again
+    assert len(cache) == 950 and cache.colors[0, 0] == 2 and cache.colors[-1, 0] == 11
+    cache.set_state(state)
+    assert len(cache) == 975 and np.array_equal(cache.colors, state[1])
+    cache.add(np.full((40, 40, 3), 12, np.float32), np.full((40, 40), 2.0, np.float32), K, c2w)  # 1,600 new
+    assert len(cache) == 1000 and (cache.colors[:, 0] == 12).all()  # the newest 1,000 of them
+
 def test_point_cache_keeps_its_anchor_and_bounds_the_ring():
     cache = PointCache(max_points=300)
     K, c2w = np.array([[10.0, 0, 5], [0, 10.0, 5], [0, 0, 1]]), np.eye(4)

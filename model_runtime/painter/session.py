@@ -209,10 +209,9 @@ class PainterSession(Session):
         return guided_upsample(rgb, passes.depth, full.depth)                  # at the shot's size
 
     def snapshot(self) -> PainterState:
-        return PainterState(self._index, self.memory.points.copy(), self.memory.colors.copy(),
-                            self.memory.n_anchor, self._notes, self._previous)
+        points, colors, n_anchor = self.memory.state()
+        return PainterState(self._index, points, colors, n_anchor, self._notes, self._previous)
 
     def restore(self, state: PainterState) -> None:
         self._index, self._notes, self._previous = state.index, state.notes, state.previous
-        self.memory.points, self.memory.colors = state.points.copy(), state.colors.copy()
-        self.memory.n_anchor = state.n_anchor
+        self.memory.set_state((state.points, state.colors, state.n_anchor))
