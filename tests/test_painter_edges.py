@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model_runtime.painter.edges import crisp_edges, depth_edges
+from model_runtime.painter.edges import Silhouettes, depth_edges
 
 H, W = 24, 32
 RED, GREY = np.array([0.8, 0.1, 0.1], np.float32), np.array([0.5, 0.5, 0.5], np.float32)
@@ -30,7 +30,7 @@ def test_the_edge_of_a_box_before_a_wall_is_found_on_both_sides_and_only_there()
 def test_a_smeared_silhouette_becomes_a_step_where_the_blockout_puts_it():
     depth = box_before_wall()
     rgb = smeared(depth)
-    out = crisp_edges(rgb, depth)
+    out = Silhouettes(depth).crisp(rgb)
     # the band (columns 14-17) takes its own surface's colour from just outside it
     np.testing.assert_allclose(out[:, 14:16], np.broadcast_to(rgb[:, 13:14], (H, 2, 3)), atol=0.02)
     np.testing.assert_allclose(out[:, 16:18], np.broadcast_to(rgb[:, 18:19], (H, 2, 3)), atol=0.02)
@@ -49,7 +49,7 @@ def test_a_grazing_floor_has_no_edges_but_its_horizon_against_sky():
 
 def test_a_frame_without_edges_is_unchanged():
     rgb = np.random.default_rng(0).random((H, W, 3)).astype(np.float32)
-    np.testing.assert_array_equal(crisp_edges(rgb, np.full((H, W), 5.0, np.float32)), rgb)
+    np.testing.assert_array_equal(Silhouettes(np.full((H, W), 5.0, np.float32)).crisp(rgb), rgb)
 
 
 def test_only_the_band_pixels_asked_for_are_redrawn():
@@ -57,6 +57,24 @@ def test_only_the_band_pixels_asked_for_are_redrawn():
     rgb = smeared(depth)
     new = np.zeros((H, W), bool)
     new[:, 16:] = True  # the memory covers the box's side: only the wall's side is new ground
-    out = crisp_edges(rgb, depth, new)
+    out = Silhouettes(depth).crisp(rgb, new)
     np.testing.assert_array_equal(out[:, :16], rgb[:, :16])
-    np.testing.assert_array_equal(out[:, 16:], crisp_edges(rgb, depth)[:, 16:])
+    np.testing.assert_array_equal(out[:, 16:], Silhouettes(depth).crisp(rgb)[:, 16:])
+
+
+def test_the_pixels_said_drawn_are_drawn_again_whatever_they_held():
+    depth = box_before_wall()
+    depth[10:13, 16] = 7.0   # a sliver one pixel wide beside the box with no source of its depth near it
+    silhouettes = Silhouettes(depth)
+    new = np.zeros((H, W), bool)
+    new[:, 12:20] = True
+    drawn = silhouettes.drawn(new)
+    assert not (drawn & ~(silhouettes.band & new)).any()
+    assert drawn[:8, 14:18].all() and not drawn[10:13, 16].any()
+    rgb = smeared(depth)
+    other = rgb.copy()
+    other[drawn] = 0.0       # what the painter put there does not matter
+    np.testing.assert_array_equal(silhouettes.crisp(rgb, new)[drawn], silhouettes.crisp(other, new)[drawn])
+    kept = silhouettes.band & new & ~drawn
+    assert kept.any()        # band pixels without a source keep what was painted: the painter must paint them
+    np.testing.assert_array_equal(silhouettes.crisp(other, new)[kept], other[kept])

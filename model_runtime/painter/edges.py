@@ -55,7 +55,7 @@ def depth_edges(depth: np.ndarray) -> np.ndarray:
 
 
 class Silhouettes:
-    """A frame's band (the pixels within a pixel of its depth edges) and how crisp_edges draws band pixels: the
+    """A frame's band (the pixels within a pixel of its depth edges) and how the crisp-edge stage draws band pixels: the
     joint bilateral mean of the colours outside the band within WINDOW pixels, guided by log depth."""
 
     def __init__(self, depth: np.ndarray):
@@ -105,10 +105,3 @@ class Silhouettes:
         out[index[redrawn]] = (total[redrawn] / weights[redrawn, None]).astype(rgb.dtype)
         return out.reshape(rgb.shape)
 
-
-def crisp_edges(rgb: np.ndarray, depth: np.ndarray, redraw: np.ndarray | None = None) -> np.ndarray:
-    """rgb (H, W, 3) float32 in [0, 1] over z-depth `depth` (0: sky) -> the same with its band redrawn.
-
-    `redraw` (H, W) bool: only band pixels there are redrawn (the session's new ground: what the memory
-    shows stays as it was); the sources are every pixel of `rgb` outside the band either way."""
-    return Silhouettes(depth).crisp(rgb, redraw)
