@@ -55,7 +55,7 @@ def depth_edges(depth: np.ndarray) -> np.ndarray:
 
 
 class Silhouettes:
-    """A frame's band (the pixels within a pixel of its depth edges) and how the crisp-edge stage draws band pixels: the
+    """A frame's band (the pixels within a pixel of its depth edges) and how the stage draws band pixels: the
     joint bilateral mean of the colours outside the band within WINDOW pixels, guided by log depth."""
 
     def __init__(self, depth: np.ndarray):
