@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from model_runtime.painter.regions import CONTEXT, MIN_BOX, paint_boxes
-from model_runtime.painter.session import EDGE_MARGIN
+from model_runtime.painter.regions import CONTEXT, MIN_BOX, box_margins, paint_boxes
+from model_runtime.painter.session import EDGE_MARGIN, pad_to
 
 H, W = 216, 384
 
@@ -53,3 +53,14 @@ def test_boxes_that_overlap_merge_and_a_small_frame_is_one_box():
     small = np.zeros((36, 64), bool)
     small[5, 5] = True
     assert boxes_of(small) == [(0, 36, 0, 64)]
+
+
+def test_a_box_is_padded_only_where_it_meets_the_frames_border():
+    m = EDGE_MARGIN
+    assert box_margins((100, 148, 200, 248), H, W, m) == (0, 0, 0, 0)   # inside: its context is its margin
+    assert box_margins((0, H, W - 48, W), H, W, m) == (m, m, 0, m)     # a pan's strip at the right border
+    assert box_margins((0, H, 0, W), H, W, m) == (m, m, m, m)          # the whole frame
+    features = np.random.default_rng(0).random((2, 48, 48)).astype(np.float32)
+    assert pad_to(features, (0, 0, 0, 0)).shape == (2, 48, 48)         # a 48x48 box runs on 48x48 pixels
+    padded = pad_to(features, (m, 0, 0, m))
+    assert padded.shape == (2, 64, 64) and np.array_equal(padded[:, m:m + 48, :48], features)

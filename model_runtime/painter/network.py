@@ -90,10 +90,11 @@ class PainterNet(nn.Module):
         return 2 ** 4  # unshuffle by 2, then one halving per level below the first (4 levels: 2 * 8)
 
     @staticmethod
-    def input_length(length: int, margin: int) -> int:
-        """An axis of `length` pixels as the network takes it: `margin` on each side, then up to `multiple()`."""
+    def input_length(length: int, before: int, after: int) -> int:
+        """An axis of `length` pixels as the network takes it: margins of `before` and `after` pixels, then up
+        to `multiple()`."""
         multiple = PainterNet.multiple()
-        return -(-(length + 2 * margin) // multiple) * multiple
+        return -(-(length + before + after) // multiple) * multiple
 
     def forward(self, features: torch.Tensor, notes: torch.Tensor) -> torch.Tensor:
         """features (B, feature_channels(config.basis_frequencies), H, W) with H, W multiples of `multiple()`;

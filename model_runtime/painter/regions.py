@@ -16,6 +16,12 @@ painting every frame whole, against 0.90 with 192x112 (4 artist-style clips:
 0.80 against 0.81). A guillotine cut of L-shaped new ground (a pan with a
 tilt) into thin boxes was tried and cost more (0.81): boxes that overlap pay
 for the overlap twice, and one call costs about what 8,000 pixels do.
+
+A box side inside the frame gets no reflected margin (`box_margins`): its
+CONTEXT pixels already keep the convolutions' zero padding away from the new
+ground, and the margin made a 48x48 box cost 80x80 pixels. On 8 val clips x
+16 frames the figures are the same to three decimals; the network's time on
+the bench's dolly falls from 28.8 to 24.9 ms a frame.
 """
 from __future__ import annotations
 
@@ -41,9 +47,21 @@ def _grow(start: int, end: int, least: int, limit: int) -> tuple[int, int]:
     return start, start + least
 
 
-def _cost(h: int, w: int, margin: int) -> int:
-    """Pixels the network runs on for an h x w box with `margin` around it (session.pad_to)."""
-    return PainterNet.input_length(h, margin) * PainterNet.input_length(w, margin)
+def box_margins(box: Box, height: int, width: int, margin: int) -> tuple[int, int, int, int]:
+    """The reflected margin of each side of a box (top, bottom, left, right; session.pad_to): `margin` where
+    the box meets the frame's border, none inside the frame, where the box's own CONTEXT pixels keep the
+    convolutions' zero padding away from its new ground (a 48x48 box ran on 80x80 pixels with margins all
+    round, on 48x48 without)."""
+    y0, y1, x0, x1 = box
+    return (margin if y0 == 0 else 0, margin if y1 == height else 0, margin if x0 == 0 else 0,
+            margin if x1 == width else 0)
+
+
+def _cost(box: Box, height: int, width: int, margin: int) -> int:
+    """Pixels the network runs on for a box of a height x width frame (session.pad_to)."""
+    top, bottom, left, right = box_margins(box, height, width, margin)
+    return PainterNet.input_length(box[1] - box[0], top, bottom) * PainterNet.input_length(box[3] - box[2], left,
+                                                                                          right)
 
 
 def _overlap(a: Box, b: Box) -> bool:
@@ -85,7 +103,7 @@ def paint_boxes(new: np.ndarray, margin: int, context: int = CONTEXT, min_box: t
         x0, x1 = _grow(int(x), int(x + bw), min_box[0], w)
         boxes.append((y0, y1, x0, x1))
     boxes = _merge(boxes)
-    cost = sum(_cost(b[1] - b[0], b[3] - b[2], margin) for b in boxes)
-    if cost > whole_frame_share * _cost(h, w, margin):
+    cost = sum(_cost(b, h, w, margin) for b in boxes)
+    if cost > whole_frame_share * _cost((0, h, 0, w), h, w, margin):
         return [(0, h, 0, w)]
     return boxes

@@ -53,7 +53,7 @@ from model_runtime.painter.native import (NATIVE_PIXELS, downsample_passes, down
                                           native_size, scaled_frame)
 from model_runtime.painter.network import PainterNet
 from model_runtime.painter.passes import FramePasses
-from model_runtime.painter.regions import paint_boxes
+from model_runtime.painter.regions import box_margins, paint_boxes
 from model_runtime.world.process import keep_freed_memory
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "oyster-painter.safetensors"
@@ -74,15 +74,17 @@ class PainterState:
     previous: PreviousFrame | None
 
 
-def pad_to(features: np.ndarray, margin: int = EDGE_MARGIN) -> np.ndarray:
-    """Reflect-pad (C, H, W) by `margin` on every side, then on the bottom and right to the network's multiple
-    (`PainterNet.input_length`).
+def pad_to(features: np.ndarray, margins: tuple[int, int, int, int] = (EDGE_MARGIN,) * 4) -> np.ndarray:
+    """Reflect-pad (C, H, W) by `margins` (top, bottom, left, right), then on the bottom and right to the
+    network's multiple (`PainterNet.input_length`).
 
     The margin keeps the convolutions' zero padding out of the frame: without it the outermost pixels
     come out greyed, and a panning camera freezes that grey edge into the memory strip by strip."""
     _, h, w = features.shape
-    ph, pw = (PainterNet.input_length(n, margin) - n - 2 * margin for n in (h, w))
-    return np.pad(features, ((0, 0), (margin, margin + ph), (margin, margin + pw)), mode="reflect")
+    top, bottom, left, right = margins
+    ph = PainterNet.input_length(h, top, bottom) - h - top - bottom
+    pw = PainterNet.input_length(w, left, right) - w - left - right
+    return np.pad(features, ((0, 0), (top, bottom + ph), (left, right + pw)), mode="reflect")
 
 
 class PainterModel(FrameGenerator):
@@ -131,12 +133,13 @@ class PainterModel(FrameGenerator):
         noise = np.random.default_rng(noise_seed).standard_normal((h, w)).astype(np.float32)
         boxes = paint_boxes(new, EDGE_MARGIN) if self.new_ground_only else [(0, h, 0, w)]
         painted = np.zeros((h, w, 3), np.float32)
-        m = EDGE_MARGIN
         for y0, y1, x0, x1 in boxes:
             features = box_features(passes.shade, passes.depth, frame, seen.rgb, seen.shown, noise,
                                     self.net.config.basis_frequencies, (y0, y1, x0, x1))
-            x = torch.from_numpy(pad_to(features))[None].to(self.device)
-            rgb = self.net(x, self.notes_embedding(notes))[0, :, m:m + y1 - y0, m:m + x1 - x0]
+            margins = box_margins((y0, y1, x0, x1), h, w, EDGE_MARGIN)
+            x = torch.from_numpy(pad_to(features, margins))[None].to(self.device)
+            top, left = margins[0], margins[2]
+            rgb = self.net(x, self.notes_embedding(notes))[0, :, top:top + y1 - y0, left:left + x1 - x0]
             painted[y0:y1, x0:x1] = rgb.permute(1, 2, 0).cpu().numpy()
         return painted
 
