@@ -57,7 +57,7 @@ def test_only_the_band_pixels_asked_for_are_redrawn():
     rgb = smeared(depth)
     new = np.zeros((H, W), bool)
     new[:, 16:] = True  # the memory covers the box's side: only the wall's side is new ground
-    out = Silhouettes(depth).crisp(rgb, new)
+    out = Silhouettes(depth, new).crisp(rgb)
     np.testing.assert_array_equal(out[:, :16], rgb[:, :16])
     np.testing.assert_array_equal(out[:, 16:], Silhouettes(depth).crisp(rgb)[:, 16:])
 
@@ -65,16 +65,16 @@ def test_only_the_band_pixels_asked_for_are_redrawn():
 def test_the_pixels_said_drawn_are_drawn_again_whatever_they_held():
     depth = box_before_wall()
     depth[10:13, 16] = 7.0   # a sliver one pixel wide beside the box with no source of its depth near it
-    silhouettes = Silhouettes(depth)
     new = np.zeros((H, W), bool)
     new[:, 12:20] = True
-    drawn = silhouettes.drawn(new)
+    silhouettes = Silhouettes(depth, new)
+    drawn = silhouettes.drawn
     assert not (drawn & ~(silhouettes.band & new)).any()
     assert drawn[:8, 14:18].all() and not drawn[10:13, 16].any()
     rgb = smeared(depth)
     other = rgb.copy()
     other[drawn] = 0.0       # what the painter put there does not matter
-    np.testing.assert_array_equal(silhouettes.crisp(rgb, new)[drawn], silhouettes.crisp(other, new)[drawn])
+    np.testing.assert_array_equal(silhouettes.crisp(rgb)[drawn], silhouettes.crisp(other)[drawn])
     kept = silhouettes.band & new & ~drawn
     assert kept.any()        # band pixels without a source keep what was painted: the painter must paint them
-    np.testing.assert_array_equal(silhouettes.crisp(other, new)[kept], other[kept])
+    np.testing.assert_array_equal(silhouettes.crisp(other)[kept], other[kept])

@@ -55,15 +55,21 @@ def depth_edges(depth: np.ndarray) -> np.ndarray:
 
 
 class Silhouettes:
-    """A frame's band (the pixels within a pixel of its depth edges) and how the stage draws band pixels: the
-    joint bilateral mean of the colours outside the band within WINDOW pixels, guided by log depth."""
+    """A frame's band (the pixels within a pixel of its depth edges) and how the stage draws the band pixels
+    in `redraw` (all of the band when None): the joint bilateral mean of the colours outside the band within
+    WINDOW pixels, guided by log depth. The weights are the depth's alone, so they are found once, before
+    the frame is painted: which pixels the stage draws (`drawn`) and how (`crisp`)."""
 
-    def __init__(self, depth: np.ndarray):
+    def __init__(self, depth: np.ndarray, redraw: np.ndarray | None = None):
         self.shape = depth.shape
         self.band = ndimage.binary_dilation(depth_edges(depth), np.ones((3, 3), bool))
-        self.guide = log_depth(depth).reshape(-1)
+        self._index = np.flatnonzero(self.band if redraw is None else self.band & redraw)
+        self._sources = list(self._window(self._index, log_depth(depth).reshape(-1)))
+        self._weights = np.zeros(len(self._index), np.float32)
+        for _, weight in self._sources:
+            self._weights += weight
 
-    def _sources(self, index: np.ndarray):
+    def _window(self, index: np.ndarray, guide: np.ndarray):
         """For band pixels `index` (flat), each source position in the window: (flat source indices, weights)."""
         h, w = self.shape
         source = ~self.band.reshape(-1)
@@ -73,35 +79,27 @@ class Silhouettes:
                 r, c = rows + dy, cols + dx
                 inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
                 q = np.where(inside, r * w + c, 0)
-                difference = (self.guide[q] - self.guide[index]) / DEPTH_SIGMA
+                difference = (guide[q] - guide[index]) / DEPTH_SIGMA
                 yield q, (inside & source[q]) * np.exp(-difference * difference) / np.float32(1 + dy * dy + dx * dx)
 
-    def drawn(self, pixels: np.ndarray) -> np.ndarray:
-        """(H, W) bool: the pixels of `pixels` that `crisp` draws again whatever they held (band pixels with
+    @property
+    def drawn(self) -> np.ndarray:
+        """(H, W) bool: the band pixels to redraw that `crisp` draws again whatever they held (those with
         sources of their own depth): what any earlier stage paints there is thrown away."""
-        index = np.flatnonzero(self.band & pixels)
-        weights = np.zeros(len(index), np.float32)
-        for _, weight in self._sources(index):
-            weights += weight
         out = np.zeros(self.band.size, bool)
-        out[index[weights > MIN_WEIGHT]] = True
+        out[self._index[self._weights > MIN_WEIGHT]] = True
         return out.reshape(self.shape)
 
-    def crisp(self, rgb: np.ndarray, redraw: np.ndarray | None = None) -> np.ndarray:
-        """rgb (H, W, 3) float32 in [0, 1] -> the same with its band drawn again from the colours outside it;
-        only band pixels in `redraw` (H, W) bool when given. A band pixel with no source of its own depth
-        nearby keeps what it held."""
-        index = np.flatnonzero(self.band if redraw is None else self.band & redraw)
-        if not len(index):
+    def crisp(self, rgb: np.ndarray) -> np.ndarray:
+        """rgb (H, W, 3) float32 in [0, 1] -> the same with the band pixels to redraw drawn again from the
+        colours outside the band. A band pixel with no source of its own depth nearby keeps what it held."""
+        if not len(self._index):
             return rgb
         colour = rgb.reshape(-1, 3)
-        total = np.zeros((len(index), 3), np.float32)
-        weights = np.zeros(len(index), np.float32)
-        for q, weight in self._sources(index):
+        total = np.zeros((len(self._index), 3), np.float32)
+        for q, weight in self._sources:
             total += weight[:, None] * colour[q]
-            weights += weight
-        redrawn = weights > MIN_WEIGHT
+        redrawn = self._weights > MIN_WEIGHT
         out = colour.copy()
-        out[index[redrawn]] = (total[redrawn] / weights[redrawn, None]).astype(rgb.dtype)
+        out[self._index[redrawn]] = (total[redrawn] / self._weights[redrawn, None]).astype(rgb.dtype)
         return out.reshape(rgb.shape)
-

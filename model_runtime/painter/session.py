@@ -197,12 +197,12 @@ class PainterSession(Session):
             else empty_view(w, h)                                              # 2. see the memory
         if self._previous is not None:                                         #    and the last frame
             seen = fill_from_previous(seen, passes.depth, passes.object, K, c2w, self._previous)
-        silhouettes = Silhouettes(passes.depth)
-        new = ~seen.shown & ~silhouettes.drawn(~seen.valid)                    # stage 5 draws those
+        silhouettes = Silhouettes(passes.depth, redraw=~seen.valid)
+        new = ~seen.shown & ~silhouettes.drawn                                 # stage 5 draws those
         painted = self.model.paint(passes, frame, seen, new, notes, [self.shot.seed, self._index]) \
             if new.any() else seen.rgb                                         # 3. paint
         shown = composite(painted, seen)                                       # 4. composite
-        shown = silhouettes.crisp(shown, redraw=~seen.valid)                   # 5. crisp edges
+        shown = silhouettes.crisp(shown)                                       # 5. crisp edges
         rgb = np.round(np.clip(shown, 0, 1) * 255).astype(np.uint8)
         if self.model.use_memory:                                              # 6. remember
             self.memory.add(rgb.astype(np.float32) / 255, passes.depth, K, c2w, mask=~seen.valid,
