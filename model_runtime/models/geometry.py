@@ -37,16 +37,21 @@ def unproject(depth: np.ndarray, rgb: np.ndarray, K: np.ndarray, c2w: np.ndarray
     h, w = depth.shape
     flat = depth.reshape(-1)
     index = np.flatnonzero(np.isfinite(flat) & (flat > 0))              # row-major pixel indices
-    z = flat[index].astype(np.float64)
     rows, cols = np.divmod(index, w)
-    cam = np.empty((len(index), 3))                                       # (N, 3) camera frame
+    world = pixels_to_world(rows, cols, flat[index].astype(np.float64), K, c2w)
+    colors = rgb.reshape(h * w, -1)[index]
+    return world.astype(np.float32), colors
+
+
+def pixels_to_world(rows: np.ndarray, cols: np.ndarray, z: np.ndarray, K: np.ndarray, c2w: np.ndarray
+                    ) -> np.ndarray:
+    """(N, 3) float64 world points of the pixel centres (rows, cols) at z-depths `z` (see `unproject`)."""
+    cam = np.empty((len(z), 3))                                           # (N, 3) camera frame
     cam[:, 0] = (cols + 0.5 - K[0, 2]) * (z / K[0, 0])
     cam[:, 1] = (rows + 0.5 - K[1, 2]) * (z / K[1, 1])
     cam[:, 2] = z
     c2w = np.asarray(c2w, dtype=np.float64)
-    world = cam @ c2w[:3, :3].T + c2w[:3, 3]
-    colors = rgb.reshape(h * w, -1)[index]
-    return world.astype(np.float32), colors
+    return cam @ c2w[:3, :3].T + c2w[:3, 3]
 
 
 def splat(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray, width: int, height: int,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from model_runtime.models.geometry import NEAR, splat
+from model_runtime.models.geometry import NEAR, pixels_to_world, splat
 from model_runtime.world.cache3d import SKY_DEPTH, PointCache  # sky pixels join the memory as a far dome
 
 DEPTH_TOLERANCE = 0.03     # relative z-depth agreement between memory and blockout for a pixel to count
@@ -153,11 +153,9 @@ def fill_from_previous(seen: MemoryView, depth: np.ndarray, objects: np.ndarray 
     if not len(rows):
         return seen
     z = depth[rows, cols].astype(np.float64)
-    z = np.where(z > 0, z, SKY_DEPTH)
-    cam = np.stack([(cols + 0.5 - K[0, 2]) * z / K[0, 0], (rows + 0.5 - K[1, 2]) * z / K[1, 1], z])
-    world = np.asarray(c2w, np.float64)[:3, :3] @ cam + np.asarray(c2w, np.float64)[:3, 3, None]
+    world = pixels_to_world(rows, cols, np.where(z > 0, z, SKY_DEPTH), K, c2w)
     before = np.asarray(previous.c2w, np.float64)
-    x, y, zp = before[:3, :3].T @ (world - before[:3, 3, None])
+    x, y, zp = ((world - before[:3, 3]) @ before[:3, :3]).T                # R^T (p - t) of the previous camera
     zp_safe = np.where(zp > NEAR, zp, 1.0)
     fu = previous.K[0, 0] * x / zp_safe + previous.K[0, 2]
     fv = previous.K[1, 1] * y / zp_safe + previous.K[1, 2]
