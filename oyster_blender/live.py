@@ -10,10 +10,11 @@ at a time, so the flight is recorded at the model's own frame rate and every
 keyframe has its generated frame: playing the recorded camera at the scene's fps
 gives the frames the artist saw. The HTTP calls run on a daemon thread.
 
-With a painter model (the default) each pose goes with the blockout's passes at
-that pose, rendered in this process by `oyster_blender.passes.LivePasses` into a
-scratch folder the runtime reads (tens of milliseconds of the tick that sends it:
-docs/decisions.md, "Live passes"); the folder and the render copy go when the
+With a painter model (the default) each pose goes with the blockout's triangles,
+written by `oyster_blender.blockout_mesh.LiveBlockout` into a scratch folder the
+runtime reads, once and again only when something drawn changes; the runtime draws
+the passes at each pose itself, so the tick that sends a pose renders nothing
+(docs/decisions.md, "Live passes drawn by the runtime"). The folder goes when the
 flight ends.
 
 Stdlib and bpy only (docs/runtime_api.md, "Live mode").
@@ -40,7 +41,7 @@ from .camera import _depsgraph, camera_frame, check_camera, render_size
 from .client import API, RuntimeClient, RuntimeClientError, _describe
 from .core import camera_math
 from .core.errors import OysterError, ShotError
-from .passes import LivePasses
+from .blockout_mesh import LiveBlockout
 
 LIVE_IMAGE = "Oyster Live"
 INDEX_HEADER = "X-Oyster-Frame-Index"
@@ -122,10 +123,10 @@ class LiveRecorder:
     def __init__(self, scene: bpy.types.Scene, source: bpy.types.Object, client: RuntimeClient, *,
                  model: str = LIVE_MODEL, notes: str = "", seed: int = 0, size: tuple[int, int] | None = None,
                  first_frame: dict[str, str] | None = None, scratch: Path | None = None,
-                 frame_start: int | None = None, image_name: str = LIVE_IMAGE, passes_parent: Path | None = None,
+                 frame_start: int | None = None, image_name: str = LIVE_IMAGE, blockout_parent: Path | None = None,
                  shot_size: tuple[int, int] | None = None):
-        """`passes_parent`: where the scratch folder of a painter's passes is made (a folder the runtime reads;
-        default: the system's temporary folder, fine for a local runtime). `shot_size`: the size of a shot
+        """`blockout_parent`: where the scratch folder of a painter's blockout file is made (a folder the runtime
+        reads; default: the system's temporary folder, fine for a local runtime). `shot_size`: the size of a shot
         kept from the flight (default: the live size)."""
         self.scene, self.source = scene, check_camera(source)
         self.width, self.height = size if size is not None else live_size(render_size(scene))
@@ -139,9 +140,9 @@ class LiveRecorder:
             self.request["first_frame"] = first_frame
         self.scratch = scratch
         """A folder to delete once the runtime has read the start's files (a first frame rendered for it)."""
-        self.passes_parent = passes_parent
-        self.passes: LivePasses | None = None
-        """The passes renderer of a painter's flight (made by `start()`); `passes.seconds`: each render's time."""
+        self.blockout_parent = blockout_parent
+        self.blockout: LiveBlockout | None = None
+        """The blockout file of a painter's flight (made by `start()`); `blockout.seconds`: each pose's time on it."""
         self.shown_at: list[float] = []
         """perf_counter() of each frame shown."""
         self.live = LiveClient(client)
@@ -171,13 +172,13 @@ class LiveRecorder:
         self.scene.collection.objects.link(self.camera)
         if paints_passes(self.model):
             try:
-                parent = self.passes_parent or Path(tempfile.gettempdir())
+                parent = self.blockout_parent or Path(tempfile.gettempdir())
                 parent.mkdir(parents=True, exist_ok=True)
                 folder = Path(tempfile.mkdtemp(prefix="live_", dir=parent))
             except OSError as error:
-                raise OysterError(f"cannot make a folder for the live passes in {parent}: "
+                raise OysterError(f"cannot make a folder for the live blockout in {parent}: "
                                   f"{error.strerror or error}") from None
-            self.passes = LivePasses(self.scene, self.source, (self.width, self.height), folder)
+            self.blockout = LiveBlockout(self.scene, self.source, folder)
         self._running = True
         self._thread.start()
         if timer:
@@ -191,8 +192,8 @@ class LiveRecorder:
             self._frames.put(None)
         if bpy.app.timers.is_registered(self.tick):
             bpy.app.timers.unregister(self.tick)
-        if self.passes is not None:
-            self.passes.close()  # the render copy; the thread deletes the folder once the session is closed
+        if self.blockout is not None:
+            self.blockout.close()  # the handlers; the thread deletes the folder once the session is closed
 
     def fps(self) -> float | None:
         """Frames shown per second over the newest FPS_WINDOW frames (None before two were shown)."""
@@ -229,7 +230,7 @@ class LiveRecorder:
             self._sent_at = time.perf_counter()
             try:
                 frame = self._record()
-            except OysterError as error:  # the passes could not be rendered: the flight ends saying why
+            except OysterError as error:  # the blockout could not be written: the flight ends saying why
                 self.error = str(error)
                 self.stop()
                 return None
@@ -250,8 +251,8 @@ class LiveRecorder:
         camera.keyframe_insert("rotation_euler", frame=frame)
         camera.data.keyframe_insert("lens", frame=frame)
         pose = camera_frame(evaluated, self.scene.render, self.width, self.height)
-        if self.passes is not None:
-            pose["passes"] = self.passes.render()  # the blockout at this very pose, for the painter
+        if self.blockout is not None:  # evaluated after the keys: the first key's new action reports every object
+            pose["blockout"] = self.blockout.current(_depsgraph(self.scene))  # the runtime draws its passes
         return pose
 
     def _run(self) -> None:
@@ -268,8 +269,8 @@ class LiveRecorder:
                     self.live.close(session_id)
                 except RuntimeClientError:
                     pass  # the runtime is gone or closed it already: nothing is left open
-            if self.passes is not None:  # no pose is in flight any more: the runtime has read its passes
-                shutil.rmtree(self.passes.folder, ignore_errors=True)
+            if self.blockout is not None:  # no pose is in flight any more: the runtime has read the blockout
+                shutil.rmtree(self.blockout.folder, ignore_errors=True)
 
     def _open(self) -> str:
         """Start the runtime's session; the scratch folder goes once the runtime has answered."""

@@ -3,9 +3,10 @@ Keep as Shot turns the recorded camera into a shot (oyster_blender.live.LiveReco
 
 The flight uses the active shot's model, notes, seed and size when there is one (else the
 runtime's live default, the painter, at the scene's output size), brought down to the live size
-(at most 384x216 pixels, the painter's native size, same aspect). With the painter, every pose goes
-with the blockout's passes at that pose, rendered in Blender's process into the shot's folder (`.live/`;
-the system's temporary folder for an unsaved file), and the painter paints each frame over them.
+(at most 384x216 pixels, the painter's native size, same aspect). With the painter, the flight writes the
+blockout's triangles into the shot's folder (`.live/`; the system's temporary folder for an unsaved
+file) when it starts and whenever something drawn changes; the runtime draws the passes at every
+pose and the painter paints each frame over them.
 Another model starts at the current frame from the camera's view of the blockout when the shot
 starts from it (else from the notes alone). Frames show in the image `Oyster Live` (open it in an
 image editor); the panel shows the frame rate.
@@ -74,7 +75,7 @@ class OYSTER_OT_live_start(bpy.types.Operator):
         if paints_passes(settings["model"]):
             if not settings.get("notes", "").strip():
                 raise OysterError("the painter needs scene notes: add a shot with notes (they set the look)")
-            settings["passes_parent"] = _live_folder(context, shot)
+            settings["blockout_parent"] = _live_folder(context, shot)
         else:
             first = _blockout(context, shot, settings["size"])
             if first is not None:
@@ -84,17 +85,17 @@ class OYSTER_OT_live_start(bpy.types.Operator):
         _flight.start(timer=False)
         _tick = _flight.tick
         bpy.app.timers.register(_tick, first_interval=0.0, persistent=True)
-        start = ("painting the blockout's passes" if _flight.passes is not None else
+        start = ("painting the blockout" if _flight.blockout is not None else
                  "from the blockout" if "first_frame" in settings else "from the notes alone")
         self.report({"INFO"}, f"live {start}: fly '{scene.camera.name}', frames show in the image '{LIVE_IMAGE}'")
         return {"FINISHED"}
 
 
-LIVE_FOLDER = ".live"  # in the shot's folder: the live passes, deleted when the flight ends
+LIVE_FOLDER = ".live"  # in the shot's folder: the live blockout file, deleted when the flight ends
 
 
 def _live_folder(context: bpy.types.Context, shot: bpy.types.PropertyGroup | None):
-    """Where a painter flight's passes go: the shot's folder (a studio runtime reads the project's disk, as
+    """Where a painter flight's blockout file goes: the shot's folder (a studio runtime reads the project's disk, as
     for a take's inputs), or None (the system's temporary folder) for an unsaved file or no shot."""
     if shot is None:
         return None
@@ -182,7 +183,7 @@ def flight_lines(flight: LiveRecorder) -> list[tuple[str, str]]:
     lines = [(f"{len(flight.indices)} frames in '{LIVE_IMAGE}', {flight.sent} keyframes", "CAMERA_DATA")]
     fps = flight.fps()
     if fps is not None:
-        model = "painting the blockout" if flight.passes is not None else flight.model
+        model = "painting the blockout" if flight.blockout is not None else flight.model
         lines.append((f"{fps:.1f} frames/s at {flight.width}x{flight.height}, {model}", "TIME"))
     if flight.error:
         lines.append((flight.error, "ERROR"))

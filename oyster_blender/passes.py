@@ -24,10 +24,9 @@ The render runs in a throwaway copy of the scene (`Scene.copy()` links the
 same objects, with its own render settings and compositor), so the artist's
 engine, output, compositor and sequencer settings are never touched.
 
-Live mode renders one pose per tick in Blender's own process (`LivePasses`):
-the copy is made once for the flight and rendered again at each tick, which
-costs about 75 ms at 384x216 against 105-120 ms for a new copy per frame
-(docs/decisions.md, "Live passes").
+Live mode does not render here: the runtime draws each pose's passes from the
+blockout's triangles (oyster_blender/blockout_mesh.py, model_runtime/painter/raster.py),
+matching these to a grey level but for FXAA's edge pixels.
 
 This module is the runtime's one door into the extension's bpy code: it also
 gives `camera_track` (oyster_blender.camera, through the depsgraph), so the
@@ -51,7 +50,7 @@ from .core.errors import OutputError
 
 SHADE_GREY = 0.8  # linear albedo of every surface in the shading pass
 
-__all__ = ["LivePasses", "PassFiles", "camera_track", "compositor", "render_copy", "render_passes"]
+__all__ = ["PassFiles", "camera_track", "compositor", "render_copy", "render_passes"]
 
 
 @dataclass(frozen=True)
@@ -142,6 +141,7 @@ def _plain_shading(scene: bpy.types.Scene, objects: bool = False) -> None:
     """The grey studio shading of the shade pass; `objects`: each object in its own flat colour instead."""
     shading = scene.display.shading
     shading.light = "FLAT" if objects else "STUDIO"
+    shading.studio_light = "Default"  # Blender's built-in one, as in training (the artist may pick another)
     shading.color_type = "RANDOM" if objects else "SINGLE"
     shading.single_color = (SHADE_GREY, SHADE_GREY, SHADE_GREY)
     if objects:
@@ -220,66 +220,3 @@ def render_passes(scene: bpy.types.Scene, camera: bpy.types.Object, frames: Iter
         shutil.rmtree(folder, ignore_errors=True)
         raise OutputError(f"Blender wrote no passes for frame(s) {missing[:5]} into {folder}")
     return files
-
-
-LIVE_PASSES_SCENE = "Oyster Live Passes"
-
-
-class LivePasses:
-    """The passes of the camera's current pose, rendered in this process for live mode, one pose a call.
-
-    A linked render copy of the scene (`render_copy`, named LIVE_PASSES_SCENE) is made on the first
-    `render()` and kept for the flight: each call renders it again at the scene's current frame into
-    `folder` (`depth_NNNN.exr`, `shade_NNNN.png`, overwritten by the next call) and returns the live frame's
-    `passes` (docs/runtime_api.md, "Live mode"). The copy is found by name on every call, so an undo or
-    a reloaded file that dropped it only costs a new one. `close()` removes it; the folder is the caller's.
-    """
-
-    def __init__(self, scene: bpy.types.Scene, camera: bpy.types.Object, size: tuple[int, int], folder: Path):
-        self.scene, self.camera, self.size, self.folder = scene, check_camera(camera), tuple(size), Path(folder)
-        self.seconds: list[float] = []
-        """Seconds each `render()` held the calling (UI) thread."""
-
-    def _copy(self) -> bpy.types.Scene:
-        copy = bpy.data.scenes.get(LIVE_PASSES_SCENE)
-        if copy is not None and copy.camera == self.camera and \
-                (copy.render.resolution_x, copy.render.resolution_y) == self.size:
-            return copy
-        if copy is not None:
-            bpy.data.scenes.remove(copy)
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise OutputError(f"cannot write the live passes into {self.folder}: {error.strerror or error}") from None
-        copy = render_copy(self.scene, self.camera, self.size)
-        copy.name = LIVE_PASSES_SCENE
-        _plain_shading(copy)
-        compositor(copy, self.folder, self.camera.data.clip_end,
-                   camera_math.shot_scale(self.scene.unit_settings.scale_length), "shade_")
-        return copy
-
-    def render(self) -> dict:
-        """Render the passes of the camera's pose now; the live frame's `{folder, frame}`."""
-        import time
-
-        tick = time.perf_counter()
-        copy = self._copy()
-        frame = self.scene.frame_current
-        if copy.frame_current != frame:
-            copy.frame_set(frame)
-        files = PassFiles(self.folder, (frame,))
-        for path in (files.depth(frame), files.shade(frame)):
-            path.unlink(missing_ok=True)  # the last pose's files: only this render's may be sent
-        try:
-            bpy.ops.render.render(scene=copy.name)
-        except RuntimeError as error:
-            raise OutputError(f"Blender could not render the live passes: {error}") from None
-        if not (files.depth(frame).is_file() and files.shade(frame).is_file()):
-            raise OutputError(f"Blender wrote no live passes into {self.folder}")
-        self.seconds.append(time.perf_counter() - tick)
-        return {"folder": str(self.folder), "frame": frame}
-
-    def close(self) -> None:
-        copy = bpy.data.scenes.get(LIVE_PASSES_SCENE)
-        if copy is not None:
-            bpy.data.scenes.remove(copy)

@@ -1,7 +1,8 @@
 """Go Live with the painter in the real bpy module, through a real runtime process and the shipped checkpoint:
-each pose goes with the blockout's passes rendered in Blender's process (oyster_blender.passes.LivePasses),
-the painted frames follow the blockout (a box's silhouette from the depth is in the picture), the memory
-gives the same picture when the camera comes back, and the artist's scene is left as it was.
+the flight writes the blockout's triangles once (oyster_blender.blockout_mesh.LiveBlockout) and again when
+the artist moves an object, the runtime draws the passes at each pose, the painted frames follow the
+blockout (a box's silhouette from Workbench's depth is in the picture, also after the box moved), the
+memory gives the same picture when the camera comes back, and the artist's scene is left as it was.
 
 bpy as a module runs no event loop, so the test loop calls the recorder's `tick()`.
 """
@@ -18,7 +19,7 @@ bpy = pytest.importorskip("bpy")
 
 from oyster_blender.client import RuntimeClient  # noqa: E402
 from oyster_blender.live import LIVE_IMAGE, LiveRecorder  # noqa: E402
-from oyster_blender.passes import LIVE_PASSES_SCENE, render_passes  # noqa: E402
+from oyster_blender.passes import render_passes  # noqa: E402
 from runtime_fixtures import Runtime, cv2  # noqa: E402
 
 WIDTH, HEIGHT = 96, 54
@@ -53,16 +54,18 @@ def shown() -> np.ndarray:
     return np.round(pixels.reshape(HEIGHT, WIDTH, 4)[::-1, :, :3] * 255).astype(np.uint8)
 
 
-def fly(recorder: LiveRecorder, poses: list[tuple[float, float]]) -> list[np.ndarray]:
+def fly(recorder: LiveRecorder, poses: list[tuple[float, float]], before=None) -> list[np.ndarray]:
     """Put the source camera at each (x, yaw degrees) in turn, one pose per frame; the frame shown for each.
 
     The recorder sends the next pose in the tick that shows the last frame, so the camera is put at the
-    next pose before every tick."""
+    next pose before every tick; `before(sent)`, when given, is called then too (to change the scene)."""
     source, frames = recorder.source, []
     deadline = time.monotonic() + 240
     while len(frames) < len(poses):
         assert recorder.error is None and time.monotonic() < deadline, recorder.error
         x, yaw = poses[min(recorder.sent, len(poses) - 1)]
+        if before is not None:
+            before(recorder.sent)
         source.location = (x, -10.0, 2.0)
         source.rotation_euler = (math.radians(90), 0.0, math.radians(yaw))
         recorder.tick()
@@ -84,10 +87,10 @@ def test_live_painter_follows_the_blockout_and_remembers_it(box_scene, runtime: 
     scenes_before = sorted(s.name for s in bpy.data.scenes)
     settings = (scene.render.engine, scene.render.filepath, scene.use_nodes, scene.frame_current)
     recorder = LiveRecorder(scene, scene.camera, RuntimeClient(runtime.url, runtime.token), notes=NOTES,
-                            size=(WIDTH, HEIGHT), passes_parent=runtime.output_root / "live")
+                            size=(WIDTH, HEIGHT), blockout_parent=runtime.output_root / "live")
     assert recorder.model == "oyster-painter"  # the live default
     recorder.start(timer=False)
-    folder = recorder.passes.folder
+    folder = recorder.blockout.folder
     # start at the left, pan the box across the frame to the right, come back to the start
     poses = [(-1.0, 0.0), (-0.5, 0.0), (0.0, 0.0), (0.5, 0.0), (1.0, 0.0), (0.5, 0.0), (0.0, 0.0), (-0.5, 0.0),
              (-1.0, 0.0)]
@@ -99,8 +102,10 @@ def test_live_painter_follows_the_blockout_and_remembers_it(box_scene, runtime: 
     while recorder._thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.01)  # the session closes after the frame in flight
     assert recorder.error is None and recorder.indices[:len(poses)] == list(range(len(poses)))
-    assert len(recorder.passes.seconds) == recorder.sent  # one passes render per pose sent
-    assert not folder.exists() and LIVE_PASSES_SCENE not in bpy.data.scenes  # scratch and render copy gone
+    assert len(recorder.blockout.seconds) == recorder.sent
+    assert recorder.blockout.writes == 1  # only the camera moved: the blockout was written once
+    assert not folder.exists()  # the scratch folder is gone
+    assert recorder.blockout._updated not in bpy.app.handlers.depsgraph_update_post  # and the handlers
     assert sorted(s.name for s in bpy.data.scenes) == scenes_before
     assert (scene.render.engine, scene.render.filepath, scene.use_nodes, scene.frame_current) == settings
     assert recorder.fps() > 0
@@ -125,3 +130,35 @@ def test_live_painter_follows_the_blockout_and_remembers_it(box_scene, runtime: 
     back = np.abs(frames[-1].astype(np.int16) - frames[0]).mean()
     away = np.abs(frames[4].astype(np.int16) - frames[0]).mean()
     assert back < 2.0 and away > 10 * max(back, 0.5), (back, away)
+
+
+def test_live_painter_draws_an_object_where_the_artist_moves_it(box_scene, runtime: Runtime, tmp_path):
+    """The artist moves the box mid-flight: the blockout is written again and the painted frame has the box
+    where Workbench now draws it, not where it was (the memory keeps no painted copy of it)."""
+    scene = box_scene
+    box = next(obj for obj in scene.objects if obj.type == "MESH")
+    recorder = LiveRecorder(scene, scene.camera, RuntimeClient(runtime.url, runtime.token), notes=NOTES,
+                            size=(WIDTH, HEIGHT), blockout_parent=runtime.output_root / "live")
+    recorder.start(timer=False)
+
+    def move_box(sent: int) -> None:
+        if sent >= 3 and box.location.x != 2.5:  # once: setting a location tags an update even if unchanged
+            box.location.x = 2.5
+
+    try:
+        frames = fly(recorder, [(0.0, 0.0)] * 6, before=move_box)
+    finally:
+        recorder.stop()
+    assert recorder.error is None
+    assert recorder.blockout.writes == 2  # once at the start, once after the box moved
+    scene.camera.location = recorder.source.location
+    scene.camera.rotation_euler = recorder.source.rotation_euler
+    moved = silhouette(scene, tmp_path / "moved")
+    box.location.x = 0.0
+    before = silhouette(scene, tmp_path / "before")
+    assert (moved != before).mean() > 0.05
+    picture, earlier = frames[-1].astype(np.float32), frames[0].astype(np.float32)
+    for mask, frame in ((moved, picture), (before, earlier)):
+        inside, outside = frame[mask].mean(axis=0), frame[~mask].mean(axis=0)
+        nearer_inside = np.linalg.norm(frame - inside, axis=2) < np.linalg.norm(frame - outside, axis=2)
+        assert (nearer_inside == mask).mean() > 0.9

@@ -122,7 +122,7 @@ def test_go_live_with_the_painter_paints_the_blockout_passes_and_shows_the_frame
     flight = live_panel._flight
     assert (flight.model, flight.request["model"]) == ("oyster-painter", "oyster-painter")
     assert "first_frame" not in flight.request  # the passes of every pose replace the first frame
-    folder = flight.passes.folder
+    folder = flight.blockout.folder
     assert folder.parent == tmp_path / "project" / "oyster" / "sh010" / ".live"
 
     def both() -> float:
@@ -132,7 +132,7 @@ def test_go_live_with_the_painter_paints_the_blockout_passes_and_shows_the_frame
 
     run_timers(both, lambda: len(flight.indices) >= FRAMES or flight.error is not None, scene, timeout=180)
     assert flight.error is None and flight.indices[:FRAMES] == list(range(FRAMES))
-    assert len(flight.passes.seconds) == flight.sent  # one passes render per pose sent
+    assert len(flight.blockout.seconds) == flight.sent and flight.blockout.writes == 1  # the camera moved only
     (counts, _), (rate, icon) = live_panel.flight_lines(flight)[:2]
     assert icon == "TIME" and rate.endswith("frames/s at 96x54, painting the blockout") and flight.fps() > 0
     assert bpy.ops.oyster.live_stop() == {"FINISHED"}
@@ -140,7 +140,7 @@ def test_go_live_with_the_painter_paints_the_blockout_passes_and_shows_the_frame
     while flight._thread.is_alive() and time.monotonic() < deadline:
         flight.tick()
         time.sleep(0.01)
-    assert not folder.exists() and sorted(s.name for s in bpy.data.scenes) == scenes  # scratch, copy gone
+    assert not folder.exists() and sorted(s.name for s in bpy.data.scenes) == scenes  # scratch gone, no scene made
     image = bpy.data.images[LIVE_IMAGE]
     pixels = np.empty(len(image.pixels), np.float32)
     image.pixels.foreach_get(pixels)

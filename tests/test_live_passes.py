@@ -1,7 +1,8 @@
-"""Live frames with the blockout's passes, through a real runtime process over a real socket and the shipped
-painter: a frame's passes are files (`passes: {folder, frame}`, as oyster_blender.passes writes them), and
-bad passes are refused with a 422 naming the field, before the painter sees them (docs/runtime_api.md,
-"Live mode"). The painted frames following the blockout in Blender: tests/test_live_painter_bpy.py."""
+"""Live frames with the blockout, through a real runtime process over a real socket and the shipped painter:
+a frame's passes are files (`passes: {folder, frame}`, as oyster_blender.passes writes them) or the runtime
+draws them from the blockout's triangles (`blockout: {file, clip}`, as oyster_blender.blockout_mesh writes
+them), and bad ones are refused with a 422 naming the field, before the painter sees them
+(docs/runtime_api.md, "Live mode"). The painted frames following the blockout in Blender: tests/test_live_painter_bpy.py."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -93,3 +94,66 @@ def test_bad_live_passes_are_refused_naming_the_field(runtime: Runtime, tmp_path
     assert live.step(session, good).index == 1
     live.close(session)
 
+
+
+def box_blockout(path: Path, size: float = 1.0, depth: float = 4.0, **arrays: np.ndarray) -> dict:
+    """A cube of side 2 * `size` centred `depth` scene units in front of the identity camera, written as the
+    extension writes a blockout (`arrays` replace its own); the live frame's `blockout`."""
+    corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], np.float32) * size
+    corners[:, 2] += depth
+    faces = [(0, 1, 3), (0, 3, 2), (4, 6, 7), (4, 7, 5), (0, 4, 5), (0, 5, 1), (2, 3, 7), (2, 7, 6),
+             (0, 2, 6), (0, 6, 4), (1, 5, 7), (1, 7, 3)]
+    triangles = corners[np.array(faces)]
+    normal = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+    own = {"corners": triangles, "normals": np.repeat(normal[:, None], 3, 1).astype(np.float32),
+           "objects": np.full(len(triangles), 7, np.int32)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **(own | arrays))
+    return {"file": str(path), "clip": [0.1, 100.0]}
+
+
+def test_live_frames_drawn_from_a_blockout_and_bad_blockouts_refused(runtime: Runtime,
+                                                                    tmp_path_factory: pytest.TempPathFactory):
+    live = LiveClient(RuntimeClient(runtime.url, runtime.token))
+    folder = runtime.output_root / "blockout"
+    session = live.start({"notes": NOTES, "width": WIDTH, "height": HEIGHT})
+    nan_corners = np.zeros((12, 3, 3), np.float32)
+    nan_corners[0, 0, 0] = np.nan
+    (folder / "junk.npz").parent.mkdir(parents=True, exist_ok=True)
+    (folder / "junk.npz").write_bytes(b"not a blockout")
+    outside = tmp_path_factory.mktemp("outside_the_output_root")
+    good = box_blockout(folder / "box.npz")
+    cases = [
+        ({"file": str(folder / "missing.npz"), "clip": [0.1, 100.0]}, "blockout.file", "no blockout file"),
+        ({"file": str(folder / "junk.npz"), "clip": [0.1, 100.0]}, "blockout", "is not a blockout file"),
+        (box_blockout(folder / "nan.npz", corners=nan_corners), "blockout", "must be finite"),
+        (box_blockout(folder / "short.npz", objects=np.zeros(3, np.int32)), "blockout", "must be (T, 3, 3)"),
+        (box_blockout(folder / "unpicked.npz", objects=np.array([{"a": 1}] * 12, object)), "blockout",
+         "is not a blockout file"),  # pickled object arrays are refused, never unpickled
+        (box_blockout(outside / "box.npz"), "blockout.file", "outside the runtime's output root"),
+        (dict(good, clip=[5.0, 1.0]), "blockout.clip", "0 < start < end"),
+        ({"file": good["file"]}, "blockout", "must be an object {file, clip}"),
+    ]
+    for blockout, field, message in cases:
+        got_field, got_message = refused_field(live, session, dict(still(), blockout=blockout))
+        assert got_field == field and message in got_message, (field, got_field, got_message)
+    field, _ = refused_field(live, session, dict(still(box_passes(folder / "passes", 1)), blockout=good))
+    assert field == "blockout"  # passes files and a blockout at once
+
+    first = live.step(session, dict(still(), blockout=good))
+    assert first.index == 0  # no refused frame reached the painter
+    image = cv2.imdecode(np.frombuffer(first.image, np.uint8), cv2.IMREAD_COLOR).astype(np.float32)
+    # the box (the middle of the frame, drawn from its triangles) is painted apart from the sky around it
+    box = np.zeros((HEIGHT, WIDTH), bool)
+    half = WIDTH * 0.8 / 3.0  # pixels of one scene unit at the box's front face, 3 units away: fx / 3
+    box[round(HEIGHT / 2 - half * 0.8):round(HEIGHT / 2 + half * 0.8),
+        round(WIDTH / 2 - half * 0.8):round(WIDTH / 2 + half * 0.8)] = True
+    sky = np.ones_like(box)
+    sky[round(HEIGHT / 2 - half * 1.6):round(HEIGHT / 2 + half * 1.6),
+        round(WIDTH / 2 - half * 1.6):round(WIDTH / 2 + half * 1.6)] = False
+    assert np.abs(image[box].mean(0) - image[sky].mean(0)).max() > 20
+    field, message = refused_field(live, session, still(box_passes(folder / "passes", 1)))
+    assert field == "blockout" and "every frame needs them" in message, message
+    assert live.step(session, dict(still(), blockout=good)).index == 1
+    live.close(session)

@@ -4,18 +4,19 @@
         [--threads 0] [--baseline copy-first-frame] [--json OUT]
 
 The flight looks down the example scene's street (examples/example_scene.py, built here in the bpy module).
-A model that paints the blockout (the painter, the default) gets each pose's passes, rendered in this
-process by `oyster_blender.passes.LivePasses` as Go Live does; for steps 1 and 2 they are rendered once
-beforehand. In one run, the same camera flight of `frames` updates:
-  1. in this process (`LiveSession.step`): the model's own frame time;
+A model that paints the blockout (the painter, the default) gets the blockout's triangles with each pose
+(`oyster_blender.blockout_mesh`, written once as Go Live does) and the runtime draws the passes at the pose.
+In one run, the same camera flight of `frames` updates:
+  1. in this process (`LiveSession.step`): the model's own frame time, and of it the passes' drawing;
   2. through a real `serve` process with the extension's stdlib client (`LiveClient.step`: HTTP, the
      live worker's pipe, BMP encoding); the worker reports the model's time for each frame;
   3. in the real bpy module through `LiveRecorder`, ticked every TICK_INTERVAL as Blender's timer does:
      from reading and keying the camera pose to the frame put into the `Oyster Live` image, plus the
      image's decode, which the next redraw pays in Blender; and how long each `tick()` holds Blender's
      UI (goal: under 50 ms at the worst).
-Plumbing is a round trip minus the model's time for that frame (goal: under 20 ms); with passes, the
-passes render in Blender is printed on its own and left out of the plumbing. Live fps is frames shown per
+Plumbing is a round trip minus the runtime's time for that frame, drawing the passes and painting (goal:
+under 20 ms); with a blockout, the tick's time on its file (written when something drawn changed) is
+printed on its own and left out of the plumbing. Live fps is frames shown per
 second of the Blender flight (camera move to painted image). The baseline (default copy-first-frame: the
 plumbing alone, no passes) flies the same Blender loop in the same run. Prints median and p95 in ms; the
 first frame of each (the session starts on it) is left out.
@@ -95,38 +96,33 @@ def place(camera, start, i: int) -> None:
     camera.matrix_world = Matrix.Translation(forward) @ start @ Matrix.Rotation(math.radians(0.2 * i), 4, "Y")
 
 
-def prerendered(scene, camera, frames: int, width: int, height: int, folder: Path) -> list[dict]:
-    """Each pose's live frame with its passes, rendered once into folder/NNN (for steps 1 and 2)."""
-    import shutil
-
+def with_blockout(scene, camera, frames: int, width: int, height: int, folder: Path) -> list[dict]:
+    """Each pose's live frame with the blockout's triangles, written once into `folder` (for steps 1 and 2)."""
+    from oyster_blender.blockout_mesh import write_blockout
     from oyster_blender.camera import _depsgraph, camera_frame
-    from oyster_blender.passes import LivePasses
 
     start, poses = camera.matrix_world.copy(), []
-    renderer = LivePasses(scene, camera, (width, height), folder / "render")
+    blockout = {"file": str(write_blockout(_depsgraph(scene), folder / "blockout.npz")),
+                "clip": [camera.data.clip_start, camera.data.clip_end]}
     try:
         for i in range(frames):
             place(camera, start, i)
-            passes = renderer.render()
-            kept = folder / f"{i:03d}"
-            shutil.copytree(passes["folder"], kept)
             pose = camera_frame(camera.evaluated_get(_depsgraph(scene)), scene.render, width, height)
-            poses.append(dict(pose, passes={"folder": str(kept), "frame": passes["frame"]}))
+            poses.append(dict(pose, blockout=blockout))
     finally:
-        renderer.close()
         camera.matrix_world = start
     return poses
 
 
 def fly_in_blender(client: RuntimeClient, start: LiveStart, frames: int, scene, camera,
                    folder: Path) -> dict[str, list[float] | float]:
-    """A LiveRecorder flight in the bpy module: round trips, model times, decode times, tick times, passes
-    renders (ms) and the frames shown per second."""
+    """A LiveRecorder flight in the bpy module: round trips, the runtime's times, decode times, tick times,
+    the ticks' time on the blockout file (ms) and the frames shown per second."""
     import bpy
 
     origin = camera.matrix_world.copy()
     recorder = LiveRecorder(scene, camera, client, model=start.model, notes=start.notes,
-                            size=(start.width, start.height), passes_parent=folder,
+                            size=(start.width, start.height), blockout_parent=folder,
                             first_frame=start.first_frame.model_dump() if start.first_frame else None)
     recorder.start(timer=False)  # the bpy module runs no event loop: this loop is Blender's timer
     decode, ticks = [], []
@@ -148,27 +144,28 @@ def fly_in_blender(client: RuntimeClient, start: LiveStart, frames: int, scene, 
         recorder.stop()
         camera.matrix_world = origin
     shown_at = recorder.shown_at[1:frames]  # from the second frame: the first waits for the session to start
-    passes = [s * 1000 for s in recorder.passes.seconds[:frames]] if recorder.passes is not None else []
+    blockout = [s * 1000 for s in recorder.blockout.seconds[:frames]] if recorder.blockout is not None else []
     return {"round_trip": [r * 1000 for r, _ in recorder.latency[:frames]],
             "model": [m * 1000 for _, m in recorder.latency[:frames]], "decode": decode[:frames], "ticks": ticks,
-            "passes": passes, "fps": (len(shown_at) - 1) / (shown_at[-1] - shown_at[0])}
+            "blockout": blockout, "fps": (len(shown_at) - 1) / (shown_at[-1] - shown_at[0])}
 
 
 def plumbing_ms(flight: dict) -> list[float]:
-    """Each frame's round trip and decode less the model's time and the passes render."""
-    passes = flight["passes"] or [0.0] * len(flight["round_trip"])
-    return [r + d - m - p for r, d, m, p in zip(flight["round_trip"], flight["decode"], flight["model"], passes)]
+    """Each frame's round trip and decode less the runtime's time and the tick's time on the blockout file."""
+    blockout = flight["blockout"] or [0.0] * len(flight["round_trip"])
+    return [r + d - m - b for r, d, m, b in zip(flight["round_trip"], flight["decode"], flight["model"], blockout)]
 
 
 def report(name: str, flight: dict) -> None:
     plumbing = plumbing_ms(flight)
     print(f"  [{name}] Blender round trip    {summary(flight['round_trip'])}   (LiveRecorder: pose read -> frame shown)")
-    print(f"  [{name}] model in the worker   {summary(flight['model'])}")
-    if flight["passes"]:
-        print(f"  [{name}] passes render         {summary(flight['passes'])}   (in the tick that sends the pose)")
+    print(f"  [{name}] runtime in the worker {summary(flight['model'])}   (drawing the passes and painting)")
+    if flight["blockout"]:
+        print(f"  [{name}] blockout file         {summary(flight['blockout'])}   worst "
+              f"{max(flight['blockout'][1:]):.2f} ms (in the tick that sends the pose: written when it changed)")
     print(f"  [{name}] Blender image decode  {summary(flight['decode'])}   (paid by the next redraw)")
-    print(f"  [{name}] Blender plumbing      {summary(plumbing)}   (round trip + decode - model"
-          + (" - passes" if flight["passes"] else "") + "; goal: under 20 ms)")
+    print(f"  [{name}] Blender plumbing      {summary(plumbing)}   (round trip + decode - runtime"
+          + (" - blockout file" if flight["blockout"] else "") + "; goal: under 20 ms)")
     print(f"  [{name}] Blender tick          {summary(flight['ticks'])}   worst {max(flight['ticks'][1:]):.2f} ms "
           f"over {len(flight['ticks'])} ticks (the UI waits for each)")
     print(f"  [{name}] live fps              {flight['fps']:8.2f} frames/s   (camera move to image in Blender)")
@@ -184,7 +181,7 @@ def main() -> int:
     parser.add_argument("--baseline", default="copy-first-frame",
                         help="a model flown in the same Blender loop in the same run ('' for none)")
     parser.add_argument("--json", type=Path, help="also write the model's Blender flight as JSON (live_fps, "
-                        "live_plumbing_ms, live_passes_ms, live_model_ms: medians in ms)")
+                        "live_plumbing_ms, live_blockout_ms, live_model_ms, live_drawing_ms: medians in ms)")
     args = parser.parse_args()
     if args.threads:
         import torch
@@ -205,16 +202,17 @@ def main() -> int:
 
         start = start_for(args.model)
         with_passes = paints_passes(args.model)
-        poses = prerendered(scene, camera, args.frames, width, height, folder / "pre") if with_passes else \
+        poses = with_blockout(scene, camera, args.frames, width, height, folder) if with_passes else \
             [pose(i, width, height) for i in range(args.frames)]
 
         session = LiveSession(get_generator(args.model), start, None if with_passes else rgb,
                               None if with_passes else depth)
-        local = []
+        local, drawing = [], []
         for i in range(args.frames):
             tick = time.perf_counter()
             session.step(poses[i])
             local.append((time.perf_counter() - tick) * 1000)
+            drawing.append(session.drawing_seconds * 1000)
 
         server = subprocess.Popen([sys.executable, "-m", "model_runtime", "serve", "--port", "0",
                                    "--state-dir", str(folder / "state"), "--output-root", str(folder),
@@ -240,8 +238,10 @@ def main() -> int:
             server.wait()
 
     print(f"live latency, {args.model} {width}x{height}, {args.frames} frames"
-          + (", each with its blockout passes" if with_passes else ""))
-    print(f"  in-process step                 {summary(local)}" + ("   (passes read from files)" if with_passes else ""))
+          + (", the passes drawn from the blockout" if with_passes else ""))
+    print(f"  in-process step                 {summary(local)}")
+    if with_passes:
+        print(f"  of it, drawing the passes       {summary(drawing)}   (painter/raster.py)")
     print(f"  model in the live worker        {summary(worker)}")
     print(f"  client round trip               {summary(remote)}   (LiveClient.step)")
     print(f"  client plumbing                 {summary([r - w for r, w in zip(remote, worker)])}")
@@ -252,8 +252,9 @@ def main() -> int:
         args.json.write_text(json.dumps({
             "model": args.model, "size": [width, height], "frames": args.frames, "live_fps": round(flight["fps"], 2),
             "live_plumbing_ms": round(statistics.median(plumbing_ms(flight)[1:]), 2),
-            "live_passes_ms": round(statistics.median(flight["passes"][1:]), 2) if flight["passes"] else 0.0,
-            "live_model_ms": round(statistics.median(flight["model"][1:]), 2)}, indent=1))
+            "live_blockout_ms": round(statistics.median(flight["blockout"][1:]), 2) if flight["blockout"] else 0.0,
+            "live_model_ms": round(statistics.median(flight["model"][1:]), 2),
+            "live_drawing_ms": round(statistics.median(drawing[1:]), 2) if with_passes else 0.0}, indent=1))
     return 0
 
 

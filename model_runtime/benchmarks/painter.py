@@ -200,7 +200,8 @@ def _live(frames: int, width: int, height: int) -> dict:
                        check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         flown = json.loads(out.read_text())
     return {"live_fps": flown["live_fps"], "live_plumbing_ms": flown["live_plumbing_ms"],
-            "live_passes_ms": flown["live_passes_ms"], "live_model_ms": flown["live_model_ms"]}
+            "live_blockout_ms": flown["live_blockout_ms"], "live_model_ms": flown["live_model_ms"],
+            "live_drawing_ms": flown["live_drawing_ms"]}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,14 +6,19 @@ appended (with `rel` computed from the previous pose) before `step()` is called.
 The session itself starts on the first frame, since baselines and the world
 model read frame 0 when they start.
 
-A frame may carry the blockout's passes at that pose (`passes: {folder, frame}`, the
-files `oyster_blender.passes` writes, read here and checked as a take's passes are):
-the painter paints each live frame over them, and its memory keeps what it painted,
-so flying back shows the same picture. A session whose first frame has passes needs
-them on every frame; a model that paints no passes ignores them.
+A frame may carry the blockout for the painter in one of two ways: `blockout: {file,
+clip}`, the blockout's triangles that Go Live writes (oyster_blender/blockout_mesh.py),
+from which the session draws the passes at the frame's pose itself (painter/raster.py:
+depth, shading and object ids, about 20 ms at 384x216), or `passes: {folder, frame}`,
+passes a client rendered (the files `oyster_blender.passes` writes, read and checked
+as a take's passes are). The painter paints each live frame over them, and its memory
+keeps what it painted, so flying back shows the same picture. A session whose first
+frame has passes (either way) needs them on every frame; a model that paints no passes
+ignores them.
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 from pathlib import Path
@@ -28,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator  # noqa: E402
 from model_runtime.models.interface import FrameGenerator, GeneratorInputError, Session, ShotInput  # noqa: E402
 from model_runtime.models.registry import LIVE_MODEL  # noqa: E402
 from model_runtime.painter.passes import FramePasses, PassesError, read_frame  # noqa: E402
+from model_runtime.painter.raster import Blockout  # noqa: E402
 from model_runtime.takes.request import MAX_NOTES, MAX_PIXELS, FirstFrame, ModelName  # noqa: E402
 from oyster_blender.core.camera_math import relative_pose  # noqa: E402
 from oyster_blender.core.errors import TrackError  # noqa: E402
@@ -35,6 +41,8 @@ from oyster_blender.core.track_schema import MAX_FRAMES, MAX_SIDE, TRACK_VERSION
 
 FRAME_KEYS = ("c2w", "fx", "fy", "cx", "cy")
 PASSES_KEYS = ("folder", "frame")
+BLOCKOUT_KEYS = ("file", "clip")
+GEOMETRY_KEYS = ("passes", "blockout")
 IDENTITY = [[float(i == j) for j in range(4)] for i in range(4)]
 FRAME_MEDIA_TYPE = "image/bmp"
 
@@ -73,14 +81,28 @@ def check_frame(frame: Any, track: dict[str, Any]) -> tuple[str, str] | None:
 
     The track validator checks the camera, as the only frame of a one-frame track, so live frames
     obey exactly the rules of a take's frames. `passes`, when there, must name a folder and a frame
-    (its files are read and checked by the session: `read_live_passes`).
+    (its files are read and checked by the session: `read_live_passes`); `blockout` a file and the
+    camera's clip distances (read and checked by `LiveBlockout`); never both.
     """
     if not isinstance(frame, dict):
-        return "body", "a live frame must be a JSON object with c2w, fx, fy, cx, cy (and passes)"
-    unknown = sorted(set(frame) - set(FRAME_KEYS) - {"passes"})
+        return "body", "a live frame must be a JSON object with c2w, fx, fy, cx, cy (and passes or blockout)"
+    unknown = sorted(set(frame) - set(FRAME_KEYS) - set(GEOMETRY_KEYS))
     if unknown:
         return unknown[0], ("unknown field (the runtime computes `rel` itself; a live frame has c2w, fx, fy, cx, "
-                            "cy and passes)")
+                            "cy and passes or blockout)")
+    if "passes" in frame and "blockout" in frame:
+        return "blockout", "send the blockout's triangles or its rendered passes, not both"
+    if "blockout" in frame:
+        blockout = frame["blockout"]
+        if not isinstance(blockout, dict) or set(blockout) != set(BLOCKOUT_KEYS):
+            return "blockout", "must be an object {file, clip}: the blockout's triangles and the camera's clip range"
+        if not isinstance(blockout["file"], str) or not blockout["file"]:
+            return "blockout.file", "must be a path"
+        clip = blockout["clip"]
+        if not (isinstance(clip, list) and len(clip) == 2 and all(
+                isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in clip)
+                and 0 < clip[0] < clip[1]):
+            return "blockout.clip", "must be [start, end], the camera's clip distances, 0 < start < end"
     if "passes" in frame:
         passes = frame["passes"]
         if not isinstance(passes, dict) or set(passes) != set(PASSES_KEYS):
@@ -89,7 +111,7 @@ def check_frame(frame: Any, track: dict[str, Any]) -> tuple[str, str] | None:
             return "passes.folder", "must be a path"
         if isinstance(passes["frame"], bool) or not isinstance(passes["frame"], int):
             return "passes.frame", "must be an integer frame number (the NNNN of the files)"
-    camera = {key: value for key, value in frame.items() if key != "passes"}
+    camera = {key: value for key, value in frame.items() if key not in GEOMETRY_KEYS}
     probe = dict(track, frame_start=0, frame_end=0, frames=[dict(camera, frame=0, rel=IDENTITY)])
     try:
         validate_track(probe)
@@ -104,6 +126,26 @@ def read_live_passes(passes: dict[str, Any], width: int, height: int) -> FramePa
     """One live frame's passes from their files, checked like a take's (size, NaN or infinite or negative
     depth, missing or unreadable file); PassesError names the frame and the field (`depth`, `shade`)."""
     return read_frame(Path(passes["folder"]), passes["frame"], width, height)
+
+
+class LiveBlockout:
+    """The blockout a live session draws its passes from: loaded again only when the frame names another file
+    or the file changed (the extension writes a new one when the scene's geometry changes)."""
+
+    def __init__(self) -> None:
+        self.key: tuple | None = None
+        self.blockout: Blockout | None = None
+
+    def passes(self, blockout: dict[str, Any], frame: dict[str, Any], track: dict[str, Any]) -> FramePasses:
+        path, clip = Path(blockout["file"]), (float(blockout["clip"][0]), float(blockout["clip"][1]))
+        try:
+            stat = path.stat()
+        except OSError:
+            raise PassesError(None, "blockout.file", f"no blockout file at {path}") from None
+        key = (path, stat.st_mtime_ns, stat.st_size, clip)
+        if key != self.key:
+            self.blockout, self.key = Blockout.load(path, clip), key
+        return self.blockout.passes(frame, track["width"], track["height"], track["scale"])
 
 
 class LivePasses:
@@ -139,8 +181,14 @@ class LiveSession:
                               first_rgb=first_rgb, first_depth=first_depth)
         self.session: Session | None = None
         self.passes = LivePasses()
+        self.blockout = LiveBlockout()
+        self.kind: str | None = None
+        """How this session's frames carry the blockout: "passes", "blockout" or None (the first frame says)."""
         self.model_seconds = 0.0
-        """The generator's own time for the last frame (reading its passes is not in it)."""
+        """The runtime's own time for the last frame: drawing its passes from a blockout, and the generator's
+        step (reading passes files is not in it)."""
+        self.drawing_seconds = 0.0
+        """Of that, drawing the last frame's passes from the blockout (0 for passes files)."""
 
     def step(self, frame: dict[str, Any]) -> tuple[int, np.ndarray]:
         """(index, uint8 RGB frame) for the next camera frame; GeneratorInputError when it cannot be used,
@@ -149,19 +197,28 @@ class LiveSession:
         frames = track["frames"]
         if len(frames) >= MAX_FRAMES:
             raise GeneratorInputError(f"a live session holds at most {MAX_FRAMES} frames: start a new one")
-        with_passes = self.shot.passes is not None if self.session is not None else "passes" in frame
-        if with_passes != ("passes" in frame):
-            raise PassesError(len(frames), "passes", "this session's frames carry the blockout's passes: every "
-                              "frame needs them" if with_passes else "this session started without passes: "
-                              "start a new session to send them")
-        if with_passes:
-            self.passes.push(read_live_passes(frame["passes"], track["width"], track["height"]))
-            self.shot.passes = self.passes
-        rel = relative_pose(frames[-1]["c2w"], frame["c2w"]) if frames else IDENTITY
-        frames.append({"frame": len(frames), "c2w": frame["c2w"], "fx": frame["fx"], "fy": frame["fy"],
-                       "cx": frame["cx"], "cy": frame["cy"], "rel": rel})
-        track["frame_end"] = len(frames) - 1
+        sent = [key for key in GEOMETRY_KEYS if key in frame]
+        kind = self.kind if self.session is not None else (sent[0] if sent else None)
+        if sent != ([kind] if kind else []):
+            field = kind or sent[0]
+            raise PassesError(len(frames), field, f"this session's frames carry the blockout ({kind}): every frame "
+                              "needs them" if kind else "this session started without passes: start a new session "
+                              "to send them")
+        camera = {"frame": len(frames), "c2w": frame["c2w"], "fx": frame["fx"], "fy": frame["fy"],
+                  "cx": frame["cx"], "cy": frame["cy"]}
         tick = time.perf_counter()
+        if kind == "passes":
+            self.passes.push(read_live_passes(frame["passes"], track["width"], track["height"]))
+            tick = time.perf_counter()
+        elif kind == "blockout":
+            self.passes.push(self.blockout.passes(frame["blockout"], camera, track))
+        drawn = time.perf_counter()
+        if kind:
+            self.shot.passes = self.passes
+        self.kind = kind
+        camera["rel"] = relative_pose(frames[-1]["c2w"], frame["c2w"]) if frames else IDENTITY
+        frames.append(camera)
+        track["frame_end"] = len(frames) - 1
         try:
             if self.session is None:
                 self.session = self.generator.start(self.shot)
@@ -170,12 +227,13 @@ class LiveSession:
         except Exception:
             frames.pop()  # the frame was not generated: the next step is the same index again
             track["frame_end"] = len(frames) - 1
-            if with_passes:
+            if kind:
                 self.passes.pop()
             if self.session is None:
                 self.shot.passes = None
             raise
         self.model_seconds = time.perf_counter() - tick
+        self.drawing_seconds = drawn - tick
         return index, rgb
 
 

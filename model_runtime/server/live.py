@@ -166,8 +166,9 @@ def live_router(supervisor: LiveSupervisor, output_root: Path, dependencies: lis
     @router.post("/{session_id}/frames", response_class=Response,
                  responses={200: {"content": {FRAME_MEDIA_TYPE: {}}}, 404: {}, 422: {}})
     def step(session_id: str = PathParam(max_length=64), frame: Any = Body(...)) -> Response:
-        """One camera frame in (c2w 4x4 OpenCV, fx, fy, cx, cy, and the blockout's passes at that pose as
-        files: `passes: {folder, frame}`); the generated frame out as a BMP."""
+        """One camera frame in (c2w 4x4 OpenCV, fx, fy, cx, cy, and for the painter the blockout's triangles,
+        `blockout: {file, clip}`, or its passes at that pose as files, `passes: {folder, frame}`); the generated
+        frame out as a BMP."""
         lock = session_lock(session_id)
         problem = check_frame(frame, {"version": 1, "width": 1, "height": 1, "fps": 1.0, "scale": 1.0})
         if problem is not None:
@@ -178,6 +179,12 @@ def live_router(supervisor: LiveSupervisor, output_root: Path, dependencies: lis
             except RequestError as error:
                 raise _refused(422, error.field, error.message) from None
             frame = dict(frame, passes=dict(frame["passes"], folder=str(folder)))
+        if "blockout" in frame:
+            try:
+                path = resolve_path(frame["blockout"]["file"], output_root, "blockout.file", output_root)
+            except RequestError as error:
+                raise _refused(422, error.field, error.message) from None
+            frame = dict(frame, blockout=dict(frame["blockout"], file=str(path)))
         with lock:
             reply, image = call({"op": "live_step", "session": session_id, "frame": frame}, STEP_TIMEOUT)
         return Response(image, media_type=FRAME_MEDIA_TYPE,

@@ -143,8 +143,8 @@ class Worker:
             return {}, b""
         try:
             index, rgb = session.step(command["frame"])
-        except PassesError as error:  # the frame's passes: a missing or unreadable file, wrong size, NaN depth
-            field = "passes" if error.field == "passes" else f"passes.{error.field}"
+        except PassesError as error:  # the frame's passes or blockout: a missing or unreadable file, wrong size, NaN
+            field = error.field if error.field.split(".")[0] in ("passes", "blockout") else f"passes.{error.field}"
             return {"status": 422, "field": field, "error": str(error)}, b""
         except GeneratorInputError as error:
             return {"status": 422, "field": "frame", "error": str(error)}, b""

@@ -1,0 +1,140 @@
+"""Go Live's passes drawn in the runtime: the blockout's triangles ray cast with Embree, shaded as Workbench does.
+
+The extension writes the blockout's triangles once per change
+(oyster_blender/blockout_mesh.py); each live pose is then one ray per pixel
+centre through Embree (`embreex`, Intel's ray tracing kernels), about 10 ms
+at 384x216 on this CPU, against 55-75 ms for a Workbench render in Blender's
+UI thread (docs/decisions.md, "Live passes drawn by the runtime").
+
+What comes out is what `oyster_blender.passes` renders, so the painter sees
+what it was trained on:
+- depth: z-depth in metres at the pixel centre, 0 where no surface lies
+  between the camera's clip distances;
+- shade: Workbench's STUDIO lighting of a grey (0.8) surface with Blender's
+  built-in "Default" studio light, no specular, shadows or cavity (the
+  lights sit in view space; each light wraps as `clamp((N.L + w) / (1 + w)^2)`),
+  through the Standard view transform (sRGB) to 8 bits. Workbench
+  anti-aliases the shading with FXAA; this draws the pixel centre, so edge
+  pixels differ (measured in docs/decisions.md);
+- object ids of the triangles' objects (0: sky), so a moving object leaves
+  no painted copy in the memory, as the take's object pass does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from model_runtime.painter.passes import FramePasses, PassesError
+
+# Blender's built-in "Default" studio light (bpy.context.preferences.studio_lights["Default"].solid_lights):
+# view-space direction, diffuse colour (grey: one channel) and wrap of each of its four lights.
+STUDIO_LIGHTS = np.array([
+    [-0.352546, 0.170931, -0.920051, 0.033103, 0.526620],
+    [-0.408163, 0.346939, 0.844415, 0.521083, 0.0],
+    [0.521739, 0.826087, 0.212999, 0.034357, 0.478261],
+    [0.624519, -0.562067, -0.542269, 0.082080, 0.2],
+], np.float32)
+GREY = 0.8  # oyster_blender.passes.SHADE_GREY
+DISPLAY_GAIN = 0.97
+
+
+def studio_shade(view_normals: np.ndarray) -> np.ndarray:
+    """Workbench's diffuse STUDIO lighting of the grey surface, linear, for (..., 3) Blender view-space normals."""
+    direction, colour, wrap = STUDIO_LIGHTS[:, :3], STUDIO_LIGHTS[:, 3], STUDIO_LIGHTS[:, 4]
+    facing = view_normals @ direction.T
+    light = np.clip((facing + wrap) / (1.0 + wrap) ** 2, 0.0, 1.0) @ colour
+    return GREY * light
+
+
+def display_bytes(linear: np.ndarray) -> np.ndarray:
+    """Linear shading as the 8-bit values Blender 4.5 writes through its Standard view transform: measured
+    against Workbench's own shade pass, a 2.2 power of 0.97 times the light (94.7% of pixels exact, the rest
+    FXAA's edges and one level of rounding; docs/decisions.md)."""
+    return np.round(np.power(np.clip(DISPLAY_GAIN * linear, 0.0, 1.0), 1 / 2.2) * 255.0).astype(np.uint8)
+
+
+@dataclass
+class Blockout:
+    """The blockout's triangles, ready to be drawn from any pose (`passes`)."""
+
+    corners: np.ndarray
+    normals: np.ndarray
+    objects: np.ndarray
+    clip: tuple[float, float]
+    """The camera's clip start and end, scene units: nothing nearer or farther is drawn (Workbench's planes)."""
+
+    def __post_init__(self) -> None:
+        self._scene = None
+        if len(self.corners):
+            from embreex import rtcore_scene
+            from embreex.mesh_construction import TriangleMesh
+
+            self._scene = rtcore_scene.EmbreeScene()
+            TriangleMesh(self._scene, self.corners)
+
+    @classmethod
+    def load(cls, path: Path, clip: tuple[float, float]) -> "Blockout":
+        """Read the extension's .npz (pickles refused); PassesError naming the field when it cannot be used."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in ("corners", "normals", "objects")}
+        except FileNotFoundError:
+            raise PassesError(None, "blockout", f"no blockout file at {path}") from None
+        except KeyError as error:
+            raise PassesError(None, "blockout", f"{path} has no {error.args[0]} array") from None
+        except (OSError, ValueError) as error:
+            raise PassesError(None, "blockout", f"{path} is not a blockout file: {error}") from None
+        corners, normals, objects = arrays["corners"], arrays["normals"], arrays["objects"]
+        count = len(corners)
+        if corners.shape != (count, 3, 3) or normals.shape != (count, 3, 3) or objects.shape != (count,):
+            raise PassesError(None, "blockout", f"corners {corners.shape}, normals {normals.shape} and objects "
+                              f"{objects.shape} must be (T, 3, 3), (T, 3, 3) and (T,)")
+        if not (np.isfinite(corners).all() and np.isfinite(normals).all()):
+            raise PassesError(None, "blockout", "corners and normals must be finite")
+        if not (0 < clip[0] < clip[1]):
+            raise PassesError(None, "blockout", f"clip distances {clip} must be 0 < start < end")
+        return cls(corners.astype(np.float32), normals.astype(np.float32), objects.astype(np.int32),
+                   (float(clip[0]), float(clip[1])))
+
+    def passes(self, frame: dict, width: int, height: int, scale: float) -> FramePasses:
+        """Depth (metres: `scale` per scene unit), shading and object ids seen from a wire-format camera frame."""
+        c2w = np.asarray(frame["c2w"], np.float32)
+        directions = _camera_rays(width, height, frame["fx"], frame["fy"], frame["cx"], frame["cy"]) @ c2w[:3, :3].T
+        near, far = self.clip
+        depth = np.zeros(width * height, np.float32)
+        shade = np.zeros(width * height, np.uint8)
+        objects = np.zeros(width * height, np.int32)
+        if self._scene is not None:
+            # z = 1 along every ray, so the hit distance is z-depth; starting at the near plane clips as Workbench
+            origins = c2w[:3, 3] + near * directions
+            hit = self._scene.run(origins, directions, dists=np.full(len(directions), far - near, np.float32),
+                                  output=1)
+            index = np.flatnonzero(hit["primID"] >= 0)
+            triangle = hit["primID"][index]
+            bu, bv = hit["u"][index], hit["v"][index]
+            weights = np.stack([1 - bu - bv, bu, bv], 1)
+            view = np.einsum("nc,ncd->nd", weights, self.normals[triangle]) @ (c2w[:3, :3] * VIEW_AXES)
+            # Workbench shades a back face (by its winding: Embree's Ng) with its normal turned to the camera
+            back = np.einsum("nd,nd->n", hit["Ng"][index], directions[index]) > 0
+            view *= (np.where(back, -1.0, 1.0) / np.maximum(np.sqrt(np.einsum("nd,nd->n", view, view)), 1e-12)
+                     ).astype(np.float32)[:, None]
+            depth[index] = (hit["tfar"][index] + near) * scale
+            shade[index] = display_bytes(studio_shade(view))
+            objects[index] = self.objects[triangle]
+        return FramePasses(depth.reshape(height, width), shade.reshape(height, width),
+                           objects.reshape(height, width))
+
+
+VIEW_AXES = np.array([1.0, -1.0, -1.0], np.float32)  # OpenCV's camera y down, z forward; Blender's view y up, z back
+
+
+@lru_cache(maxsize=4)
+def _camera_rays(width: int, height: int, fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
+    """(H * W, 3) float32 camera-space rays with z = 1 through the pixel centres (a flight keeps its lens)."""
+    u, v = np.meshgrid(np.arange(width, dtype=np.float64) + 0.5, np.arange(height, dtype=np.float64) + 0.5)
+    rays = np.stack([(u - cx) / fx, (v - cy) / fy, np.ones_like(u)], -1).reshape(-1, 3).astype(np.float32)
+    rays.flags.writeable = False
+    return rays
