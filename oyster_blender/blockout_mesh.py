@@ -1,30 +1,45 @@
-"""The blockout's triangles in world space, written for the runtime to draw Go Live's passes itself (bpy, numpy).
+"""The blockout's meshes, written for the runtime to draw Go Live's passes itself (stdlib and bpy).
 
 Go Live used to render each pose's passes with Workbench in Blender's own
 process: 55-75 ms of the timer tick at 384x216 on a 2-core CPU, with the UI
 held for it (docs/decisions.md, "Live passes drawn by the runtime"). The
 geometry changes far less often than the camera, so the extension writes the
-blockout's triangles once, again only when something but a camera changed, and
-the runtime draws depth and shading for every pose (model_runtime/painter/raster.py).
+blockout's meshes once, again only when something drawn changed, and the
+runtime draws depth, shading and object ids for every pose
+(model_runtime/painter/raster.py).
 
-The file is an uncompressed .npz (numpy's own format, read with pickles
-refused) of three arrays: `corners` (T, 3, 3) float32 world positions in
-scene units, `normals` (T, 3, 3) float32 world corner normals (Workbench's
-shading normals: smooth, flat or custom split normals) and `objects` (T,)
-int32, each object's id (a hash of its name, never 0: 0 is sky). It is
-written to a temporary name and renamed, so the runtime never reads half a
-file. What renders counts: objects with `hide_render` set are left out, as
+The file is an uncompressed .npz (a zip of .npy arrays, numpy's own format,
+written here without numpy; the runtime reads it with pickles refused). Every
+rendered surface (instances and modifiers evaluated; curves, text and metaballs
+as their meshes) is one object's part of these arrays, in object-local
+coordinates, so nothing is computed per vertex in Python:
+
+| array | type, shape | |
+|---|---|---|
+| `positions` | float32 (V, 3) | vertex positions, object-local, scene units |
+| `triangles` | int32 (T, 3) | each triangle's vertices, indices into its object's vertices |
+| `loops` | int32 (T, 3) | each triangle corner's loop, an index into its object's `normals` |
+| `normals` | float32 (L, 3) | the shading normal of each loop (smooth, flat or custom), object-local |
+| `matrices` | float32 (O, 4, 4) | each object's world matrix |
+| `ids` | int32 (O,) | each object's id (a hash of its name, never 0: 0 is sky) |
+| `vertex_counts`, `triangle_counts`, `loop_counts` | int32 (O,) | how many of each belong to each object, in order |
+
+It is written to a temporary name and renamed, so the runtime never reads half
+a file. What renders counts: objects with `hide_render` set are left out, as
 Workbench leaves them out of a take's passes.
 """
 from __future__ import annotations
 
+import array
 import atexit
 import os
+import struct
+import sys
+import zipfile
 import zlib
 from pathlib import Path
 
 import bpy
-import numpy as np
 
 from .core.errors import OutputError
 
@@ -37,59 +52,70 @@ def object_id(name: str) -> int:
     return zlib.crc32(name.encode()) % 0xFFFFFF + 1
 
 
-def _triangles(obj: bpy.types.Object, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(corners, normals) (T, 3, 3) in world space of one evaluated object, None when it has no faces."""
-    mesh = obj.to_mesh()
-    try:
-        if mesh is None or not len(mesh.polygons):
-            return None
-        mesh.calc_loop_triangles()
-        count = len(mesh.loop_triangles)
-        vertices = np.empty(count * 3, np.int32)
-        loops = np.empty(count * 3, np.int32)
-        mesh.loop_triangles.foreach_get("vertices", vertices)
-        mesh.loop_triangles.foreach_get("loops", loops)
-        positions = np.empty(len(mesh.vertices) * 3, np.float32)
-        mesh.vertices.foreach_get("co", positions)
-        corner_normals = np.empty(len(mesh.corner_normals) * 3, np.float32)
-        mesh.corner_normals.foreach_get("vector", corner_normals)
-    finally:
-        obj.to_mesh_clear()
-    linear, offset = matrix[:3, :3], matrix[:3, 3]
-    corners = positions.reshape(-1, 3)[vertices] @ linear.T + offset
-    normals = corner_normals.reshape(-1, 3)[loops] @ np.linalg.inv(linear)  # inverse transpose, row vectors
-    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
-    return corners.reshape(-1, 3, 3).astype(np.float32), normals.reshape(-1, 3, 3).astype(np.float32)
+def npy(values: array.array, shape: tuple[int, ...]) -> bytes:
+    """`values` (typecode 'f' or 'i') as a .npy file, numpy's format version 1.0: magic, header, raw items."""
+    kind = {"f": "f4", "i": "i4"}[values.typecode]
+    header = f"{{'descr': '{'<' if sys.byteorder == 'little' else '>'}{kind}', 'fortran_order': False, " \
+             f"'shape': {tuple(shape)!r}, }}"
+    header += " " * (-(len(header) + 11) % 64) + "\n"  # the items start on a multiple of 64 bytes
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1") + values.tobytes()
 
 
-def blockout_arrays(depsgraph: bpy.types.Depsgraph) -> dict[str, np.ndarray]:
-    """Every rendered surface of the evaluated scene (instances included) as `corners`, `normals`, `objects`."""
-    corners, normals, objects = [], [], []
-    for instance in depsgraph.object_instances:
-        obj = instance.object
-        if obj.type not in DRAWN_TYPES or obj.original.hide_render:
-            continue
-        drawn = _triangles(obj, np.array(instance.matrix_world, np.float64))
-        if drawn is None:
-            continue
-        corners.append(drawn[0])
-        normals.append(drawn[1])
-        objects.append(np.full(len(drawn[0]), object_id(obj.original.name), np.int32))
-    if not corners:
-        return {"corners": np.zeros((0, 3, 3), np.float32), "normals": np.zeros((0, 3, 3), np.float32),
-                "objects": np.zeros(0, np.int32)}
-    return {"corners": np.concatenate(corners), "normals": np.concatenate(normals),
-            "objects": np.concatenate(objects)}
+class _Arrays:
+    """The file's arrays, grown object by object."""
+
+    def __init__(self) -> None:
+        self.positions, self.normals, self.matrices = array.array("f"), array.array("f"), array.array("f")
+        self.triangles, self.loops, self.ids = array.array("i"), array.array("i"), array.array("i")
+        self.vertex_counts, self.triangle_counts, self.loop_counts = array.array("i"), array.array("i"), array.array("i")
+
+    def add(self, obj: bpy.types.Object, matrix) -> None:
+        """One evaluated object's mesh (nothing when it has no faces) at world matrix `matrix`."""
+        mesh = obj.to_mesh()
+        try:
+            if mesh is None or not len(mesh.polygons):
+                return
+            mesh.calc_loop_triangles()
+            vertices, triangles, loops = len(mesh.vertices), len(mesh.loop_triangles), len(mesh.corner_normals)
+            parts = (("positions", mesh.vertices, "co", "f", 3 * vertices),
+                     ("triangles", mesh.loop_triangles, "vertices", "i", 3 * triangles),
+                     ("loops", mesh.loop_triangles, "loops", "i", 3 * triangles),
+                     ("normals", mesh.corner_normals, "vector", "f", 3 * loops))
+            for name, collection, attribute, typecode, length in parts:
+                values = array.array(typecode, bytes(4 * length))
+                collection.foreach_get(attribute, values)
+                getattr(self, name).extend(values)
+        finally:
+            obj.to_mesh_clear()
+        self.matrices.extend(value for row in matrix for value in row)
+        self.ids.append(object_id(obj.original.name))
+        self.vertex_counts.append(vertices)
+        self.triangle_counts.append(triangles)
+        self.loop_counts.append(loops)
+
+    def files(self) -> dict[str, bytes]:
+        objects = len(self.ids)
+        shapes = {"positions": (len(self.positions) // 3, 3), "triangles": (len(self.triangles) // 3, 3),
+                  "loops": (len(self.loops) // 3, 3), "normals": (len(self.normals) // 3, 3),
+                  "matrices": (objects, 4, 4), "ids": (objects,), "vertex_counts": (objects,),
+                  "triangle_counts": (objects,), "loop_counts": (objects,)}
+        return {f"{name}.npy": npy(getattr(self, name), shape) for name, shape in shapes.items()}
 
 
 def write_blockout(depsgraph: bpy.types.Depsgraph, path: Path) -> Path:
-    """Write the blockout's triangles to `path` (.npz) whole or not at all; OutputError when the disk refuses."""
-    arrays = blockout_arrays(depsgraph)
+    """Write every rendered surface of the evaluated scene to `path` (.npz) whole or not at all; OutputError
+    when the disk refuses."""
+    arrays = _Arrays()
+    for instance in depsgraph.object_instances:
+        obj = instance.object
+        if obj.type in DRAWN_TYPES and not obj.original.hide_render:
+            arrays.add(obj, instance.matrix_world)
     partial = path.with_name(path.name + ".partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(partial, "wb") as out:
-            np.savez(out, **arrays)
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as archive:
+            for name, data in arrays.files().items():
+                archive.writestr(name, data)
         os.replace(partial, path)
     except OSError as error:
         partial.unlink(missing_ok=True)

@@ -97,17 +97,20 @@ def test_bad_live_passes_are_refused_naming_the_field(runtime: Runtime, tmp_path
 
 
 def box_blockout(path: Path, size: float = 1.0, depth: float = 4.0, **arrays: np.ndarray) -> dict:
-    """A cube of side 2 * `size` centred `depth` scene units in front of the identity camera, written as the
-    extension writes a blockout (`arrays` replace its own); the live frame's `blockout`."""
-    corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], np.float32) * size
-    corners[:, 2] += depth
-    faces = [(0, 1, 3), (0, 3, 2), (4, 6, 7), (4, 7, 5), (0, 4, 5), (0, 5, 1), (2, 3, 7), (2, 7, 6),
-             (0, 2, 6), (0, 6, 4), (1, 5, 7), (1, 7, 3)]
-    triangles = corners[np.array(faces)]
-    normal = np.cross(triangles[:, 1] - triangles[:, 0], triangles[:, 2] - triangles[:, 0])
+    """A cube of side 2 * `size` centred `depth` scene units in front of the identity camera, in the layout the
+    extension writes (oyster_blender/blockout_mesh.py: object-local, here with the depth in its matrix;
+    `arrays` replace its own); the live frame's `blockout`."""
+    positions = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], np.float32) * size
+    triangles = np.array([(0, 1, 3), (0, 3, 2), (4, 6, 7), (4, 7, 5), (0, 4, 5), (0, 5, 1), (2, 3, 7), (2, 7, 6),
+                          (0, 2, 6), (0, 6, 4), (1, 5, 7), (1, 7, 3)], np.int32)
+    corners = positions[triangles]
+    normal = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
     normal /= np.linalg.norm(normal, axis=1, keepdims=True)
-    own = {"corners": triangles, "normals": np.repeat(normal[:, None], 3, 1).astype(np.float32),
-           "objects": np.full(len(triangles), 7, np.int32)}
+    matrix = np.eye(4, dtype=np.float32)
+    matrix[2, 3] = depth
+    own = {"positions": positions, "triangles": triangles, "loops": np.arange(36, dtype=np.int32).reshape(12, 3),
+           "normals": np.repeat(normal, 3, 0).astype(np.float32), "matrices": matrix[None], "ids": np.array([7]),
+           "vertex_counts": np.array([8]), "triangle_counts": np.array([12]), "loop_counts": np.array([36])}
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **(own | arrays))
     return {"file": str(path), "clip": [0.1, 100.0]}
@@ -118,8 +121,8 @@ def test_live_frames_drawn_from_a_blockout_and_bad_blockouts_refused(runtime: Ru
     live = LiveClient(RuntimeClient(runtime.url, runtime.token))
     folder = runtime.output_root / "blockout"
     session = live.start({"notes": NOTES, "width": WIDTH, "height": HEIGHT})
-    nan_corners = np.zeros((12, 3, 3), np.float32)
-    nan_corners[0, 0, 0] = np.nan
+    nan_positions = np.zeros((8, 3), np.float32)
+    nan_positions[0, 0] = np.nan
     (folder / "junk.npz").parent.mkdir(parents=True, exist_ok=True)
     (folder / "junk.npz").write_bytes(b"not a blockout")
     outside = tmp_path_factory.mktemp("outside_the_output_root")
@@ -127,9 +130,12 @@ def test_live_frames_drawn_from_a_blockout_and_bad_blockouts_refused(runtime: Ru
     cases = [
         ({"file": str(folder / "missing.npz"), "clip": [0.1, 100.0]}, "blockout.file", "no blockout file"),
         ({"file": str(folder / "junk.npz"), "clip": [0.1, 100.0]}, "blockout", "is not a blockout file"),
-        (box_blockout(folder / "nan.npz", corners=nan_corners), "blockout", "must be finite"),
-        (box_blockout(folder / "short.npz", objects=np.zeros(3, np.int32)), "blockout", "must be (T, 3, 3)"),
-        (box_blockout(folder / "unpicked.npz", objects=np.array([{"a": 1}] * 12, object)), "blockout",
+        (box_blockout(folder / "nan.npz", positions=nan_positions), "blockout", "must be finite"),
+        (box_blockout(folder / "short.npz", matrices=np.eye(4)[None, :3]), "blockout", "it must be (1, 4, 4)"),
+        (box_blockout(folder / "counts.npz", vertex_counts=np.array([7])), "blockout", "must add up"),
+        (box_blockout(folder / "index.npz", triangles=np.full((12, 3), 8, np.int32)), "blockout",
+         "a vertex or loop its object does not have"),
+        (box_blockout(folder / "unpicked.npz", ids=np.array([{"a": 1}], object)), "blockout",
          "is not a blockout file"),  # pickled object arrays are refused, never unpickled
         (box_blockout(outside / "box.npz"), "blockout.file", "outside the runtime's output root"),
         (dict(good, clip=[5.0, 1.0]), "blockout.clip", "0 < start < end"),

@@ -1,6 +1,6 @@
 """Go Live's passes drawn in the runtime: the blockout's triangles ray cast with Embree, shaded as Workbench does.
 
-The extension writes the blockout's triangles once per change
+The extension writes the blockout's meshes once per change
 (oyster_blender/blockout_mesh.py); each live pose is then one ray per pixel
 centre through Embree (`embreex`, Intel's ray tracing kernels), about 10 ms
 at 384x216 on this CPU, against 55-75 ms for a Workbench render in Blender's
@@ -21,6 +21,7 @@ what it was trained on:
 """
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -77,27 +78,21 @@ class Blockout:
 
     @classmethod
     def load(cls, path: Path, clip: tuple[float, float]) -> "Blockout":
-        """Read the extension's .npz (pickles refused); PassesError naming the field when it cannot be used."""
+        """Read the extension's .npz (oyster_blender/blockout_mesh.py; pickles refused) and put its triangles in
+        the world; PassesError naming the field when it cannot be used."""
         try:
             with np.load(path, allow_pickle=False) as data:
-                arrays = {key: data[key] for key in ("corners", "normals", "objects")}
+                arrays = {key: data[key] for key in ARRAYS}
         except FileNotFoundError:
-            raise PassesError(None, "blockout", f"no blockout file at {path}") from None
+            raise PassesError(None, "blockout.file", f"no blockout file at {path}") from None
         except KeyError as error:
             raise PassesError(None, "blockout", f"{path} has no {error.args[0]} array") from None
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, zipfile.BadZipFile) as error:
             raise PassesError(None, "blockout", f"{path} is not a blockout file: {error}") from None
-        corners, normals, objects = arrays["corners"], arrays["normals"], arrays["objects"]
-        count = len(corners)
-        if corners.shape != (count, 3, 3) or normals.shape != (count, 3, 3) or objects.shape != (count,):
-            raise PassesError(None, "blockout", f"corners {corners.shape}, normals {normals.shape} and objects "
-                              f"{objects.shape} must be (T, 3, 3), (T, 3, 3) and (T,)")
-        if not (np.isfinite(corners).all() and np.isfinite(normals).all()):
-            raise PassesError(None, "blockout", "corners and normals must be finite")
         if not (0 < clip[0] < clip[1]):
-            raise PassesError(None, "blockout", f"clip distances {clip} must be 0 < start < end")
-        return cls(corners.astype(np.float32), normals.astype(np.float32), objects.astype(np.int32),
-                   (float(clip[0]), float(clip[1])))
+            raise PassesError(None, "blockout.clip", f"clip distances {clip} must be 0 < start < end")
+        corners, normals, objects = _world_triangles(**arrays)
+        return cls(corners, normals, objects, (float(clip[0]), float(clip[1])))
 
     def passes(self, frame: dict, width: int, height: int, scale: float) -> FramePasses:
         """Depth (metres: `scale` per scene unit), shading and object ids seen from a wire-format camera frame."""
@@ -126,6 +121,52 @@ class Blockout:
             objects[index] = self.objects[triangle]
         return FramePasses(depth.reshape(height, width), shade.reshape(height, width),
                            objects.reshape(height, width))
+
+
+ARRAYS = ("positions", "triangles", "loops", "normals", "matrices", "ids", "vertex_counts", "triangle_counts",
+          "loop_counts")
+
+
+def _world_triangles(positions: np.ndarray, triangles: np.ndarray, loops: np.ndarray, normals: np.ndarray,
+                     matrices: np.ndarray, ids: np.ndarray, vertex_counts: np.ndarray, triangle_counts: np.ndarray,
+                     loop_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The file's object-local meshes as world triangles: corners and corner normals (T, 3, 3) float32, object
+    ids (T,) int32; PassesError (field `blockout`) when the arrays do not fit together."""
+    objects = len(ids)
+    shapes = {"positions": (positions, (None, 3)), "triangles": (triangles, (None, 3)), "loops": (loops, (None, 3)),
+              "normals": (normals, (None, 3)), "matrices": (matrices, (objects, 4, 4)),
+              "vertex_counts": (vertex_counts, (objects,)), "triangle_counts": (triangle_counts, (objects,)),
+              "loop_counts": (loop_counts, (objects,))}
+    for name, (values, shape) in shapes.items():
+        if values.ndim != len(shape) or any(want is not None and got != want for got, want in zip(values.shape, shape)):
+            raise PassesError(None, "blockout", f"{name} is {values.shape}, it must be "
+                              f"{tuple('N' if want is None else want for want in shape)}")
+    for name in ("triangles", "loops", "ids", "vertex_counts", "triangle_counts", "loop_counts"):
+        if locals()[name].dtype.kind not in "iu":
+            raise PassesError(None, "blockout", f"{name} must be integers")
+    counts = (vertex_counts, triangle_counts, loop_counts)
+    if any((c < 0).any() for c in counts) or [int(c.sum()) for c in counts] != \
+            [len(positions), len(triangles), len(normals)]:
+        raise PassesError(None, "blockout", "vertex, triangle and loop counts must add up to positions, triangles "
+                          "and normals")
+    if not all(np.isfinite(values).all() for values in (positions, normals, matrices)):
+        raise PassesError(None, "blockout", "positions, normals and matrices must be finite")
+    owner = np.repeat(np.arange(objects), triangle_counts)
+    vertex_limit, loop_limit = vertex_counts[owner, None], loop_counts[owner, None]
+    if (triangles < 0).any() or (triangles >= vertex_limit).any() or (loops < 0).any() or (loops >= loop_limit).any():
+        raise PassesError(None, "blockout", "a triangle names a vertex or loop its object does not have")
+    matrices = matrices.astype(np.float64)
+    of_vertex = np.repeat(np.arange(objects), vertex_counts)
+    world = np.einsum("vij,vj->vi", matrices[of_vertex, :3, :3], positions) + matrices[of_vertex, :3, 3]
+    # normals go through the inverse transpose (a pseudo-inverse for a flattened object)
+    normal_matrices = np.linalg.pinv(matrices[:, :3, :3]).transpose(0, 2, 1)
+    world_normals = np.einsum("lij,lj->li", normal_matrices[np.repeat(np.arange(objects), loop_counts)], normals)
+    world_normals /= np.maximum(np.linalg.norm(world_normals, axis=1, keepdims=True), 1e-12)
+    first_vertex = np.cumsum(vertex_counts) - vertex_counts
+    first_loop = np.cumsum(loop_counts) - loop_counts
+    corners = world[triangles + first_vertex[owner, None]]
+    corner_normals = world_normals[loops + first_loop[owner, None]]
+    return corners.astype(np.float32), corner_normals.astype(np.float32), ids[owner].astype(np.int32)
 
 
 VIEW_AXES = np.array([1.0, -1.0, -1.0], np.float32)  # OpenCV's camera y down, z forward; Blender's view y up, z back
