@@ -22,6 +22,7 @@ what it was trained on:
 from __future__ import annotations
 
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -75,6 +76,9 @@ class Blockout:
 
             self._scene = rtcore_scene.EmbreeScene()
             TriangleMesh(self._scene, self.corners)
+            one = np.ones((1, 3), np.float32)
+            self._scene.run(one, one)  # the first ray commits the scene: done here, not by two threads at once
+        self._flat = (self.normals == self.normals[:, :1]).all(axis=(1, 2))
 
     @classmethod
     def load(cls, path: Path, clip: tuple[float, float]) -> "Blockout":
@@ -105,13 +109,16 @@ class Blockout:
         if self._scene is not None:
             # z = 1 along every ray, so the hit distance is z-depth; starting at the near plane clips as Workbench
             origins = c2w[:3, 3] + near * directions
-            hit = self._scene.run(origins, directions, dists=np.full(len(directions), far - near, np.float32),
-                                  output=1)
+            hit = _intersect(self._scene, origins, directions, far - near)
             index = np.flatnonzero(hit["primID"] >= 0)
             triangle = hit["primID"][index]
-            bu, bv = hit["u"][index], hit["v"][index]
-            weights = np.stack([1 - bu - bv, bu, bv], 1)
-            view = np.einsum("nc,ncd->nd", weights, self.normals[triangle]) @ (c2w[:3, :3] * VIEW_AXES)
+            normal = self.normals[triangle, 0]
+            smooth = np.flatnonzero(~self._flat[triangle])  # a flat triangle's corners share one normal
+            if len(smooth):
+                corners = self.normals[triangle[smooth]]
+                bu, bv = hit["u"][index[smooth], None], hit["v"][index[smooth], None]
+                normal[smooth] = (1 - bu - bv) * corners[:, 0] + bu * corners[:, 1] + bv * corners[:, 2]
+            view = normal @ (c2w[:3, :3] * VIEW_AXES)
             # Workbench shades a back face (by its winding: Embree's Ng) with its normal turned to the camera
             back = np.einsum("nd,nd->n", hit["Ng"][index], directions[index]) > 0
             view *= (np.where(back, -1.0, 1.0) / np.maximum(np.sqrt(np.einsum("nd,nd->n", view, view)), 1e-12)
@@ -167,6 +174,20 @@ def _world_triangles(positions: np.ndarray, triangles: np.ndarray, loops: np.nda
     corners = world[triangles + first_vertex[owner, None]]
     corner_normals = world_normals[loops + first_loop[owner, None]]
     return corners.astype(np.float32), corner_normals.astype(np.float32), ids[owner].astype(np.int32)
+
+
+def _intersect(scene, origins: np.ndarray, directions: np.ndarray, length: float) -> dict[str, np.ndarray]:
+    """Embree's nearest hits of the rays, in two halves on two threads (Embree lets go of the GIL: 9 -> 6 ms)."""
+    half = len(directions) // 2
+    parts = list(_pool().map(lambda rays: scene.run(origins[rays], directions[rays],
+                                                    dists=np.full(rays.stop - rays.start, length, np.float32),
+                                                    output=1), (slice(0, half), slice(half, len(directions)))))
+    return {key: np.concatenate([part[key] for part in parts]) for key in ("primID", "u", "v", "tfar", "Ng")}
+
+
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="oyster-raster")
 
 
 VIEW_AXES = np.array([1.0, -1.0, -1.0], np.float32)  # OpenCV's camera y down, z forward; Blender's view y up, z back
