@@ -2,9 +2,9 @@
 
 The extension writes the blockout's meshes once per change
 (oyster_blender/blockout_mesh.py); each live pose is then one ray per pixel
-centre through Embree (`embreex`, Intel's ray tracing kernels), about 10 ms
-at 384x216 on this CPU, against 55-75 ms for a Workbench render in Blender's
-UI thread (docs/decisions.md, "Live passes drawn by the runtime").
+centre through Embree (`embreex`, Intel's ray tracing kernels), 12-17 ms
+at 384x216 on this CPU (Embree 6 of it), against 55-75 ms for a Workbench
+render in Blender's UI thread (docs/decisions.md, "Live passes drawn by the runtime").
 
 What comes out is what `oyster_blender.passes` renders, so the painter sees
 what it was trained on:
@@ -13,7 +13,7 @@ what it was trained on:
 - shade: Workbench's STUDIO lighting of a grey (0.8) surface with Blender's
   built-in "Default" studio light, no specular, shadows or cavity (the
   lights sit in view space; each light wraps as `clamp((N.L + w) / (1 + w)^2)`),
-  through the Standard view transform (sRGB) to 8 bits. Workbench
+  through Blender's Standard view transform to 8 bits (fitted: `display_bytes`). Workbench
   anti-aliases the shading with FXAA; this draws the pixel centre, so edge
   pixels differ (measured in docs/decisions.md);
 - object ids of the triangles' objects (0: sky), so a moving object leaves
