@@ -61,6 +61,27 @@ def npy(values: array.array, shape: tuple[int, ...]) -> bytes:
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode("latin1") + values.tobytes()
 
 
+def _mesh_arrays(obj: bpy.types.Object) -> dict[str, array.array] | None:
+    """An evaluated object's positions, triangles, loops and normals, object-local; None when it has no faces."""
+    mesh = obj.to_mesh()
+    try:
+        if mesh is None or not len(mesh.polygons):
+            return None
+        mesh.calc_loop_triangles()
+        triangles = 3 * len(mesh.loop_triangles)
+        parts = (("positions", mesh.vertices, "co", "f", 3 * len(mesh.vertices)),
+                 ("triangles", mesh.loop_triangles, "vertices", "i", triangles),
+                 ("loops", mesh.loop_triangles, "loops", "i", triangles),
+                 ("normals", mesh.corner_normals, "vector", "f", 3 * len(mesh.corner_normals)))
+        arrays = {}
+        for name, collection, attribute, typecode, length in parts:
+            arrays[name] = array.array(typecode, bytes(4 * length))
+            collection.foreach_get(attribute, arrays[name])
+        return arrays
+    finally:
+        obj.to_mesh_clear()
+
+
 class _Arrays:
     """The file's arrays, grown object by object."""
 
@@ -68,30 +89,23 @@ class _Arrays:
         self.positions, self.normals, self.matrices = array.array("f"), array.array("f"), array.array("f")
         self.triangles, self.loops, self.ids = array.array("i"), array.array("i"), array.array("i")
         self.vertex_counts, self.triangle_counts, self.loop_counts = array.array("i"), array.array("i"), array.array("i")
+        self._meshes: dict[int | None, dict[str, array.array] | None] = {}
 
     def add(self, obj: bpy.types.Object, matrix) -> None:
         """One evaluated object's mesh (nothing when it has no faces) at world matrix `matrix`."""
-        mesh = obj.to_mesh()
-        try:
-            if mesh is None or not len(mesh.polygons):
-                return
-            mesh.calc_loop_triangles()
-            vertices, triangles, loops = len(mesh.vertices), len(mesh.loop_triangles), len(mesh.corner_normals)
-            parts = (("positions", mesh.vertices, "co", "f", 3 * vertices),
-                     ("triangles", mesh.loop_triangles, "vertices", "i", 3 * triangles),
-                     ("loops", mesh.loop_triangles, "loops", "i", 3 * triangles),
-                     ("normals", mesh.corner_normals, "vector", "f", 3 * loops))
-            for name, collection, attribute, typecode, length in parts:
-                values = array.array(typecode, bytes(4 * length))
-                collection.foreach_get(attribute, values)
-                getattr(self, name).extend(values)
-        finally:
-            obj.to_mesh_clear()
+        key = obj.data.as_pointer() if obj.data is not None else None  # instances share their evaluated data
+        if key is None or key not in self._meshes:
+            self._meshes[key] = _mesh_arrays(obj)
+        mesh = self._meshes[key]
+        if mesh is None:
+            return
+        for name, values in mesh.items():
+            getattr(self, name).extend(values)
         self.matrices.extend(value for row in matrix for value in row)
         self.ids.append(object_id(obj.original.name))
-        self.vertex_counts.append(vertices)
-        self.triangle_counts.append(triangles)
-        self.loop_counts.append(loops)
+        self.vertex_counts.append(len(mesh["positions"]) // 3)
+        self.triangle_counts.append(len(mesh["triangles"]) // 3)
+        self.loop_counts.append(len(mesh["normals"]) // 3)
 
     def files(self) -> dict[str, bytes]:
         objects = len(self.ids)
