@@ -92,25 +92,15 @@ def check_frame(frame: Any, track: dict[str, Any]) -> tuple[str, str] | None:
                             "cy and passes or blockout)")
     if "passes" in frame and "blockout" in frame:
         return "blockout", "send the blockout's triangles or its rendered passes, not both"
-    if "blockout" in frame:
-        blockout = frame["blockout"]
-        if not isinstance(blockout, dict) or set(blockout) != set(BLOCKOUT_KEYS):
-            return "blockout", "must be an object {file, clip}: the blockout's triangles and the camera's clip range"
-        if not isinstance(blockout["file"], str) or not blockout["file"]:
-            return "blockout.file", "must be a path"
-        clip = blockout["clip"]
-        if not (isinstance(clip, list) and len(clip) == 2 and all(
-                isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in clip)
-                and 0 < clip[0] < clip[1]):
-            return "blockout.clip", "must be [start, end], the camera's clip distances, 0 < start < end"
-    if "passes" in frame:
-        passes = frame["passes"]
-        if not isinstance(passes, dict) or set(passes) != set(PASSES_KEYS):
-            return "passes", "must be an object {folder, frame}: the folder of depth_NNNN.exr and shade_NNNN.png"
-        if not isinstance(passes["folder"], str) or not passes["folder"]:
-            return "passes.folder", "must be a path"
-        if isinstance(passes["frame"], bool) or not isinstance(passes["frame"], int):
-            return "passes.frame", "must be an integer frame number (the NNNN of the files)"
+    for key, keys, what in (("blockout", BLOCKOUT_KEYS, "the blockout's triangles and the camera's clip range"),
+                            ("passes", PASSES_KEYS, "the folder of depth_NNNN.exr and shade_NNNN.png")):
+        if key in frame and (problem := _file_object(frame[key], key, keys, what)) is not None:
+            return problem
+    if "blockout" in frame and not _clip_range(frame["blockout"]["clip"]):
+        return "blockout.clip", "must be [start, end], the camera's clip distances, 0 < start < end"
+    if "passes" in frame and (isinstance(frame["passes"]["frame"], bool) or
+                              not isinstance(frame["passes"]["frame"], int)):
+        return "passes.frame", "must be an integer frame number (the NNNN of the files)"
     camera = {key: value for key, value in frame.items() if key not in GEOMETRY_KEYS}
     probe = dict(track, frame_start=0, frame_end=0, frames=[dict(camera, frame=0, rel=IDENTITY)])
     try:
@@ -120,6 +110,22 @@ def check_frame(frame: Any, track: dict[str, Any]) -> tuple[str, str] | None:
         field, _, rest = message.partition(" ")
         return (field, rest) if field.split("[")[0] in FRAME_KEYS else ("body", message)
     return None
+
+
+def _file_object(value: Any, field: str, keys: tuple[str, str], what: str) -> tuple[str, str] | None:
+    """(field, message) unless `value` is an object of exactly `keys` whose first names a path."""
+    if not isinstance(value, dict) or set(value) != set(keys):
+        return field, f"must be an object {{{', '.join(keys)}}}: {what}"
+    if not isinstance(value[keys[0]], str) or not value[keys[0]]:
+        return f"{field}.{keys[0]}", "must be a path"
+    return None
+
+
+def _clip_range(clip: Any) -> bool:
+    """Whether `clip` is [start, end] with 0 < start < end, both finite numbers."""
+    return isinstance(clip, list) and len(clip) == 2 and all(
+        isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in clip) and \
+        0 < clip[0] < clip[1]
 
 
 def read_live_passes(passes: dict[str, Any], width: int, height: int) -> FramePasses:
