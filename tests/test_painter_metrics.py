@@ -235,6 +235,31 @@ def test_sharpness_of_a_known_ramp_and_the_ratio():
         pm.sharpness_ratio(truth, truth[:2])
 
 
+# ------------------------------------------------------------------------------------------- sky streaks
+
+def test_sky_streaks_measure_seams_down_the_sky_not_a_gradient_or_a_building():
+    height, width = 108, 192
+    sky = np.zeros((height, width), np.float32)
+    rng = np.random.default_rng(5)
+    gradient = np.tile(np.linspace(60.0, 200.0, width), (height, 1)) + rng.normal(0.0, 3.0, (height, width))
+    strips = np.repeat(np.resize([0.0, 4.0], width // 8), 8)  # strips 8 columns wide, every other 4 levels up
+    streaked = gradient + strips
+
+    def grey(values: np.ndarray) -> np.ndarray:
+        return np.repeat(np.clip(np.round(values), 0, 255).astype(np.uint8)[..., None], 3, -1)
+
+    smooth = pm.sky_streaks(grey(gradient), sky)  # a gradient across the sky, dithered by noise: no seams
+    assert smooth < 0.45
+    # a seam of 4 levels at one boundary in 8: about 0.5 levels on average over the boundaries
+    assert pm.sky_streaks(grey(streaked), sky) > smooth + 0.3
+    # the same strips on a building (a surface) count for nothing, nor its edges against the sky
+    building = sky.copy()
+    building[:, 40:150] = 9.0
+    seams_on_building = np.where(building > 0, streaked, gradient)
+    assert abs(pm.sky_streaks(grey(seams_on_building), building) - pm.sky_streaks(grey(gradient), building)) < 0.05
+    assert np.isnan(pm.sky_streaks(grey(streaked), np.full((height, width), 9.0, np.float32)))  # no sky
+
+
 # ------------------------------------------------------------------------------------------ revisit, drift
 
 def test_revisit_and_drift_reuse_the_shared_metrics(scene):

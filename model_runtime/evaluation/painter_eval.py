@@ -104,7 +104,14 @@ def clip_figures(frames: list[np.ndarray], clip: Clip, n: int) -> dict:
             "ssim": float(np.mean([ssim(a, b) for a, b in zip(frames, truth)])),
             "sharpness": pm.sharpness_ratio(frames, list(truth)),
             "warping_error": pm.warping_error(frames, depth, cams),
-            "layout": float(np.nanmean([pm.layout_adherence(f, d) for f, d in zip(frames, depth)]))}
+            "layout": float(np.nanmean([pm.layout_adherence(f, d) for f, d in zip(frames, depth)])),
+            "sky_streaks": _nanmean([pm.sky_streaks(f, d) for f, d in zip(frames, depth)])}
+
+
+def _nanmean(values: list[float]) -> float:
+    """The mean of the values that are numbers; nan when none is (a clip without sky has no sky streaks)."""
+    numbers = [v for v in values if not np.isnan(v)]
+    return float(np.mean(numbers)) if numbers else float("nan")
 
 
 def _sheet(rows: list[list[np.ndarray]], path: Path) -> None:
@@ -135,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
           "warping_error": float(np.mean([pm.warping_error(list(c.rgb[:n]), [passes_depth(c, t) for t in range(n)],
                                                             c.track["frames"][:n]) for c in clips])),
           "layout": float(np.nanmean([pm.layout_adherence(c.rgb[t], passes_depth(c, t)) for c in clips
-                                   for t in range(0, n, 4)]))}
+                                   for t in range(0, n, 4)])),
+          "sky_streaks": _nanmean([pm.sky_streaks(c.rgb[t], passes_depth(c, t)) for c in clips for t in range(n)])}
     report["ground_truth"] = gt
     sheet_rows = {c.scene_seed: [np.repeat(c.shade[0][..., None], 3, -1), c.rgb[0], c.rgb[n - 1]]
                   for c in clips[::max(1, len(clips) // 6)]}
@@ -149,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
             if clip.scene_seed in sheet_rows:
                 sheet_rows[clip.scene_seed] += [frames[0], frames[n - 1]]
         seconds = time.time() - tick
-        figures = {k: float(np.mean([c[k] for c in per_clip])) for k in per_clip[0]}
+        figures = {k: _nanmean([c[k] for c in per_clip]) for k in per_clip[0]}
         probe_share = probe_accuracy(probe, generated, labels)
         figures["probe"] = probe_share
         figures["probe_share"] = probe_share["mean"] / gt["probe"]["mean"]
@@ -178,13 +186,15 @@ def markdown(report: dict) -> str:
     gt = report["ground_truth"]
     lines = [f"# Painter evaluation: {report['data']}", "",
              f"{report['clips']} clips, {report['frames']} frames each, seed {report['seed']}; ground truth: "
-             f"probe {gt['probe']['mean']:.2f}, warping error {gt['warping_error']:.5f}, layout {gt['layout']:.3f}.",
-             "", "| generator | PSNR | SSIM | sharpness | warping / GT | layout | probe share | revisit PSNR | s/frame |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"probe {gt['probe']['mean']:.2f}, warping error {gt['warping_error']:.5f}, layout {gt['layout']:.3f}, "
+             f"sky streaks {gt['sky_streaks']:.2f}.",
+             "", "| generator | PSNR | SSIM | sharpness | warping / GT | layout | sky streaks | probe share | revisit PSNR "
+             "| s/frame |", "|---|---|---|---|---|---|---|---|---|---|"]
     for name, f in report["generators"].items():
         revisit = f"{f['revisit_psnr']:.1f}" if "revisit_psnr" in f else "-"
         lines.append(f"| {name} | {f['psnr']:.2f} | {f['ssim']:.3f} | {f['sharpness']:.2f} | "
-                     f"{f['warping_over_truth']:.2f} | {f['layout']:.3f} | {f['probe_share']:.2f} | {revisit} | "
+                     f"{f['warping_over_truth']:.2f} | {f['layout']:.3f} | {f['sky_streaks']:.2f} | "
+                     f"{f['probe_share']:.2f} | {revisit} | "
                      f"{f['seconds_per_frame']:.2f} |")
     lines += ["", "Contact sheet (`contact_sheet.png`): per row the blockout's shading, ground truth at the first "
               "and last frame, then each generator's first and last frame in the order of the table."]

@@ -11,6 +11,10 @@ blockout gives exact geometry to judge it with:
 - `layout_adherence`: share of the blockout's depth-discontinuity edges that
   appear as image edges, minus the same share at positions shifted across
   those edges (chance);
+- `sky_streaks`: vertical seams in the sky, in grey levels: the luma step from one
+  column of sky to the next, averaged down the column, less its local median
+  across columns (a smooth gradient gives 0, a step painted strip by strip its
+  size; texture averages out down a column);
 - `revisit_psnr` (metrics.psnr) and `drift` (drift.frame_drift), reused.
 
 Conventions (docs/architecture.md): frames uint8 (H, W, 3) RGB; depth float32
@@ -82,6 +86,33 @@ def sharpness_ratio(frames: Sequence[np.ndarray], truths: Sequence[np.ndarray]) 
         raise ValueError(f"want as many generated frames as ground-truth frames (>= 1): {len(frames)} vs {len(truths)}")
     ratios = [sharpness(f) / s for f, t in zip(frames, truths) if (s := sharpness(t)) > 0]
     return float(np.mean(ratios)) if ratios else float("nan")
+
+
+# ------------------------------------------------------------------------------------------- sky streaks
+
+STREAK_WINDOW = 9
+"""Sky streaks: a column's step is measured against the median step of this many columns around it."""
+STREAK_MIN_ROWS = 8
+"""Sky streaks: a column boundary counts where at least this many rows have sky on both sides."""
+
+
+def sky_streaks(frame: np.ndarray, depth: np.ndarray) -> float:
+    """Vertical seams in the sky of a frame, in grey levels (of 255); nan with fewer than STREAK_WINDOW column
+    boundaries of sky.
+
+    Per boundary between columns x and x + 1 with sky on both sides in at least STREAK_MIN_ROWS rows, the mean
+    over those rows of the signed luma step; the figure is the mean absolute difference of those steps from
+    their running median over STREAK_WINDOW boundaries. A seam painted down the sky stands out from the steps
+    beside it; a gradient across the sky is the same step everywhere; noise and clouds average out down a
+    column. The sky is where the blockout has no surface (depth 0 or inf)."""
+    sky = ~_surface(depth)
+    pairs = sky[:, 1:] & sky[:, :-1]
+    rows = pairs.sum(0)
+    usable = rows >= STREAK_MIN_ROWS
+    if usable.sum() < STREAK_WINDOW:
+        return float("nan")
+    steps = np.where(pairs, np.diff(_luma(frame), axis=1), 0.0).sum(0)[usable] / rows[usable]
+    return float(np.abs(steps - ndimage.median_filter(steps, size=STREAK_WINDOW, mode="nearest")).mean() * 255)
 
 
 # ----------------------------------------------------------------------------------------- warping error
