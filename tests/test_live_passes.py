@@ -163,3 +163,19 @@ def test_live_frames_drawn_from_a_blockout_and_bad_blockouts_refused(runtime: Ru
     assert field == "blockout" and "every frame needs them" in message, message
     assert live.step(session, dict(still(), blockout=good)).index == 1
     live.close(session)
+
+
+def test_a_held_camera_is_drawn_once_and_a_new_pose_or_blockout_again(tmp_path):
+    from model_runtime.live.session import LiveBlockout
+
+    track = {"width": WIDTH, "height": HEIGHT, "scale": 1.0}
+    live = LiveBlockout()
+    blockout = box_blockout(tmp_path / "box.npz")
+    first = live.passes(blockout, still(), track)
+    assert live.passes(blockout, still(), track) is first  # the camera held: the same passes, not drawn again
+    moved = dict(still(), cx=WIDTH / 2 + 4)
+    assert not np.array_equal(live.passes(blockout, moved, track).depth, first.depth)  # the view moved
+    nearer = box_blockout(tmp_path / "nearer.npz", depth=3.0)  # the geometry changed: a new file
+    drawn = live.passes(nearer, still(), track)
+    assert drawn is not first and drawn.depth[HEIGHT // 2, WIDTH // 2] == pytest.approx(2.0, rel=1e-5)
+    assert first.depth[HEIGHT // 2, WIDTH // 2] == pytest.approx(3.0, rel=1e-5)

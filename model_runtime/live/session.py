@@ -136,11 +136,13 @@ def read_live_passes(passes: dict[str, Any], width: int, height: int) -> FramePa
 
 class LiveBlockout:
     """The blockout a live session draws its passes from: loaded again only when the frame names another file
-    or the file changed (the extension writes a new one when the scene's geometry changes)."""
+    or the file changed (the extension writes a new one when the scene's geometry changes); the passes are
+    drawn again only when the camera or the blockout changed (a held camera is sent again every frame)."""
 
     def __init__(self) -> None:
         self.key: tuple | None = None
         self.blockout: Blockout | None = None
+        self.drawn: tuple[tuple, FramePasses] | None = None
 
     def passes(self, blockout: dict[str, Any], frame: dict[str, Any], track: dict[str, Any]) -> FramePasses:
         path, clip = Path(blockout["file"]), (float(blockout["clip"][0]), float(blockout["clip"][1]))
@@ -151,7 +153,10 @@ class LiveBlockout:
         key = (path, stat.st_mtime_ns, stat.st_size, clip)
         if key != self.key:
             self.blockout, self.key = Blockout.load(path, clip), key
-        return self.blockout.passes(frame, track["width"], track["height"], track["scale"])
+        view = (key, str(frame["c2w"]), frame["fx"], frame["fy"], frame["cx"], frame["cy"])
+        if self.drawn is None or self.drawn[0] != view:
+            self.drawn = view, self.blockout.passes(frame, track["width"], track["height"], track["scale"])
+        return self.drawn[1]
 
 
 class LivePasses:
