@@ -163,14 +163,17 @@ def _world_triangles(positions: np.ndarray, triangles: np.ndarray, loops: np.nda
     if (triangles < 0).any() or (triangles >= vertex_limit).any() or (loops < 0).any() or (loops >= loop_limit).any():
         raise PassesError(None, "blockout", "a triangle names a vertex or loop its object does not have")
     matrices = matrices.astype(np.float64)
-    of_vertex = np.repeat(np.arange(objects), vertex_counts)
-    world = np.einsum("vij,vj->vi", matrices[of_vertex, :3, :3], positions) + matrices[of_vertex, :3, 3]
     # normals go through the inverse transpose (a pseudo-inverse for a flattened object)
     normal_matrices = np.linalg.pinv(matrices[:, :3, :3]).transpose(0, 2, 1)
-    world_normals = np.einsum("lij,lj->li", normal_matrices[np.repeat(np.arange(objects), loop_counts)], normals)
-    world_normals /= np.maximum(np.linalg.norm(world_normals, axis=1, keepdims=True), 1e-12)
     first_vertex = np.cumsum(vertex_counts) - vertex_counts
     first_loop = np.cumsum(loop_counts) - loop_counts
+    world, world_normals = np.empty((len(positions), 3)), np.empty((len(normals), 3))
+    for index in range(objects):  # one matrix product per object (a blockout has tens to thousands)
+        vertices = slice(first_vertex[index], first_vertex[index] + vertex_counts[index])
+        world[vertices] = positions[vertices] @ matrices[index, :3, :3].T + matrices[index, :3, 3]
+        loops_of = slice(first_loop[index], first_loop[index] + loop_counts[index])
+        world_normals[loops_of] = normals[loops_of] @ normal_matrices[index].T
+    world_normals /= np.maximum(np.linalg.norm(world_normals, axis=1, keepdims=True), 1e-12)
     corners = world[triangles + first_vertex[owner, None]]
     corner_normals = world_normals[loops + first_loop[owner, None]]
     return corners.astype(np.float32), corner_normals.astype(np.float32), ids[owner].astype(np.int32)
