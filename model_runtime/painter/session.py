@@ -19,7 +19,9 @@
    held camera, a still live view) does not run the network: the frame is
    the memory, exactly what the composite would show.
 4. composite: where the memory is valid it is kept as it was (a revisit gives
-   the same picture); elsewhere the painted pixels are the frame.
+   the same picture); elsewhere the painted pixels are the frame, new sky
+   eased into the remembered sky beside it over a few pixels, so a pan's
+   strips leave no seam down the sky (painter/seams.py).
 5. crisp edges: on new ground, each side of the blockout's silhouettes takes
    the colour the frame shows on its own surface beside it (painter/edges.py):
    the memory's where the memory shows, so a strip of wall revealed beside a
@@ -54,6 +56,7 @@ from model_runtime.painter.native import (NATIVE_PIXELS, downsample_passes, down
 from model_runtime.painter.network import PainterNet
 from model_runtime.painter.passes import FramePasses
 from model_runtime.painter.regions import box_margins, paint_boxes
+from model_runtime.painter.seams import feather_sky
 from model_runtime.world.process import keep_freed_memory
 
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "oyster-painter.safetensors"
@@ -126,13 +129,14 @@ class PainterModel(FrameGenerator):
 
     @torch.no_grad()
     def paint(self, passes: FramePasses, frame: dict, seen: MemoryView, new: np.ndarray, notes: str,
-              noise_seed: list[int]) -> np.ndarray:
+              noise_seed: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Stage 3: the network's picture of the frame, float32 (H, W, 3) in [0, 1]: of the pixels `new` (H, W)
-        bool (and the context around them; zeros elsewhere), or of the whole frame."""
+        bool and the context around them (zeros elsewhere), or of the whole frame; and where it painted, (H, W)
+        bool."""
         h, w = passes.depth.shape
         noise = np.random.default_rng(noise_seed).standard_normal((h, w)).astype(np.float32)
         boxes = paint_boxes(new, EDGE_MARGIN) if self.new_ground_only else [(0, h, 0, w)]
-        painted = np.zeros((h, w, 3), np.float32)
+        painted, where = np.zeros((h, w, 3), np.float32), np.zeros((h, w), bool)
         for y0, y1, x0, x1 in boxes:
             features = box_features(passes.shade, passes.depth, frame, seen.rgb, seen.shown, noise,
                                     self.net.config.basis_frequencies, (y0, y1, x0, x1))
@@ -141,7 +145,8 @@ class PainterModel(FrameGenerator):
             top, left = margins[0], margins[2]
             rgb = self.net(x, self.notes_embedding(notes))[0, :, top:top + y1 - y0, left:left + x1 - x0]
             painted[y0:y1, x0:x1] = rgb.permute(1, 2, 0).cpu().numpy()
-        return painted
+            where[y0:y1, x0:x1] = True
+        return painted, where
 
 
 def composite(painted: np.ndarray, seen: MemoryView) -> np.ndarray:
@@ -199,9 +204,10 @@ class PainterSession(Session):
             seen = fill_from_previous(seen, passes.depth, passes.object, K, c2w, self._previous)
         silhouettes = Silhouettes(passes.depth, redraw=~seen.valid)
         new = ~seen.shown & ~silhouettes.drawn                                 # stage 5 draws those
-        painted = self.model.paint(passes, frame, seen, new, notes, [self.shot.seed, self._index]) \
-            if new.any() else seen.rgb                                         # 3. paint
-        shown = composite(painted, seen)                                       # 4. composite
+        painted, where = self.model.paint(passes, frame, seen, new, notes, [self.shot.seed, self._index]) \
+            if new.any() else (seen.rgb, np.zeros((h, w), bool))               # 3. paint
+        shown = composite(painted, seen)                                       # 4. composite,
+        shown = feather_sky(shown, painted, seen, passes.depth, where)         #    new sky eased into the memory's
         shown = silhouettes.crisp(shown)                                       # 5. crisp edges
         rgb = np.round(np.clip(shown, 0, 1) * 255).astype(np.uint8)
         if self.model.use_memory:                                              # 6. remember
