@@ -21,7 +21,7 @@
 4. composite: where the memory is valid it is kept as it was (a revisit gives
    the same picture); elsewhere the painted pixels are the frame, new sky
    eased into the remembered sky beside it over a few pixels, so a pan's
-   strips leave no seam down the sky (painter/seams.py).
+   strips leave softer seams down the sky (painter/seams.py).
 5. crisp edges: on new ground, each side of the blockout's silhouettes takes
    the colour the frame shows on its own surface beside it (painter/edges.py):
    the memory's where the memory shows, so a strip of wall revealed beside a
