@@ -240,7 +240,8 @@ class LiveRecorder:
 
     def _record(self) -> dict[str, Any]:
         """Keyframe the source camera's pose and lens on the take camera; its frame for the runtime."""
-        evaluated = self.source.evaluated_get(_depsgraph(self.scene))
+        depsgraph = _depsgraph(self.scene)
+        evaluated = self.source.evaluated_get(depsgraph)
         frame = self.frame_start + self.sent
         location, rotation, _ = evaluated.matrix_world.decompose()
         camera = self.camera
@@ -251,8 +252,8 @@ class LiveRecorder:
         camera.keyframe_insert("rotation_euler", frame=frame)
         camera.data.keyframe_insert("lens", frame=frame)
         pose = camera_frame(evaluated, self.scene.render, self.width, self.height)
-        if self.blockout is not None:  # evaluated after the keys: the first key's new action reports every object
-            pose["blockout"] = self.blockout.current(_depsgraph(self.scene))  # the runtime draws its passes
+        if self.blockout is not None:
+            pose["blockout"] = self.blockout.current(depsgraph)  # the runtime draws its passes at this pose
         return pose
 
     def _run(self) -> None:
