@@ -157,7 +157,8 @@ def run(args: argparse.Namespace) -> int:
             if clip.scene_seed in sheet_rows:
                 sheet_rows[clip.scene_seed] += [frames[0], frames[n - 1]]
         seconds = time.time() - tick
-        figures = {k: _nanmean([c[k] for c in per_clip]) for k in per_clip[0]}
+        figures = {k: float(np.mean([c[k] for c in per_clip])) for k in per_clip[0]}
+        figures["sky_streaks"] = _nanmean([c["sky_streaks"] for c in per_clip])  # over the clips with sky
         probe_share = probe_accuracy(probe, generated, labels)
         figures["probe"] = probe_share
         figures["probe_share"] = probe_share["mean"] / gt["probe"]["mean"]
