@@ -148,8 +148,10 @@ def _world_triangles(positions: np.ndarray, triangles: np.ndarray, loops: np.nda
         if values.ndim != len(shape) or any(want is not None and got != want for got, want in zip(values.shape, shape)):
             raise PassesError(None, "blockout", f"{name} is {values.shape}, it must be "
                               f"{tuple('N' if want is None else want for want in shape)}")
-    for name in ("triangles", "loops", "ids", "vertex_counts", "triangle_counts", "loop_counts"):
-        if locals()[name].dtype.kind not in "iu":
+    integers = {"triangles": triangles, "loops": loops, "ids": ids, "vertex_counts": vertex_counts,
+                "triangle_counts": triangle_counts, "loop_counts": loop_counts}
+    for name, values in integers.items():
+        if values.dtype.kind not in "iu":
             raise PassesError(None, "blockout", f"{name} must be integers")
     counts = (vertex_counts, triangle_counts, loop_counts)
     if any((c < 0).any() for c in counts) or [int(c.sum()) for c in counts] != \
