@@ -2,9 +2,12 @@
 
 The extension writes the blockout's meshes once per change
 (oyster_blender/blockout_mesh.py); each live pose is then one ray per pixel
-centre through Embree (`embreex`, Intel's ray tracing kernels), 12-17 ms
-at 384x216 on this CPU (Embree 6 of it), against 55-75 ms for a Workbench
-render in Blender's UI thread (docs/decisions.md, "Live passes drawn by the runtime").
+centre through Embree (`embreex`, Intel's ray tracing kernels), the rays and
+the shading of their hits each one numba loop over the pixels (numpy's passes
+over every pixel, with small matrix products, took 8 ms of the 18 a pose):
+about 10 ms at 384x216 on this CPU, Embree 8 of it, against 55-75 ms for a
+Workbench render in Blender's UI thread (docs/decisions.md, "Live passes
+drawn by the runtime").
 
 What comes out is what `oyster_blender.passes` renders, so the painter sees
 what it was trained on:
@@ -13,7 +16,7 @@ what it was trained on:
 - shade: Workbench's STUDIO lighting of a grey (0.8) surface with Blender's
   built-in "Default" studio light, no specular, shadows or cavity (the
   lights sit in view space; each light wraps as `clamp((N.L + w) / (1 + w)^2)`),
-  through Blender's Standard view transform to 8 bits (fitted: `display_bytes`). Workbench
+  through Blender's Standard view transform to 8 bits (fitted: `display_byte`). Workbench
   anti-aliases the shading with FXAA; this draws the pixel centre, so edge
   pixels differ (measured in docs/decisions.md);
 - object ids of the triangles' objects (0: sky), so a moving object leaves
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numba
 import numpy as np
 
 from model_runtime.painter.passes import FramePasses, PassesError
@@ -43,19 +47,23 @@ GREY = 0.8  # oyster_blender.passes.SHADE_GREY
 DISPLAY_GAIN = 0.97
 
 
-def studio_shade(view_normals: np.ndarray) -> np.ndarray:
-    """Workbench's diffuse STUDIO lighting of the grey surface, linear, for (..., 3) Blender view-space normals."""
-    direction, colour, wrap = STUDIO_LIGHTS[:, :3], STUDIO_LIGHTS[:, 3], STUDIO_LIGHTS[:, 4]
-    facing = view_normals @ direction.T
-    light = np.clip((facing + wrap) / (1.0 + wrap) ** 2, 0.0, 1.0) @ colour
+@numba.njit(inline="always")
+def studio_shade(x: float, y: float, z: float, lights: np.ndarray) -> float:
+    """Workbench's diffuse STUDIO lighting of the grey surface, linear, for a unit Blender view-space normal."""
+    light = 0.0
+    for i in range(len(lights)):  # view-space direction, diffuse colour, wrap (STUDIO_LIGHTS)
+        facing = x * lights[i, 0] + y * lights[i, 1] + z * lights[i, 2]
+        wrap = lights[i, 4]
+        light += min(max((facing + wrap) / (1.0 + wrap) ** 2, 0.0), 1.0) * lights[i, 3]
     return GREY * light
 
 
-def display_bytes(linear: np.ndarray) -> np.ndarray:
-    """Linear shading as the 8-bit values Blender 4.5 writes through its Standard view transform: measured
+@numba.njit(inline="always")
+def display_byte(linear: float) -> np.uint8:
+    """Linear shading as the 8-bit value Blender 4.5 writes through its Standard view transform: measured
     against Workbench's own shade pass, a 2.2 power of 0.97 times the light (94.7% of pixels exact, the rest
     FXAA's edges and one level of rounding; docs/decisions.md)."""
-    return np.round(np.power(np.clip(DISPLAY_GAIN * linear, 0.0, 1.0), 1 / 2.2) * 255.0).astype(np.uint8)
+    return np.uint8(np.rint(min(max(DISPLAY_GAIN * linear, 0.0), 1.0) ** (1 / 2.2) * 255.0))
 
 
 @dataclass
@@ -100,32 +108,18 @@ class Blockout:
 
     def passes(self, frame: dict, width: int, height: int, scale: float) -> FramePasses:
         """Depth (metres: `scale` per scene unit), shading and object ids seen from a wire-format camera frame."""
-        c2w = np.asarray(frame["c2w"], np.float32)
-        directions = _camera_rays(width, height, frame["fx"], frame["fy"], frame["cx"], frame["cy"]) @ c2w[:3, :3].T
+        c2w = np.asarray(frame["c2w"], np.float64)
         near, far = self.clip
         depth = np.zeros(width * height, np.float32)
         shade = np.zeros(width * height, np.uint8)
         objects = np.zeros(width * height, np.int32)
         if self._scene is not None:
             # z = 1 along every ray, so the hit distance is z-depth; starting at the near plane clips as Workbench
-            origins = c2w[:3, 3] + near * directions
+            origins, directions = np.empty((2, width * height, 3), np.float32)
+            _rays(width, height, frame["fx"], frame["fy"], frame["cx"], frame["cy"], c2w, near, origins, directions)
             hit = _intersect(self._scene, origins, directions, far - near)
-            index = np.flatnonzero(hit["primID"] >= 0)
-            triangle = hit["primID"][index]
-            normal = self.normals[triangle, 0]
-            smooth = np.flatnonzero(~self._flat[triangle])  # a flat triangle's corners share one normal
-            if len(smooth):
-                corners = self.normals[triangle[smooth]]
-                bu, bv = hit["u"][index[smooth], None], hit["v"][index[smooth], None]
-                normal[smooth] = (1 - bu - bv) * corners[:, 0] + bu * corners[:, 1] + bv * corners[:, 2]
-            view = normal @ (c2w[:3, :3] * VIEW_AXES)
-            # Workbench shades a back face (by its winding: Embree's Ng) with its normal turned to the camera
-            back = np.einsum("nd,nd->n", hit["Ng"][index], directions[index]) > 0
-            view *= (np.where(back, -1.0, 1.0) / np.maximum(np.sqrt(np.einsum("nd,nd->n", view, view)), 1e-12)
-                     ).astype(np.float32)[:, None]
-            depth[index] = (hit["tfar"][index] + near) * scale
-            shade[index] = display_bytes(studio_shade(view))
-            objects[index] = self.objects[triangle]
+            _surfaces(hit["primID"], hit["u"], hit["v"], hit["tfar"], hit["Ng"], directions, self.normals, self._flat,
+                      self.objects, c2w, near, scale, STUDIO_LIGHTS, depth, shade, objects)
         return FramePasses(depth.reshape(height, width), shade.reshape(height, width),
                            objects.reshape(height, width))
 
@@ -195,13 +189,43 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=2, thread_name_prefix="oyster-raster")
 
 
-VIEW_AXES = np.array([1.0, -1.0, -1.0], np.float32)  # OpenCV's camera y down, z forward; Blender's view y up, z back
+@numba.njit(cache=True, nogil=True)
+def _rays(width, height, fx, fy, cx, cy, c2w, near, origins, directions):
+    """Into (H * W, 3) float32: the rays through the pixel centres (world space, z = 1 in the camera), starting
+    on the near plane."""
+    for row in range(height):
+        y = (row + 0.5 - cy) / fy
+        for col in range(width):
+            x = (col + 0.5 - cx) / fx
+            ray = row * width + col
+            for axis in range(3):
+                direction = c2w[axis, 0] * x + c2w[axis, 1] * y + c2w[axis, 2]
+                directions[ray, axis] = direction
+                origins[ray, axis] = c2w[axis, 3] + near * direction
 
 
-@lru_cache(maxsize=4)
-def _camera_rays(width: int, height: int, fx: float, fy: float, cx: float, cy: float) -> np.ndarray:
-    """(H * W, 3) float32 camera-space rays with z = 1 through the pixel centres (a flight keeps its lens)."""
-    u, v = np.meshgrid(np.arange(width, dtype=np.float64) + 0.5, np.arange(height, dtype=np.float64) + 0.5)
-    rays = np.stack([(u - cx) / fx, (v - cy) / fy, np.ones_like(u)], -1).reshape(-1, 3).astype(np.float32)
-    rays.flags.writeable = False
-    return rays
+@numba.njit(cache=True, nogil=True)
+def _surfaces(triangles, u, v, distance, geometric_normals, directions, normals, flat, ids, c2w, near, scale, lights,
+              depth, shade, objects):
+    """Into the flat passes, at every ray that hit triangle `triangles[ray]` (-1: none) at barycentrics (u, v),
+    `distance` past the near plane: z-depth in metres, the shading, the object id."""
+    for ray in range(len(triangles)):
+        triangle = triangles[ray]
+        if triangle < 0:
+            continue
+        n = normals[triangle, 0].astype(np.float64)
+        if not flat[triangle]:  # a flat triangle's corners share one normal
+            a, b = np.float64(u[ray]), np.float64(v[ray])
+            n = (1 - a - b) * n + a * normals[triangle, 1] + b * normals[triangle, 2]
+        # Blender's view space (y up, z back) from OpenCV's camera axes (y down, z forward)
+        x = n[0] * c2w[0, 0] + n[1] * c2w[1, 0] + n[2] * c2w[2, 0]
+        y = -(n[0] * c2w[0, 1] + n[1] * c2w[1, 1] + n[2] * c2w[2, 1])
+        z = -(n[0] * c2w[0, 2] + n[1] * c2w[1, 2] + n[2] * c2w[2, 2])
+        # Workbench shades a back face (by its winding: Embree's Ng) with its normal turned to the camera
+        facing = 0.0
+        for axis in range(3):
+            facing += geometric_normals[ray, axis] * directions[ray, axis]
+        length = max(np.sqrt(x * x + y * y + z * z), 1e-12) * (-1.0 if facing > 0 else 1.0)
+        depth[ray] = (distance[ray] + near) * scale
+        shade[ray] = display_byte(studio_shade(x / length, y / length, z / length, lights))
+        objects[ray] = ids[triangle]
