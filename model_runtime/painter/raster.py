@@ -16,7 +16,7 @@ what it was trained on:
 - shade: Workbench's STUDIO lighting of a grey (0.8) surface with Blender's
   built-in "Default" studio light, no specular, shadows or cavity (the
   lights sit in view space; each light wraps as `clamp((N.L + w) / (1 + w)^2)`),
-  through Blender's Standard view transform to 8 bits (fitted: `display_byte`). Workbench
+  through Blender's Standard view transform to 8 bits (fitted: `display_thresholds`). Workbench
   anti-aliases the shading with FXAA; this draws the pixel centre, so edge
   pixels differ (measured in docs/decisions.md);
 - object ids of the triangles' objects (0: sky), so a moving object leaves
@@ -58,12 +58,15 @@ def studio_shade(x: float, y: float, z: float, lights: np.ndarray) -> float:
     return GREY * light
 
 
-@numba.njit(inline="always")
-def display_byte(linear: float) -> np.uint8:
-    """Linear shading as the 8-bit value Blender 4.5 writes through its Standard view transform: measured
-    against Workbench's own shade pass, a 2.2 power of 0.97 times the light (94.7% of pixels exact, the rest
-    FXAA's edges and one level of rounding; docs/decisions.md)."""
-    return np.uint8(np.rint(min(max(DISPLAY_GAIN * linear, 0.0), 1.0) ** (1 / 2.2) * 255.0))
+def display_thresholds() -> np.ndarray:
+    """The linear shading at which Blender 4.5's 8-bit value through its Standard view transform steps up, from
+    1 to 255: measured against Workbench's own shade pass, that value is a 2.2 power of 0.97 times the light,
+    rounded (94.7% of pixels exact, the rest FXAA's edges and one level of rounding; docs/decisions.md), so it
+    reaches k where the light reaches ((k - 0.5) / 255)^2.2 / 0.97."""
+    return ((np.arange(1, 256) - 0.5) / 255) ** 2.2 / DISPLAY_GAIN
+
+
+DISPLAY_THRESHOLDS = display_thresholds()  # a search of these for each pixel: its power cost 2 ms a pose
 
 
 @dataclass
@@ -119,7 +122,7 @@ class Blockout:
             _rays(width, height, frame["fx"], frame["fy"], frame["cx"], frame["cy"], c2w, near, origins, directions)
             hit = _intersect(self._scene, origins, directions, far - near)
             _surfaces(hit["primID"], hit["u"], hit["v"], hit["tfar"], hit["Ng"], directions, self.normals, self._flat,
-                      self.objects, c2w, near, scale, STUDIO_LIGHTS, depth, shade, objects)
+                      self.objects, c2w, near, scale, STUDIO_LIGHTS, DISPLAY_THRESHOLDS, depth, shade, objects)
         return FramePasses(depth.reshape(height, width), shade.reshape(height, width),
                            objects.reshape(height, width))
 
@@ -206,26 +209,26 @@ def _rays(width, height, fx, fy, cx, cy, c2w, near, origins, directions):
 
 @numba.njit(cache=True, nogil=True)
 def _surfaces(triangles, u, v, distance, geometric_normals, directions, normals, flat, ids, c2w, near, scale, lights,
-              depth, shade, objects):
+              thresholds, depth, shade, objects):
     """Into the flat passes, at every ray that hit triangle `triangles[ray]` (-1: none) at barycentrics (u, v),
     `distance` past the near plane: z-depth in metres, the shading, the object id."""
     for ray in range(len(triangles)):
         triangle = triangles[ray]
         if triangle < 0:
             continue
-        n = normals[triangle, 0].astype(np.float64)
-        if not flat[triangle]:  # a flat triangle's corners share one normal
-            a, b = np.float64(u[ray]), np.float64(v[ray])
-            n = (1 - a - b) * n + a * normals[triangle, 1] + b * normals[triangle, 2]
-        # Blender's view space (y up, z back) from OpenCV's camera axes (y down, z forward)
-        x = n[0] * c2w[0, 0] + n[1] * c2w[1, 0] + n[2] * c2w[2, 0]
-        y = -(n[0] * c2w[0, 1] + n[1] * c2w[1, 1] + n[2] * c2w[2, 1])
-        z = -(n[0] * c2w[0, 2] + n[1] * c2w[1, 2] + n[2] * c2w[2, 2])
+        a, b = (0.0, 0.0) if flat[triangle] else (np.float64(u[ray]), np.float64(v[ray]))  # flat: one normal
+        x = y = z = 0.0  # the normal in Blender's view space (y up, z back), from OpenCV's camera axes
+        for axis in range(3):
+            n = (1 - a - b) * normals[triangle, 0, axis] + a * normals[triangle, 1, axis] + b * normals[triangle, 2, axis]
+            x += n * c2w[axis, 0]
+            y -= n * c2w[axis, 1]
+            z -= n * c2w[axis, 2]
         # Workbench shades a back face (by its winding: Embree's Ng) with its normal turned to the camera
         facing = 0.0
         for axis in range(3):
             facing += geometric_normals[ray, axis] * directions[ray, axis]
         length = max(np.sqrt(x * x + y * y + z * z), 1e-12) * (-1.0 if facing > 0 else 1.0)
         depth[ray] = (distance[ray] + near) * scale
-        shade[ray] = display_byte(studio_shade(x / length, y / length, z / length, lights))
+        shade[ray] = np.searchsorted(thresholds, studio_shade(x / length, y / length, z / length, lights),
+                                     side="right")
         objects[ray] = ids[triangle]
