@@ -47,12 +47,12 @@ def test_two_far_apart_slivers_get_two_boxes_and_new_ground_everywhere_gets_the_
 
 def test_boxes_that_overlap_merge_and_a_small_frame_is_one_box():
     near = np.zeros((H, W), bool)
-    near[50, 100] = near[60, 140] = True  # their boxes (context and MIN_BOX) overlap
+    near[50, 100] = near[60, 125] = True  # their boxes (context and MIN_BOX) overlap
     boxes = boxes_of(near)
     assert len(boxes) == 1 and _covers(boxes, near)
-    small = np.zeros((36, 64), bool)
+    small = np.zeros((24, 30), bool)
     small[5, 5] = True
-    assert boxes_of(small) == [(0, 36, 0, 64)]
+    assert boxes_of(small) == [(0, 24, 0, 30)]
 
 
 def test_a_box_is_padded_only_where_it_meets_the_frames_border():
