@@ -16,7 +16,7 @@ from model_runtime.painter import checkpoint  # noqa: E402
 from model_runtime.painter.features import (FEATURE_CHANNELS, box_features, feature_channels,  # noqa: E402
                                            frame_features, rays,
                                            world_normals)
-from model_runtime.painter.memory import (CLOSE_SIZE, HOLE_AREA, Memory, PreviousFrame, closed,  # noqa: E402
+from model_runtime.painter.memory import (CLOSE_SIZE, HOLE_AREA, SPECK_REACH, Memory, PreviousFrame, closed,  # noqa: E402
                                          empty_view, fill_from_previous, fill_specks, frame_view,
                                          nearest_pixel, surface)
 from model_runtime.painter.network import PainterConfig, PainterNet  # noqa: E402
@@ -127,6 +127,31 @@ def test_specks_between_remembered_pixels_of_one_surface_are_filled_and_anything
     assert all(tuple(filled_rgb[y, x]) in neighbours for y in (10, 11) for x in range(10, 13))
     _, none = fill_specks(rgb, valid, target, tolerance)  # without the object pass the patch of object 2 fills
     assert none[5:7, 50:52].all() and not none[25:28, 40:43].any()
+
+
+def test_a_speck_beside_a_silhouette_takes_its_own_surface_within_reach_and_only_its_own():
+    depth = np.full((H, W), 5.0, np.float32)
+    depth[:, :30] = 2.0                          # a near wall on the left, the far wall from column 30
+    ids = np.where(depth < 3, 2, 1).astype(np.int32)
+    valid = np.ones((H, W), bool)
+    valid[24:27, 30] = valid[25, 31] = False     # far-wall specks; (25, 30)'s nearest valid pixel is (25, 29),
+    rgb = np.random.default_rng(5).random((H, W, 3)).astype(np.float32)  # on the near wall
+    rgb[~valid] = 0
+    target, tolerance = surface(depth)
+    filled_rgb, filled = fill_specks(rgb, valid, target, tolerance, ids)
+    assert filled[~valid].all() and not filled[valid].any()
+    assert tuple(filled_rgb[25, 30]) in {tuple(rgb[y, x]) for y in (24, 26) for x in (31,)}  # the far wall's
+    for y, x in zip(*np.nonzero(filled)):        # every speck from a valid pixel of its own wall within reach
+        assert any(np.array_equal(filled_rgb[y, x], rgb[y + dy, x + dx])
+                   for dy in range(-SPECK_REACH, SPECK_REACH + 1) for dx in range(-SPECK_REACH, SPECK_REACH + 1)
+                   if valid[y + dy, x + dx] and depth[y + dy, x + dx] == depth[y, x])
+    walled = depth.copy()
+    walled[5:16, 25:36] = 2.0
+    walled[10:12, 30:32] = 5.0                   # a far-wall speck walled in by the near wall beyond reach
+    lone = np.ones((H, W), bool)
+    lone[10:12, 30:32] = False
+    _, none = fill_specks(rgb, lone, *surface(walled))
+    assert not none.any()
 
 
 def test_the_nearest_pixel_is_the_distance_transforms_and_the_closing_is_scipys():

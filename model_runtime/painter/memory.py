@@ -26,6 +26,8 @@ DEPTH_TOLERANCE = 0.03     # relative z-depth agreement between memory and block
 CLOSE_SIZE = 5             # pixels: holes of a splat inside a closing of this size take the nearest point (zooms);
                            # a closing fills gaps between points but never grows the memory into new ground
 HOLE_AREA = 64             # pixels: a speck of the view (fill_specks) is a hole of at most this area
+SPECK_REACH = 2            # pixels: a speck whose nearest valid pixel shows another surface looks this far for
+                           # a valid pixel of its own (fill_specks)
 SEEN_WEIGHT = 0.5          # bilinear weight of the previous frame's same-surface pixels a hole's pixel needs to
                            # count as shown last frame (fill_from_previous)
 
@@ -105,23 +107,53 @@ def enclosed_holes(mask: np.ndarray, max_area: int = HOLE_AREA) -> np.ndarray:
 
 def fill_specks(rgb: np.ndarray, valid: np.ndarray, target: np.ndarray, tolerance: np.ndarray,
                 objects: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Specks of the view: pixels of small holes of `valid` (`enclosed_holes`) whose nearest valid pixel shows
-    the same surface (blockout depth within the speck pixel's tolerance, and the same object). They take
-    that pixel's colour; returns the colours and where they were filled.
+    """Specks of the view: pixels of small holes of `valid` (`enclosed_holes`) that show the same surface as a
+    valid pixel (blockout depth within the speck pixel's tolerance, and the same object): the nearest valid
+    pixel, or, where that one shows another surface, the nearest of its own surface within SPECK_REACH
+    pixels. They take that pixel's colour; returns the colours and where they were filled.
 
     As the camera nears a surface its points, painted from farther off, spread apart: the gaps outgrow the
     closing, and a point beside a silhouette fails the surface test by a pixel. The network painted each such
-    speck on its own: a regular dotted grid over a surface the camera nears. A speck where something new
-    shows (another depth or object than the memory beside it) stays new ground."""
+    speck on its own: a regular dotted grid over a surface the camera nears. A speck of one pixel beside a
+    silhouette (its nearest valid pixel across the edge) cost a whole box of the network in Go Live. A speck
+    where something new shows (another depth or object than the memory around it) stays new ground."""
     holes = enclosed_holes(valid)
     if not holes.any():
         return rgb, holes
     rows, cols = nearest_pixel(valid)
-    same = np.abs(target[rows, cols] - target) <= tolerance
-    if objects is not None:
-        same &= objects[rows, cols] == objects
+    same = _same_surface(rows, cols, target, tolerance, objects)
     filled = holes & same
+    left = np.flatnonzero(holes & ~same)  # beside a silhouette: look around for a valid pixel of its own surface
+    if len(left):
+        rows, cols = rows.copy(), cols.copy()
+        _, width = valid.shape
+        for dy, dx in _REACH_OFFSETS:
+            y, x = left // width + dy, left % width + dx
+            inside = (y >= 0) & (y < valid.shape[0]) & (x >= 0) & (x < width)
+            y, x = np.where(inside, y, 0), np.where(inside, x, 0)
+            own = inside & valid[y, x] & _same_surface(y, x, target, tolerance, objects, left)
+            rows.flat[left[own]], cols.flat[left[own]] = y[own], x[own]
+            filled.flat[left[own]] = True
+            left = left[~own]
+            if not len(left):
+                break
     return np.where(filled[..., None], rgb[rows, cols], rgb), filled
+
+
+# (dy, dx) within SPECK_REACH, nearest first
+_REACH_OFFSETS = sorted(((dy, dx) for dy in range(-SPECK_REACH, SPECK_REACH + 1)
+                         for dx in range(-SPECK_REACH, SPECK_REACH + 1) if dy or dx), key=lambda o: o[0] ** 2 + o[1] ** 2)
+
+
+def _same_surface(rows: np.ndarray, cols: np.ndarray, target: np.ndarray, tolerance: np.ndarray,
+                  objects: np.ndarray | None, at: np.ndarray | None = None) -> np.ndarray:
+    """Whether the pixels (rows, cols) show the surface of the pixels `at` (flat indices; None: the pixels of
+    the frame in order, rows and cols being (H, W)): blockout depth within their tolerance, the same object."""
+    here = (lambda a: a) if at is None else (lambda a: a.flat[at])
+    same = np.abs(target[rows, cols] - here(target)) <= here(tolerance)
+    if objects is not None:
+        same &= objects[rows, cols] == here(objects)
+    return same
 
 
 @dataclass
