@@ -137,23 +137,25 @@ def fill_specks(rgb: np.ndarray, valid: np.ndarray, target: np.ndarray, toleranc
     if not holes.any():
         return rgb, holes
     rows, cols = nearest_pixel(valid)
-    same = _same_surface(rows, cols, target, tolerance, objects)
-    filled = holes & same
-    left = np.flatnonzero(holes & ~same)  # beside a silhouette: look around for a valid pixel of its own surface
-    if len(left):
-        rows, cols = rows.copy(), cols.copy()
-        _, width = valid.shape
-        for dy, dx in _REACH_OFFSETS:
-            y, x = left // width + dy, left % width + dx
-            inside = (y >= 0) & (y < valid.shape[0]) & (x >= 0) & (x < width)
-            y, x = np.where(inside, y, 0), np.where(inside, x, 0)
-            own = inside & valid[y, x] & _same_surface(y, x, target, tolerance, objects, left)
-            rows.flat[left[own]], cols.flat[left[own]] = y[own], x[own]
-            filled.flat[left[own]] = True
-            left = left[~own]
-            if not len(left):
-                break
-    return np.where(filled[..., None], rgb[rows, cols], rgb), filled
+    at = np.flatnonzero(holes)                      # the speck pixels, and for each the pixel it takes
+    rows, cols = rows.flat[at], cols.flat[at]
+    found = _same_surface(rows, cols, target, tolerance, objects, at)
+    left = np.flatnonzero(~found)                   # beside a silhouette: look around for its own surface
+    height, width = valid.shape
+    for dy, dx in _REACH_OFFSETS:
+        if not len(left):
+            break
+        y, x = at[left] // width + dy, at[left] % width + dx
+        inside = (y >= 0) & (y < height) & (x >= 0) & (x < width)
+        y, x = np.where(inside, y, 0), np.where(inside, x, 0)
+        own = inside & valid[y, x] & _same_surface(y, x, target, tolerance, objects, at[left])
+        rows[left[own]], cols[left[own]], found[left[own]] = y[own], x[own], True
+        left = left[~own]
+    filled = np.zeros(valid.shape, bool)
+    filled.flat[at[found]] = True
+    out = rgb.copy()
+    out.reshape(-1, rgb.shape[-1])[at[found]] = rgb[rows[found], cols[found]]
+    return out, filled
 
 
 # (dy, dx) within SPECK_REACH, nearest first
@@ -162,13 +164,12 @@ _REACH_OFFSETS = sorted(((dy, dx) for dy in range(-SPECK_REACH, SPECK_REACH + 1)
 
 
 def _same_surface(rows: np.ndarray, cols: np.ndarray, target: np.ndarray, tolerance: np.ndarray,
-                  objects: np.ndarray | None, at: np.ndarray | None = None) -> np.ndarray:
-    """Whether the pixels (rows, cols) show the surface of the pixels `at` (flat indices; None: the pixels of
-    the frame in order, rows and cols being (H, W)): blockout depth within their tolerance, the same object."""
-    here = (lambda a: a) if at is None else (lambda a: a.flat[at])
-    same = np.abs(target[rows, cols] - here(target)) <= here(tolerance)
+                  objects: np.ndarray | None, at: np.ndarray) -> np.ndarray:
+    """Whether the pixels (rows, cols) show the surface of the pixels `at` (flat indices): blockout depth within
+    their tolerance, the same object."""
+    same = np.abs(target[rows, cols] - target.flat[at]) <= tolerance.flat[at]
     if objects is not None:
-        same &= objects[rows, cols] == here(objects)
+        same &= objects[rows, cols] == objects.flat[at]
     return same
 
 
@@ -248,12 +249,15 @@ def view(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray,
                               bilinear=True)
     if not landed.any():
         return empty_view(w, h)
-    rows, cols = nearest_pixel(landed)
     near = landed | closed(landed)
-    rgb, zbuf = rgb[rows, cols], zbuf[rows, cols]
+    gaps = np.nonzero(near & ~landed)  # the closing's: they show their nearest point
+    if len(gaps[0]):
+        rows, cols = nearest_pixel(landed)
+        rows, cols = rows[gaps], cols[gaps]
+        rgb[gaps], zbuf[gaps] = rgb[rows, cols], zbuf[rows, cols]
     valid = near & (np.abs(zbuf - target) <= tolerance)
-    rgb, filled = fill_specks(np.where(valid[..., None], rgb, 0).astype(np.float32), valid, target, tolerance,
-                              objects)
+    rgb[~valid] = 0
+    rgb, filled = fill_specks(rgb, valid, target, tolerance, objects)
     return MemoryView(rgb, valid, filled)
 
 
