@@ -407,8 +407,8 @@ def test_a_trucking_shot_runs_the_network_on_its_new_ground_and_keeps_the_memory
             model.new_ground_only = True
         widths[whole] = seen
     assert widths[True] == [400] * 3  # 384 + the reflected margins, every frame
-    # the 6-pixel strip, its context and MIN_BOX: a 32-wide box, 48 with the margin and rounding
-    assert widths[False][0] == 400 and all(48 <= width <= 64 for width in widths[False][1:])
+    # the 6-pixel strip and its context: a 22-wide box, 32 with the margin and rounding
+    assert widths[False][0] == 400 and all(32 <= width <= 48 for width in widths[False][1:])
     assert np.array_equal(painted[True][0], painted[False][0])
     kept = np.zeros((h, w), bool)
     kept[:, :w - 6 - 8] = True  # the truck moves the wall 0.1 * 300 / 5 = 6 px; beyond the crisp-edge band

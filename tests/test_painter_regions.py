@@ -25,7 +25,7 @@ def test_nothing_new_runs_nothing_and_a_pan_strip_gets_one_box_at_its_border():
     strip = np.zeros((H, W), bool)
     strip[:, -3:] = True  # a pan to the right reveals three columns
     boxes = boxes_of(strip)
-    assert boxes == [(0, H, W - MIN_BOX[0], W)]  # as wide as MIN_BOX, against the right border
+    assert boxes == [(0, H, W - 3 - CONTEXT, W)]  # the strip and its context, against the right border
     dilated = np.zeros((H, W), bool)
     dilated[:, -3 - CONTEXT:] = True
     assert _covers(boxes, dilated)  # the strip and its context
@@ -50,9 +50,9 @@ def test_boxes_that_overlap_merge_and_a_small_frame_is_one_box():
     near[50, 100] = near[60, 125] = True  # their boxes (context and MIN_BOX) overlap
     boxes = boxes_of(near)
     assert len(boxes) == 1 and _covers(boxes, near)
-    small = np.zeros((24, 30), bool)
+    small = np.zeros((12, 14), bool)  # smaller than MIN_BOX
     small[5, 5] = True
-    assert boxes_of(small) == [(0, 24, 0, 30)]
+    assert boxes_of(small) == [(0, 12, 0, 14)]
 
 
 def test_a_box_is_padded_only_where_it_meets_the_frames_border():

@@ -17,15 +17,15 @@ painting every frame whole, against 0.90 with 192x112 (4 artist-style clips:
 tilt) into thin boxes was tried and cost more (0.81): boxes that overlap pay
 for the overlap twice, and one call costs about what 8,000 pixels do.
 
-CONTEXT was 24 and MIN_BOX 48x48 until 16 and 32x32 were measured against
+CONTEXT was 24 and MIN_BOX 48x48 until 16 and 16x16 were measured against
 them (docs/reports/painter-2026-12-06-boxes, 12 clips x 16 frames): val
 22.725 -> 22.727 dB, SSIM 0.7049 both, warping 4.11e-5 -> 4.10e-5, sky
 streaks 0.455 -> 0.459; artist-style 19.419 -> 19.417 dB, warping 8.91e-5 ->
-8.98e-5, sky streaks 0.385 -> 0.383: the same within the clips' spread. A
-pan's strip of new ground three pixels wide now runs on 32 + margin pixels
-(48) instead of 64, a sliver inside the frame on 48x48 instead of 64x64: the
-network's pixels in Go Live 14.4k -> 9.9k a frame. (8 pixels of context and
-16x16 measured the same again, and ran no faster.)
+8.97e-5, sky streaks 0.385 -> 0.382: the same within the clips' spread (as
+were 16 and 32x32, and 8 and 32x32). A pan's strip of new ground a pixel
+wide now runs on its 17 pixels and the margin, 32 wide, instead of 64; a
+sliver inside the frame on 48x48 instead of 64x64: in Go Live's flight the
+network's pixels fall from 14.4k to 5.9k a frame.
 
 A box side inside the frame gets no reflected margin (`box_margins`): its
 CONTEXT pixels already keep the convolutions' zero padding away from the new
@@ -41,7 +41,7 @@ import numpy as np
 from model_runtime.painter.network import PainterNet
 
 CONTEXT = 16                # pixels of surroundings around new ground inside a box
-MIN_BOX = (32, 32)          # (width, height)
+MIN_BOX = (16, 16)          # (width, height)
 WHOLE_FRAME_SHARE = 0.6     # boxes costing more than this share of the whole frame: paint the frame
 
 Box = tuple[int, int, int, int]  # (y0, y1, x0, x1), end exclusive
