@@ -4,10 +4,10 @@ The extension writes the blockout's meshes once per change
 (oyster_blender/blockout_mesh.py); each live pose is then one ray per pixel
 centre through Embree (`embreex`, Intel's ray tracing kernels), the rays and
 the shading of their hits each one numba loop over the pixels (numpy's passes
-over every pixel, with small matrix products, took 8 ms of the 18 a pose):
-about 10 ms at 384x216 on this CPU, Embree 8 of it, against 55-75 ms for a
-Workbench render in Blender's UI thread (docs/decisions.md, "Live passes
-drawn by the runtime").
+over every pixel, with small matrix products, took 8 ms of the 18 a pose), the
+frame's two halves cast and shaded on two threads: about 8 ms at 384x216 on
+this CPU, against 55-75 ms for a Workbench render in Blender's UI thread
+(docs/decisions.md, "Live passes drawn by the runtime").
 
 What comes out is what `oyster_blender.passes` renders, so the painter sees
 what it was trained on:
@@ -120,9 +120,16 @@ class Blockout:
             # z = 1 along every ray, so the hit distance is z-depth; starting at the near plane clips as Workbench
             origins, directions = np.empty((2, width * height, 3), np.float32)
             _rays(width, height, frame["fx"], frame["fy"], frame["cx"], frame["cy"], c2w, near, origins, directions)
-            hit = _intersect(self._scene, origins, directions, far - near)
-            _surfaces(hit["primID"], hit["u"], hit["v"], hit["tfar"], hit["Ng"], directions, self.normals, self._flat,
-                      self.objects, c2w, near, scale, STUDIO_LIGHTS, DISPLAY_THRESHOLDS, depth, shade, objects)
+
+            def draw(rays: slice) -> None:  # Embree and the shading let go of the GIL: the halves run at once
+                hit = self._scene.run(origins[rays], directions[rays],
+                                      dists=np.full(rays.stop - rays.start, far - near, np.float32), output=1)
+                _surfaces(hit["primID"], hit["u"], hit["v"], hit["tfar"], hit["Ng"], directions[rays], self.normals,
+                          self._flat, self.objects, c2w, near, scale, STUDIO_LIGHTS, DISPLAY_THRESHOLDS, depth[rays],
+                          shade[rays], objects[rays])
+
+            half = width * height // 2
+            list(_pool().map(draw, (slice(0, half), slice(half, width * height))))
         return FramePasses(depth.reshape(height, width), shade.reshape(height, width),
                            objects.reshape(height, width))
 
@@ -176,15 +183,6 @@ def _world_triangles(positions: np.ndarray, triangles: np.ndarray, loops: np.nda
     corners = world[triangles + first_vertex[owner, None]]
     corner_normals = world_normals[loops + first_loop[owner, None]]
     return corners.astype(np.float32), corner_normals.astype(np.float32), ids[owner].astype(np.int32)
-
-
-def _intersect(scene, origins: np.ndarray, directions: np.ndarray, length: float) -> dict[str, np.ndarray]:
-    """Embree's nearest hits of the rays, in two halves on two threads (Embree lets go of the GIL: 9 -> 6 ms)."""
-    half = len(directions) // 2
-    parts = list(_pool().map(lambda rays: scene.run(origins[rays], directions[rays],
-                                                    dists=np.full(rays.stop - rays.start, length, np.float32),
-                                                    output=1), (slice(0, half), slice(half, len(directions)))))
-    return {key: np.concatenate([part[key] for part in parts]) for key in ("primID", "u", "v", "tfar", "Ng")}
 
 
 @lru_cache(maxsize=1)
