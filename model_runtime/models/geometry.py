@@ -19,6 +19,8 @@ import numba
 import numpy as np
 from scipy import ndimage
 
+from model_runtime.models import threads
+
 NEAR = 1e-3
 """Metres: points closer to the camera plane than this (or behind it) are not drawn."""
 SNAP_PX = 1e-3
@@ -94,10 +96,8 @@ def splat(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray
     zbuf = np.full(height * width, np.inf)
     if len(points):
         tests = _Tests(surface, labels, height * width)
-        count, (kept, fu, fv, depth, pixel) = _project(points, np.asarray(K, np.float64),
-                                                       np.asarray(c2w, np.float64), width, height, *tests.arrays,
-                                                       zbuf)
-        kept, fu, fv, depth, pixel = kept[:count], fu[:count], fv[:count], depth[:count], pixel[:count]
+        zbuf, (kept, fu, fv, depth, pixel) = _project(points, np.asarray(K, np.float64), np.asarray(c2w, np.float64),
+                                                      width, height, tests)
         if bilinear:  # from the points that landed: one that fails at its own pixel is off this surface
             _bilinear_colors(fu, fv, depth, colors[kept], tests.own(kept), width, height, tests, zbuf, image)
         else:
@@ -129,13 +129,24 @@ class _Tests:
         return self.point_labels[kept] if len(self.point_labels) else self.point_labels
 
 
-def _project(points, K, c2w, width, height, target, tolerance, point_labels, pixel_labels, zbuf):
-    """The points that land in the frame, pass the tests at their pixel, and lower `zbuf` (flat, float64) to
-    their nearest depth: (count, (indices, fu, fv, z, pixel)), the arrays valid up to `count`."""
-    n = len(points)
-    out = (np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n), np.empty(n, np.int64))
-    return _project_kernel(points, K, c2w, width, height, target, tolerance, point_labels, pixel_labels, zbuf,
-                           *out), out
+def _project(points: np.ndarray, K: np.ndarray, c2w: np.ndarray, width: int, height: int, tests: "_Tests"
+             ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """The flat z-buffer (float64, inf where empty) of the points that land in the frame and pass the tests at
+    their pixel, and those points in order: (indices, fu, fv, z, pixel). Each half of the points on its own
+    thread (700,000 points: 4 -> 2 ms), the z-buffers' minimum taken after."""
+    def project(part: slice) -> tuple[np.ndarray, list[np.ndarray]]:
+        n = part.stop - part.start
+        zbuf = np.full(height * width, np.inf)
+        out = (np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n), np.empty(n, np.int64))
+        labels = tests.point_labels[part] if len(tests.point_labels) else tests.point_labels
+        count = _project_kernel(points[part], K, c2w, width, height, tests.target, tests.tolerance, labels,
+                                tests.pixel_labels, zbuf, *out)
+        out[0][:count] += part.start
+        return zbuf, [column[:count] for column in out]
+
+    (zbuf, first), (other, second) = threads.pool().map(project, threads.halves(len(points)))
+    np.minimum(zbuf, other, out=zbuf)
+    return zbuf, tuple(np.concatenate(pair) for pair in zip(first, second))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -174,13 +185,16 @@ def _bilinear_colors(fu: np.ndarray, fv: np.ndarray, depth: np.ndarray, colors: 
     float32: one unprojected from a pixel centre comes back within 1e-5 px of it), so a point on a pixel
     centre weighs exactly 1 there."""
     sums = np.zeros((height * width, colors.shape[1] + 1))  # the weighted colours, then the weight
-    _bilinear_kernel(fu, fv, depth, colors.astype(np.float32), own, width, height, tests.target, tests.tolerance,
-                     tests.pixel_labels, sums, zbuf, image)
+    colors = colors.astype(np.float32)
+    # each half of the rows on its own thread, from every point in order: the same sums, in the same order
+    list(threads.pool().map(lambda rows: _bilinear_kernel(fu, fv, depth, colors, own, width, height, tests.target,
+                                                          tests.tolerance, tests.pixel_labels, sums, zbuf, image,
+                                                          rows.start, rows.stop), threads.halves(height)))
 
 
 @numba.njit(cache=True, nogil=True)
 def _bilinear_kernel(fu, fv, depth, colors, own, width, height, target, tolerance, pixel_labels, sums, zbuf,
-                     image):
+                     image, first_row, end_row):
     # float32 weights and products summed in float64, as the numpy bincounts this replaced (their order of
     # summation differs: on the bench's views the sums are the same to the bit). The tests are written out:
     # a jitted helper taking the arrays cost 20 ns a call.
@@ -192,7 +206,7 @@ def _bilinear_kernel(fu, fv, depth, colors, own, width, height, target, toleranc
         ax, ay = _snapped(cu - left), _snapped(cv - top)
         for dy in range(2):
             row = np.int64(top) + dy
-            if row < 0 or row >= height:
+            if row < first_row or row >= end_row:
                 continue
             wy = ay if dy else np.float32(1) - ay
             for dx in range(2):
@@ -208,7 +222,7 @@ def _bilinear_kernel(fu, fv, depth, colors, own, width, height, target, toleranc
                 for c in range(channels):
                     sums[pixel, c] += weight * colors[k, c]
                 sums[pixel, channels] += weight
-    for pixel in range(len(zbuf)):
+    for pixel in range(first_row * width, end_row * width):
         if zbuf[pixel] < np.inf:
             for c in range(channels):
                 image[pixel, c] = sums[pixel, c] / max(sums[pixel, channels], 1e-12)

@@ -25,14 +25,13 @@ what it was trained on:
 from __future__ import annotations
 
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numba
 import numpy as np
 
+from model_runtime.models import threads
 from model_runtime.painter.passes import FramePasses, PassesError
 
 # Blender's built-in "Default" studio light (bpy.context.preferences.studio_lights["Default"].solid_lights):
@@ -128,8 +127,7 @@ class Blockout:
                           self._flat, self.objects, c2w, near, scale, STUDIO_LIGHTS, DISPLAY_THRESHOLDS, depth[rays],
                           shade[rays], objects[rays])
 
-            half = width * height // 2
-            list(_pool().map(draw, (slice(0, half), slice(half, width * height))))
+            list(threads.pool().map(draw, threads.halves(width * height)))
         return FramePasses(depth.reshape(height, width), shade.reshape(height, width),
                            objects.reshape(height, width))
 
@@ -183,11 +181,6 @@ def _world_triangles(positions: np.ndarray, triangles: np.ndarray, loops: np.nda
     corners = world[triangles + first_vertex[owner, None]]
     corner_normals = world_normals[loops + first_loop[owner, None]]
     return corners.astype(np.float32), corner_normals.astype(np.float32), ids[owner].astype(np.int32)
-
-
-@lru_cache(maxsize=1)
-def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="oyster-raster")
 
 
 @numba.njit(cache=True, nogil=True)
