@@ -16,8 +16,8 @@ from model_runtime.painter import checkpoint  # noqa: E402
 from model_runtime.painter.features import (FEATURE_CHANNELS, box_features, feature_channels,  # noqa: E402
                                            frame_features, rays,
                                            world_normals)
-from model_runtime.painter.memory import (CLOSE_SIZE, HOLE_AREA, SPECK_REACH, Memory, PreviousFrame, closed,  # noqa: E402
-                                         empty_view, fill_from_previous, fill_specks, frame_view,
+from model_runtime.painter.memory import (CLOSE_SIZE, HOLE_AREA, SPECK_REACH, Memory, PreviousFrame,  # noqa: E402
+                                         closed, empty_view, fill_from_previous, fill_specks, frame_view,
                                          nearest_pixel, surface)
 from model_runtime.painter.network import PainterConfig, PainterNet  # noqa: E402
 from model_runtime.painter.passes import ArrayPasses, FolderPasses, PassesError, read_passes  # noqa: E402

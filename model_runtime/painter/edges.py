@@ -78,7 +78,8 @@ class Silhouettes:
 
     def __init__(self, depth: np.ndarray, redraw: np.ndarray | None = None):
         self.shape = depth.shape
-        self.band = cv2.dilate(depth_edges(depth).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0  # scipy's, 20x faster
+        # OpenCV's dilation: scipy's binary_dilation, 20x faster
+        self.band = cv2.dilate(depth_edges(depth).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         self._index = np.flatnonzero(self.band if redraw is None else self.band & redraw)
         self._sources = list(self._window(self._index, log_depth(depth).reshape(-1)))
         self._weights = np.zeros(len(self._index), np.float32)

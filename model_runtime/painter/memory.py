@@ -160,7 +160,8 @@ def fill_specks(rgb: np.ndarray, valid: np.ndarray, target: np.ndarray, toleranc
 
 # (dy, dx) within SPECK_REACH, nearest first
 _REACH_OFFSETS = sorted(((dy, dx) for dy in range(-SPECK_REACH, SPECK_REACH + 1)
-                         for dx in range(-SPECK_REACH, SPECK_REACH + 1) if dy or dx), key=lambda o: o[0] ** 2 + o[1] ** 2)
+                         for dx in range(-SPECK_REACH, SPECK_REACH + 1) if dy or dx),
+                        key=lambda offset: offset[0] ** 2 + offset[1] ** 2)
 
 
 def _same_surface(rows: np.ndarray, cols: np.ndarray, target: np.ndarray, tolerance: np.ndarray,

@@ -210,7 +210,8 @@ def _surfaces(triangles, u, v, distance, geometric_normals, directions, normals,
         a, b = (0.0, 0.0) if flat[triangle] else (np.float64(u[ray]), np.float64(v[ray]))  # flat: one normal
         x = y = z = 0.0  # the normal in Blender's view space (y up, z back), from OpenCV's camera axes
         for axis in range(3):
-            n = (1 - a - b) * normals[triangle, 0, axis] + a * normals[triangle, 1, axis] + b * normals[triangle, 2, axis]
+            n = ((1 - a - b) * normals[triangle, 0, axis] + a * normals[triangle, 1, axis]
+                 + b * normals[triangle, 2, axis])
             x += n * c2w[axis, 0]
             y -= n * c2w[axis, 1]
             z -= n * c2w[axis, 2]
