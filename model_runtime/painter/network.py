@@ -96,10 +96,11 @@ class PainterNet(nn.Module):
         multiple = PainterNet.multiple()
         return -(-(length + before + after) // multiple) * multiple
 
-    def forward(self, features: torch.Tensor, notes: torch.Tensor) -> torch.Tensor:
+    def forward(self, features: torch.Tensor, notes: torch.Tensor | None = None, *,
+                films: torch.Tensor | None = None) -> torch.Tensor:
         """features (B, feature_channels(config.basis_frequencies), H, W) with H, W multiples of `multiple()`;
-        notes (B, 384). Returns RGB (B, 3, H, W) in [0, 1]."""
-        films = iter(self.notes(notes).split(self._film_sizes(), dim=1))
+        notes (B, 384), or their `films` computed already. Returns RGB (B, 3, H, W) in [0, 1]."""
+        films = iter((self.films(notes) if films is None else films).split(self._film_sizes(), dim=1))
         x = self.stem(F.pixel_unshuffle(features, 2))
         skips = []
         for level, blocks in enumerate(self.down_blocks):
@@ -114,6 +115,11 @@ class PainterNet(nn.Module):
             for block in self.up_blocks[level]:
                 x = block(x, next(films))
         return torch.sigmoid(F.pixel_shuffle(self.head(x), 2))
+
+    def films(self, notes: torch.Tensor) -> torch.Tensor:
+        """The notes' scales and shifts of every block, (B, 2 * channels over the blocks): one notes embedding
+        paints many boxes, so inference computes this once per notes."""
+        return self.notes(notes)
 
     def _film_sizes(self) -> list[int]:
         w, n = self.config.widths, self.config.blocks

@@ -110,6 +110,7 @@ class PainterModel(FrameGenerator):
         self.native_pixels, self.new_ground_only = native_pixels, new_ground_only
         self.checkpoint_sha256 = checkpoint.file_sha256(path)
         self._notes: dict[str, torch.Tensor] = {}
+        self._films: dict[str, torch.Tensor] = {}
 
     def notes_embedding(self, notes: str) -> torch.Tensor:
         if notes not in self._notes:
@@ -117,6 +118,13 @@ class PainterModel(FrameGenerator):
 
             self._notes[notes] = torch.from_numpy(embed_notes([notes])).to(self.device)
         return self._notes[notes]
+
+    def films(self, notes: str) -> torch.Tensor:
+        """The network's scales and shifts for `notes`, once per notes (`PainterNet.films`)."""
+        if notes not in self._films:
+            with torch.no_grad():
+                self._films[notes] = self.net.films(self.notes_embedding(notes))
+        return self._films[notes]
 
     def start(self, shot: ShotInput) -> "PainterSession":
         if shot.passes is None:
@@ -146,7 +154,7 @@ class PainterModel(FrameGenerator):
             margins = box_margins((y0, y1, x0, x1), h, w, EDGE_MARGIN)
             x = torch.from_numpy(pad_to(features, margins))[None].to(self.device, memory_format=self._layout)
             top, left = margins[0], margins[2]
-            rgb = self.net(x, self.notes_embedding(notes))[0, :, top:top + y1 - y0, left:left + x1 - x0]
+            rgb = self.net(x, films=self.films(notes))[0, :, top:top + y1 - y0, left:left + x1 - x0]
             painted[y0:y1, x0:x1] = rgb.permute(1, 2, 0).cpu().numpy()
             where[y0:y1, x0:x1] = True
         return painted, where
