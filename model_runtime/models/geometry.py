@@ -40,13 +40,15 @@ def unproject(depth: np.ndarray, rgb: np.ndarray, K: np.ndarray, c2w: np.ndarray
     [R | t] the top of `c2w`. Pixels are taken in row-major order; `rgb` may have
     any number of channels (H, W) or (H, W, C).
     """
-    h, w = depth.shape
     flat = depth.reshape(-1)
     index = np.flatnonzero(np.isfinite(flat) & (flat > 0))              # row-major pixel indices
-    rows, cols = np.divmod(index, w)
-    world = pixels_to_world(rows, cols, flat[index].astype(np.float64), K, c2w)
-    colors = rgb.reshape(h * w, -1)[index]
-    return world.astype(np.float32), colors
+    return pixel_points(depth, index, K, c2w), rgb.reshape(depth.size, -1)[index]
+
+
+def pixel_points(depth: np.ndarray, index: np.ndarray, K: np.ndarray, c2w: np.ndarray) -> np.ndarray:
+    """(N, 3) float32 world points of the pixels `index` (flat, row-major) of `depth` (H, W) at their z-depth."""
+    rows, cols = np.divmod(index, depth.shape[1])
+    return pixels_to_world(rows, cols, depth.reshape(-1)[index].astype(np.float64), K, c2w).astype(np.float32)
 
 
 def pixels_to_world(rows: np.ndarray, cols: np.ndarray, z: np.ndarray, K: np.ndarray, c2w: np.ndarray

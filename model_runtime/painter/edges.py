@@ -81,23 +81,23 @@ class Silhouettes:
         # OpenCV's dilation: scipy's binary_dilation, 20x faster
         self.band = cv2.dilate(depth_edges(depth).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         self._index = np.flatnonzero(self.band if redraw is None else self.band & redraw)
-        self._sources = list(self._window(self._index, log_depth(depth).reshape(-1)))
+        self._sources, self._each = self._window(self._index, log_depth(depth).reshape(-1))
         self._weights = np.zeros(len(self._index), np.float32)
-        for _, weight in self._sources:
+        for weight in self._each:  # offset by offset, in order
             self._weights += weight
 
-    def _window(self, index: np.ndarray, guide: np.ndarray):
-        """For band pixels `index` (flat), each source position in the window: (flat source indices, weights)."""
+    def _window(self, index: np.ndarray, guide: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For band pixels `index` (flat): the flat source index and the weight of every position of the window,
+        (positions, pixels) each, the positions in row order (all at once: a pass per position was 0.8 ms)."""
         h, w = self.shape
         source = ~self.band.reshape(-1)
         rows, cols = np.divmod(index, w)
-        for dy in range(-WINDOW, WINDOW + 1):
-            for dx in range(-WINDOW, WINDOW + 1):
-                r, c = rows + dy, cols + dx
-                inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
-                q = np.where(inside, r * w + c, 0)
-                difference = (guide[q] - guide[index]) / DEPTH_SIGMA
-                yield q, (inside & source[q]) * np.exp(-difference * difference) / np.float32(1 + dy * dy + dx * dx)
+        dy, dx = (a.reshape(-1, 1) for a in np.mgrid[-WINDOW:WINDOW + 1, -WINDOW:WINDOW + 1])
+        r, c = rows + dy, cols + dx
+        inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
+        q = np.where(inside, r * w + c, 0)
+        difference = (guide[q] - guide[index]) / DEPTH_SIGMA
+        return q, (inside & source[q]) * np.exp(-difference * difference) / (1 + dy * dy + dx * dx).astype(np.float32)
 
     @property
     def drawn(self) -> np.ndarray:
@@ -114,8 +114,8 @@ class Silhouettes:
             return rgb
         colour = rgb.reshape(-1, 3)
         total = np.zeros((len(self._index), 3), np.float32)
-        for q, weight in self._sources:
-            total += weight[:, None] * colour[q]
+        for weighted in self._each[..., None] * colour[self._sources]:  # offset by offset, in order
+            total += weighted
         redrawn = self._weights > MIN_WEIGHT
         out = colour.copy()
         out[self._index[redrawn]] = (total[redrawn] / self._weights[redrawn, None]).astype(rgb.dtype)

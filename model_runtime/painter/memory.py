@@ -272,8 +272,8 @@ class Memory(PointCache):
     def add(self, rgb: np.ndarray, depth: np.ndarray, K: np.ndarray, c2w: np.ndarray,
             mask: np.ndarray | None = None, anchor: bool = False, objects: np.ndarray | None = None) -> None:
         """A frame's pixels (rgb float [0, 1]) with the object ids of its object pass (none: 0)."""
-        ids = np.zeros(depth.shape, np.float32) if objects is None else objects.astype(np.float32)
-        super().add(np.dstack([rgb, ids]), depth, K, c2w, mask=mask, anchor=anchor)
+        ids = np.zeros(depth.shape, np.float32) if objects is None else objects
+        super().add(rgb, depth, K, c2w, mask=mask, anchor=anchor, extra=ids)
 
     def view(self, K: np.ndarray, c2w: np.ndarray, depth: np.ndarray,
              objects: np.ndarray | None = None) -> MemoryView:

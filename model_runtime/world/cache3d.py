@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model_runtime.models.geometry import fill_nearest, splat, unproject
+from model_runtime.models.geometry import fill_nearest, pixel_points, splat
 
 
 @dataclass
@@ -60,13 +60,15 @@ class PointCache:
         return self._size
 
     def add(self, rgb: np.ndarray, depth: np.ndarray, K: np.ndarray, c2w: np.ndarray,
-            mask: np.ndarray | None = None, anchor: bool = False) -> None:
-        """Add the pixels of a frame (rgb float [0, 1]), sky at SKY_DEPTH, only where `mask` if given."""
+            mask: np.ndarray | None = None, anchor: bool = False, extra: np.ndarray | None = None) -> None:
+        """Add the pixels of a frame (rgb float [0, 1]), sky at SKY_DEPTH, only where `mask` if given; `extra`
+        (H, W), a channel more for each point after its colour (the painter's object ids)."""
         depth = np.where(np.isfinite(depth) & (depth > 0), depth, SKY_DEPTH)
-        if mask is not None:
-            depth = np.where(mask, depth, np.inf)
-        points, colors = unproject(depth, rgb, K, c2w)
-        colors = colors.astype(np.float32)
+        index = np.arange(depth.size) if mask is None else np.flatnonzero(mask)
+        points = pixel_points(depth, index, K, c2w)
+        colors = rgb.reshape(depth.size, -1)[index].astype(np.float32)
+        if extra is not None:  # gathered first: a frame's channels stacked whole cost more than its new pixels
+            colors = np.concatenate([colors, extra.reshape(-1)[index, None].astype(np.float32)], axis=1)
         if anchor:
             n_anchor = self.n_anchor + len(points)
             if n_anchor > self.max_points:
