@@ -95,7 +95,6 @@ def splat(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray
     channels = colors.shape[1] if colors.ndim == 2 else 1
     colors = colors.reshape(len(colors), channels)
     image = np.zeros((height * width, channels), dtype=colors.dtype)
-    zbuf = np.full(height * width, np.inf)
     if len(points):
         tests = _Tests(surface, labels, height * width)
         zbuf, (kept, fu, fv, depth, pixel) = _project(points, np.asarray(K, np.float64), np.asarray(c2w, np.float64),
@@ -105,6 +104,8 @@ def splat(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray
         else:
             nearest = depth == zbuf[pixel]
             image[pixel[nearest]] = colors[kept[nearest]]
+    else:
+        zbuf = np.full(height * width, np.inf)
     zbuf = zbuf.astype(np.float32).reshape(height, width)
     return image.reshape(height, width, channels), zbuf, np.isfinite(zbuf)
 
@@ -126,7 +127,7 @@ class _Tests:
     def arrays(self) -> tuple[np.ndarray, ...]:
         return self.target, self.tolerance, self.point_labels, self.pixel_labels
 
-    def own(self, kept: np.ndarray) -> np.ndarray:
+    def own(self, kept: np.ndarray | slice) -> np.ndarray:
         """The labels of the points `kept` (empty without labels)."""
         return self.point_labels[kept] if len(self.point_labels) else self.point_labels
 
@@ -140,8 +141,7 @@ def _project(points: np.ndarray, K: np.ndarray, c2w: np.ndarray, width: int, hei
         n = part.stop - part.start
         zbuf = np.full(height * width, np.inf)
         out = (np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n), np.empty(n, np.int64))
-        labels = tests.point_labels[part] if len(tests.point_labels) else tests.point_labels
-        count = _project_kernel(points[part], K, c2w, width, height, tests.target, tests.tolerance, labels,
+        count = _project_kernel(points[part], K, c2w, width, height, tests.target, tests.tolerance, tests.own(part),
                                 tests.pixel_labels, zbuf, *out)
         out[0][:count] += part.start
         return zbuf, [column[:count] for column in out]
