@@ -109,21 +109,15 @@ class PainterModel(FrameGenerator):
         self.name, self.use_memory, self.max_memory_points = name, use_memory, max_memory_points
         self.native_pixels, self.new_ground_only = native_pixels, new_ground_only
         self.checkpoint_sha256 = checkpoint.file_sha256(path)
-        self._notes: dict[str, torch.Tensor] = {}
         self._films: dict[str, torch.Tensor] = {}
 
-    def notes_embedding(self, notes: str) -> torch.Tensor:
-        if notes not in self._notes:
+    def films(self, notes: str) -> torch.Tensor:
+        """The network's scales and shifts for `notes` (`PainterNet.films` of their embedding), once per notes."""
+        if notes not in self._films:
             from model_runtime.world.text import embed_notes
 
-            self._notes[notes] = torch.from_numpy(embed_notes([notes])).to(self.device)
-        return self._notes[notes]
-
-    def films(self, notes: str) -> torch.Tensor:
-        """The network's scales and shifts for `notes`, once per notes (`PainterNet.films`)."""
-        if notes not in self._films:
             with torch.no_grad():
-                self._films[notes] = self.net.films(self.notes_embedding(notes))
+                self._films[notes] = self.net.films(torch.from_numpy(embed_notes([notes])).to(self.device))
         return self._films[notes]
 
     def start(self, shot: ShotInput) -> "PainterSession":
