@@ -179,3 +179,22 @@ def test_a_held_camera_is_drawn_once_and_a_new_pose_or_blockout_again(tmp_path):
     drawn = live.passes(nearer, still(), track)
     assert drawn is not first and drawn.depth[HEIGHT // 2, WIDTH // 2] == pytest.approx(2.0, rel=1e-5)
     assert first.depth[HEIGHT // 2, WIDTH // 2] == pytest.approx(3.0, rel=1e-5)
+
+
+def test_passes_drawn_past_the_frame_are_the_drawing_of_a_wider_frame_there(tmp_path):
+    """Go Live's passes can be drawn past the frame (painter/ahead.py paints ahead of a pan there): a box reaching
+    past the borders is the same pixels as a frame 8 pixels wider all round, drawn with its camera moved to match."""
+    from model_runtime.live.session import LiveBlockout
+
+    track = {"width": WIDTH, "height": HEIGHT, "scale": 1.0}
+    blockout = box_blockout(tmp_path / "box.npz", size=0.5)
+    drawn = LiveBlockout().passes(blockout, still(), track)
+    wide = LiveBlockout().passes(blockout, dict(still(), cx=WIDTH / 2 + 8, cy=HEIGHT / 2 + 8),
+                                 {"width": WIDTH + 16, "height": HEIGHT + 16, "scale": 1.0})
+    past = drawn.beyond((-8, HEIGHT + 8, -8, WIDTH + 8))
+    for name in ("depth", "shade", "object"):
+        np.testing.assert_array_equal(getattr(past, name), getattr(wide, name))
+        np.testing.assert_array_equal(getattr(wide, name)[8:-8, 8:-8], getattr(drawn, name))
+    assert (past.depth[:8] == 0).all() and (past.depth[HEIGHT // 2 + 8, 8:-8] > 0).any()  # sky above, the box inside
+    right = drawn.beyond((0, HEIGHT, WIDTH, WIDTH + 8))
+    np.testing.assert_array_equal(right.depth, wide.depth[8:-8, -8:])

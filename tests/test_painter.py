@@ -1,6 +1,7 @@
 """The painter's stages with real torch and real files: memory reprojection, features, sessions, checkpoints."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import cv2  # noqa: E402
 
 from model_runtime.models.interface import GeneratorInputError, ShotInput  # noqa: E402
 from model_runtime.painter import checkpoint  # noqa: E402
+from model_runtime.painter.ahead import PAINT_AHEAD, reach  # noqa: E402
 from model_runtime.painter.features import (FEATURE_CHANNELS, box_features, feature_channels,  # noqa: E402
                                            frame_features, rays,
                                            world_normals)
@@ -20,7 +22,8 @@ from model_runtime.painter.memory import (CLOSE_SIZE, HOLE_AREA, SPECK_REACH, Me
                                          closed, empty_view, fill_from_previous, fill_specks, frame_view,
                                          nearest_pixel, surface)
 from model_runtime.painter.network import PainterConfig, PainterNet  # noqa: E402
-from model_runtime.painter.passes import ArrayPasses, FolderPasses, PassesError, read_passes  # noqa: E402
+from model_runtime.painter.passes import (ArrayPasses, FolderPasses, FramePasses, PassesError,  # noqa: E402
+                                          read_passes)
 from model_runtime.painter.session import PainterModel  # noqa: E402
 
 W, H = 64, 36
@@ -414,6 +417,48 @@ def test_a_trucking_shot_runs_the_network_on_its_new_ground_and_keeps_the_memory
     kept[:, :w - 6 - 8] = True  # the truck moves the wall 0.1 * 300 / 5 = 6 px; beyond the crisp-edge band
     np.testing.assert_array_equal(painted[True][1][kept], painted[False][1][kept])
     assert not np.array_equal(painted[True][1], painted[True][0])
+
+
+class WallPasses(ArrayPasses):
+    """A wall's passes that can be drawn past the frame, as Go Live's are (painter/ahead.py)."""
+
+    def frame(self, index: int) -> FramePasses:
+        def beyond(box):
+            return FramePasses(np.full((box[1] - box[0], box[3] - box[2]), self.depth[index].flat[0], np.float32),
+                               np.full((box[1] - box[0], box[3] - box[2]), 150, np.uint8))
+        return dataclasses.replace(super().frame(index), beyond=beyond)
+
+
+def test_a_pan_paints_ahead_where_the_passes_reach_past_the_frame_and_the_next_strips_come_from_memory(
+        model: PainterModel):
+    """A truck of 2 pixels a frame: with passes drawn past the frame the strip's box reaches PAINT_AHEAD pixels
+    further once and the next frames show the memory there, the network idle; with passes read from files it
+    paints a strip every frame, as before."""
+    w, h, f, n = 384, 216, 300.0, 12
+    frames = [dict(cam(x=2 * 5 / f * i, frame=i + 1), cx=w / 2, cy=h / 2, fx=f, fy=f) for i in range(n)]
+    track = {"version": 1, "width": w, "height": h, "fps": 24.0, "frame_start": 1, "frame_end": n, "scale": 1.0,
+             "frames": frames}
+    depth, shade = np.full((n, h, w), 5.0, np.float32), np.full((n, h, w), 150, np.uint8)
+    widths, shown = {}, {}
+    for kind in (ArrayPasses, WallPasses):
+        seen = []
+        hook = model.net.register_forward_hook(lambda _, inputs, __: seen.append(inputs[0].shape[-1]))
+        try:
+            session = model.start(ShotInput("a quiet plaza at dusk", track, 0, passes=kind(depth, shade)))
+            shown[kind] = [session.step() for _ in range(n)]
+        finally:
+            hook.remove()
+        widths[kind] = seen
+    assert len(widths[ArrayPasses]) == n and widths[ArrayPasses][1] == 32  # a 2-pixel strip every frame
+    # the first frame whole, as before; the first strip 16 pixels wider, then 8 frames of the memory, then the next
+    assert widths[WallPasses] == [400, 48, 48]
+    late = shown[WallPasses][-1]
+    assert late[:, -2 * n:].min() > 0 and late[:, -2 * n:].std() > 0  # painted, not empty, not flat
+    np.testing.assert_array_equal(shown[WallPasses][2][:, :-40], shown[WallPasses][1][:, 2:-38])  # kept in place
+    np.testing.assert_array_equal(reach(np.ones((h, w), bool)), (PAINT_AHEAD,) * 4)
+    strip = np.zeros((h, w), bool)
+    strip[:, -2:] = True  # touches the top and bottom borders at two pixels each: only the right is reached past
+    assert reach(strip) == (0, 0, 0, PAINT_AHEAD)
 
 
 def test_a_look_frame_is_frame_zero_and_is_carried_into_the_next_frames(model: PainterModel):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")  # must be set before cv2 is imported
 
@@ -31,11 +32,14 @@ class PassesError(ValueError):
 @dataclass
 class FramePasses:
     """One frame's geometry: z-depth float32 (H, W) metres with 0 for sky, grey shading uint8 (H, W) and,
-    when the shot has the object pass, object ids int32 (H, W)."""
+    when the shot has the object pass, object ids int32 (H, W). `beyond`, where the passes can be drawn past the
+    frame (Go Live's, painter/raster.py): the passes of a box (y0, y1, x0, x1) of the frame's pixel grid that may
+    reach past its borders (painter/ahead.py); None for passes read from files."""
 
     depth: np.ndarray
     shade: np.ndarray
     object: np.ndarray | None = None
+    beyond: Callable[[tuple[int, int, int, int]], "FramePasses"] | None = None
 
 
 def depth_path(folder: Path, frame: int) -> Path:

@@ -24,6 +24,7 @@ what it was trained on:
 """
 from __future__ import annotations
 
+import functools
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,7 +110,18 @@ class Blockout:
         return cls(corners, normals, objects, (float(clip[0]), float(clip[1])))
 
     def passes(self, frame: dict, width: int, height: int, scale: float) -> FramePasses:
-        """Depth (metres: `scale` per scene unit), shading and object ids seen from a wire-format camera frame."""
+        """Depth (metres: `scale` per scene unit), shading and object ids seen from a wire-format camera frame,
+        with `beyond` to draw them past the frame (painter/ahead.py)."""
+        drawn = self._draw(frame, width, height, scale)
+        drawn.beyond = functools.partial(self._box, frame, scale)
+        return drawn
+
+    def _box(self, frame: dict, scale: float, box: tuple[int, int, int, int]) -> FramePasses:
+        """The passes of the box (y0, y1, x0, x1) of the frame's pixel grid, which may reach past its borders."""
+        y0, y1, x0, x1 = box
+        return self._draw(dict(frame, cx=frame["cx"] - x0, cy=frame["cy"] - y0), x1 - x0, y1 - y0, scale)
+
+    def _draw(self, frame: dict, width: int, height: int, scale: float) -> FramePasses:
         c2w = np.asarray(frame["c2w"], np.float64)
         near, far = self.clip
         depth = np.zeros(width * height, np.float32)

@@ -48,6 +48,7 @@ import torch
 
 from model_runtime.models.interface import FrameGenerator, GeneratorInputError, Session, ShotInput
 from model_runtime.painter import checkpoint
+from model_runtime.painter.ahead import Ahead, reach, widen, widened
 from model_runtime.painter.edges import Silhouettes
 from model_runtime.painter.features import box_features, camera
 from model_runtime.painter.memory import Memory, MemoryView, PreviousFrame, empty_view, fill_from_previous
@@ -134,30 +135,46 @@ class PainterModel(FrameGenerator):
 
     @torch.no_grad()
     def paint(self, passes: FramePasses, frame: dict, seen: MemoryView, new: np.ndarray, notes: str,
-              noise_seed: list[int]) -> tuple[np.ndarray, np.ndarray]:
+              noise_seed: list[int]) -> tuple[np.ndarray, np.ndarray, Ahead | None]:
         """Stage 3: the network's picture of the frame, float32 (H, W, 3) in [0, 1]: of the pixels `new` (H, W)
-        bool and the context around them (zeros elsewhere), or of the whole frame; and where it painted, (H, W)
-        bool."""
+        bool and the context around them (zeros elsewhere), or of the whole frame; where it painted, (H, W)
+        bool; and what it painted past the frame's borders where the passes can be drawn there (painter/ahead.py),
+        else None."""
         h, w = passes.depth.shape
         noise = np.random.default_rng(noise_seed).standard_normal((h, w)).astype(np.float32)
         boxes = paint_boxes(new, EDGE_MARGIN) if self.new_ground_only else [(0, h, 0, w)]
-        painted, where = np.zeros((h, w, 3), np.float32), np.zeros((h, w), bool)
+        sides = reach(new) if passes.beyond is not None and boxes != [(0, h, 0, w)] else (0, 0, 0, 0)
+        wide = widen(passes, frame, seen, noise, sides, noise_seed) if any(sides) else None
+        if wide is not None:
+            boxes = [widened(box, sides, h, w) for box in boxes]
+            passes, frame, seen, noise = wide.passes, wide.frame, wide.seen, wide.noise
+        height, width = passes.depth.shape
+        painted, where = np.zeros((height, width, 3), np.float32), np.zeros((height, width), bool)
         for y0, y1, x0, x1 in boxes:
             features = box_features(passes.shade, passes.depth, frame, seen.rgb, seen.shown, noise,
                                     self.net.config.basis_frequencies, (y0, y1, x0, x1))
-            margins = box_margins((y0, y1, x0, x1), h, w, EDGE_MARGIN)
+            margins = box_margins((y0, y1, x0, x1), height, width, EDGE_MARGIN)
             x = torch.from_numpy(pad_to(features, margins))[None].to(self.device, memory_format=self._layout)
             top, left = margins[0], margins[2]
             rgb = self.net(x, films=self.films(notes))[0, :, top:top + y1 - y0, left:left + x1 - x0]
             painted[y0:y1, x0:x1] = rgb.permute(1, 2, 0).cpu().numpy()
             where[y0:y1, x0:x1] = True
-        return painted, where
+        if wide is None:
+            return painted, where, None
+        return painted[wide.inside], where[wide.inside], Ahead(wide, painted, where)
 
 
 def composite(painted: np.ndarray, seen: MemoryView) -> np.ndarray:
     """Stage 4: the memory where it shows (valid, or a speck filled from it), the painted pixels elsewhere;
     float32 (H, W, 3) in [0, 1]."""
     return np.where(seen.shown[..., None], seen.rgb, painted)
+
+
+def finish(painted: np.ndarray, where: np.ndarray, seen: MemoryView, depth: np.ndarray,
+           silhouettes: Silhouettes) -> np.ndarray:
+    """Stages 4 and 5 (H, W, 3) float32 in [0, 1]: composite, new sky eased into the memory's, crisp edges."""
+    shown = feather_sky(composite(painted, seen), painted, seen, depth, where)
+    return silhouettes.crisp(shown)
 
 
 class PainterSession(Session):
@@ -209,15 +226,19 @@ class PainterSession(Session):
             seen = fill_from_previous(seen, passes.depth, passes.object, K, c2w, self._previous)
         silhouettes = Silhouettes(passes.depth, redraw=~seen.valid)
         new = ~seen.shown & ~silhouettes.drawn                                 # stage 5 draws those
-        painted, where = self.model.paint(passes, frame, seen, new, notes, [self.shot.seed, self._index]) \
-            if new.any() else (seen.rgb, np.zeros((h, w), bool))               # 3. paint
-        shown = composite(painted, seen)                                       # 4. composite,
-        shown = feather_sky(shown, painted, seen, passes.depth, where)         #    new sky eased into the memory's
-        shown = silhouettes.crisp(shown)                                       # 5. crisp edges
+        painted, where, ahead = self.model.paint(passes, frame, seen, new, notes, [self.shot.seed, self._index]) \
+            if new.any() else (seen.rgb, np.zeros((h, w), bool), None)         # 3. paint
+        shown = finish(painted, where, seen, passes.depth, silhouettes)       # 4. composite, new sky eased into
+                                                                               #    the memory's, 5. crisp edges
         rgb = np.round(np.clip(shown, 0, 1) * 255).astype(np.uint8)
         if self.model.use_memory:                                              # 6. remember
             self.memory.add(rgb.astype(np.float32) / 255, passes.depth, K, c2w, mask=~seen.valid,
                             objects=passes.object)
+            if ahead is not None:                                              #    and what was painted ahead
+                wide = ahead.wide
+                rim = finish(ahead.painted, ahead.where, wide.seen, wide.passes.depth,
+                             Silhouettes(wide.passes.depth, redraw=~wide.seen.valid))
+                self.memory.add(**ahead.remembered(rim))
             self._previous = PreviousFrame(rgb, passes.depth, passes.object, K, c2w)
         self._index += 1
         return guided_upsample(rgb, passes.depth, full.depth)                  # at the shot's size
