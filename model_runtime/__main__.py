@@ -20,6 +20,7 @@ COMMANDS = {
     "train": ("model_runtime.world.training.trainer", "train the world model"),
     "export-weights": ("model_runtime.world.checkpoint", "write a training checkpoint's weights as a shippable one"),
     "eval-painter": ("model_runtime.evaluation.painter_eval", "evaluate the painter and its baselines"),
+    "eval-ahead": ("model_runtime.evaluation.ahead_eval", "the painter painting ahead of a pan against within the frame"),
     "train-painter": ("model_runtime.painter.trainer", "train the painter on blockout passes and looks"),
     "bench": ("model_runtime.benchmarks.painter", "time the default model (the painter) and the blockout passes"),
     "bench-world": ("model_runtime.benchmarks.world", "time the latent world model (oyster-tiny)"),

@@ -41,7 +41,7 @@ def test_auto_and_cpu_resolve_to_the_cpu_and_cuda_names_what_was_asked_and_what_
         assert torch.__version__ in str(error.value)
 
 
-@pytest.mark.parametrize("name", ["generate", "serve", "train", "train-painter", "eval", "eval-painter", "bench"])
+@pytest.mark.parametrize("name", ["generate", "serve", "train", "train-painter", "eval", "eval-painter", "eval-ahead", "bench"])
 def test_every_command_refuses_cuda_without_one_and_a_bad_device_before_any_work(name: str, tmp_path: Path):
     needed = {"generate": ["--shot-json", str(tmp_path / "none.json"), "--out", str(tmp_path)],
               "serve": ["--state-dir", str(tmp_path / "state"), "--output-root", str(tmp_path)],
@@ -49,6 +49,7 @@ def test_every_command_refuses_cuda_without_one_and_a_bad_device_before_any_work
               "train-painter": ["--data", str(tmp_path / "none"), "--run", str(tmp_path / "run"), "--steps", "1"],
               "eval": ["--model", "depth-warp", "--data", str(tmp_path), "--out", str(tmp_path / "report")],
               "eval-painter": ["--data", str(tmp_path / "none"), "--out", str(tmp_path / "report")],
+              "eval-ahead": ["--data", str(tmp_path / "none"), "--out", str(tmp_path / "report")],
               "bench": ["--res", "64x36"]}[name]
     result = command(name, *needed, "--device", "cuda")
     assert result.returncode == 2, result.stderr

@@ -17,7 +17,9 @@
    silhouette that stage 5 draws again from its own surface (the sliver a
    parallax uncovers) is left to stage 5. A frame with nothing else new (a
    held camera, a still live view) does not run the network: the frame is
-   the memory, exactly what the composite would show.
+   the memory, exactly what the composite would show. Where the passes can be
+   drawn past the frame (Go Live's), a box of new ground along a border reaches
+   past it, and stage 6 keeps what it painted there (painter/ahead.py).
 4. composite: where the memory is valid it is kept as it was (a revisit gives
    the same picture); elsewhere the painted pixels are the frame, new sky
    eased into the remembered sky beside it over a few pixels, so a pan's
@@ -26,7 +28,8 @@
    the colour the frame shows on its own surface beside it (painter/edges.py):
    the memory's where the memory shows, so a strip of wall revealed beside a
    moving object takes the wall's remembered colour, not the object's smear.
-6. remember: the new pixels join the memory.
+6. remember: the new pixels join the memory, and those painted ahead, finished
+   as the frame is (`finish`).
 
 A shot larger than the native size (384x216 in area) runs the six stages at
 that size and is brought up to its own guided by its full-size depth, so the
