@@ -110,7 +110,9 @@ def run(args: argparse.Namespace) -> int:
               flush=True)
     report = {"data": str(args.data), "clips": len(clips), "frames": args.frames, "ring": RING,
               "runs": {name: {metric: float(np.nanmean([f[metric] for f in figures[name]]))
-                              for metric in figures[name][0]} | {"network": network[name]} for name in RUNS}}
+                              for metric in figures[name][0]} | {"network": network[name]} for name in RUNS},
+              "clip_figures": [{"caption": clip.caption} | {name: figures[name][i] for name in RUNS}
+                               for i, clip in enumerate(clips)]}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "report.json").write_text(json.dumps(report, indent=1))
     (args.out / "report.md").write_text(markdown(report))
