@@ -97,7 +97,7 @@ def _main(argv: list[str]) -> int:
             request = {"shot": args.blend.stem if not args.passes_only else "passes", "notes": args.notes,
                        "seed": 0, "track": track}
         size = (request["track"]["width"], request["track"]["height"])
-        files = render_passes(scene, camera, frames, size, args.out)
+        files = render_passes(scene, camera, frames, size, args.out, triangles=True)
     except (OysterError, ValueError) as error:
         print(str(error), file=sys.stderr)
         return 2

@@ -35,6 +35,7 @@ producers as the extension and the demo.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -44,11 +45,17 @@ from typing import Iterable
 
 import bpy
 
-from .camera import camera_track, check_camera
+from .blockout_mesh import write_blockout
+from .camera import _depsgraph, camera_track, check_camera
 from .core import camera_math
 from .core.errors import OutputError
 
 SHADE_GREY = 0.8  # linear albedo of every surface in the shading pass
+
+BLOCKOUT_FILE = "blockout.json"
+"""In a passes folder, where only the camera moves: `{file, clip}`, the blockout's triangles (a file beside it) and
+the camera's clip range, as Go Live sends them (model_runtime/live/session.py)."""
+BLOCKOUT_TRIANGLES = "blockout.npz"
 
 __all__ = ["PassFiles", "camera_track", "compositor", "render_copy", "render_passes"]
 
@@ -192,10 +199,14 @@ def _render_pass(scene: bpy.types.Scene, camera: bpy.types.Object, frames: tuple
 
 
 def render_passes(scene: bpy.types.Scene, camera: bpy.types.Object, frames: Iterable[int],
-                  size: tuple[int, int], parent: Path, objects: bool | None = None) -> PassFiles:
+                  size: tuple[int, int], parent: Path, objects: bool | None = None,
+                  triangles: bool = False) -> PassFiles:
     """Render the passes of `frames` through `camera` at `size` (width, height) into a new folder in `parent`.
 
-    `objects`: also the object pass; None renders it when anything but the camera moves over the frames."""
+    `objects`: also the object pass; None renders it when anything but the camera moves over the frames.
+    `triangles`: where only the camera moves, also write the blockout's triangles and the camera's clip range
+    (`BLOCKOUT_FILE`, Go Live's `blockout` file and clip as JSON), so the runtime can draw the passes past the
+    frame and paint ahead of a pan (model_runtime/painter/ahead.py)."""
     camera = check_camera(camera)
     frames = tuple(int(f) for f in frames)
     if not frames:
@@ -211,6 +222,11 @@ def render_passes(scene: bpy.types.Scene, camera: bpy.types.Object, frames: Iter
         objects = moved if objects is None else objects
         if objects:
             _render_pass(scene, camera, frames, size, folder, objects=True)
+        elif triangles:
+            scene.frame_set(frames[0])
+            write_blockout(_depsgraph(scene), folder / BLOCKOUT_TRIANGLES)
+            (folder / BLOCKOUT_FILE).write_text(json.dumps(
+                {"file": BLOCKOUT_TRIANGLES, "clip": [camera.data.clip_start, camera.data.clip_end]}))
     finally:
         scene.frame_set(original_frame)  # the shared objects were animated to the last frame
     files = PassFiles(folder, frames)

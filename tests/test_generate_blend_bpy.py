@@ -94,6 +94,33 @@ def test_a_moving_object_gets_the_object_pass_and_a_still_scene_does_not(blend: 
         assert box[0] != wall[0] and box[0] != 0 and wall[0] != 0     # 0 is only for sky
     assert first.object[18, 32] == second.object[18, 42]  # the box's id moves with it (0.3 m at 2.75 m: ~10 px)
     assert first.object[18, 32] != second.object[18, 32]  # where it was, the wall shows
+    assert not (folder / "blockout.json").exists()  # its triangles would show the box where it was at frame 1
+
+
+def test_where_only_the_camera_moves_the_passes_carry_the_triangles_and_are_drawn_past_the_frame(blend: Path,
+                                                                                                  tmp_path: Path):
+    """The triangles beside the passes (oyster_blender.passes, `triangles=True`) draw each frame as Workbench
+    rendered it, and past its borders (model_runtime/painter/ahead.py paints ahead of a pan there)."""
+    from model_runtime.painter.ahead import DrawnPast, reaching
+    from model_runtime.painter.passes import FolderPasses, PassesError
+
+    folder = _passes_only(blend, tmp_path / "still", "1-3")
+    spec = json.loads((folder / "blockout.json").read_text())
+    assert spec["file"] == "blockout.npz" and (folder / spec["file"]).is_file() and spec["clip"][0] < spec["clip"][1]
+    track = json.loads((tmp_path / "still" / "request.json").read_text())["track"]
+    passes = reaching(FolderPasses(folder, [1, 2, 3], 64, 36), track)
+    assert isinstance(passes, DrawnPast)
+    frame = passes.frame(2)
+    drawn = frame.beyond((-4, 40, -4, 68))
+    assert drawn.depth.shape == (44, 72)
+    np.testing.assert_allclose(drawn.depth[4:-4, 4:-4], frame.depth, rtol=1e-4)  # Workbench's depth, drawn
+    assert drawn.depth[0, 0] == pytest.approx(8.0, abs=1e-3)  # the wall goes on past the corner
+    (folder / "blockout.json").write_text(json.dumps(dict(spec, file="../elsewhere.npz")))
+    with pytest.raises(PassesError, match="a file beside it"):
+        reaching(FolderPasses(folder, [1, 2, 3], 64, 36), track)
+    (folder / "blockout.json").write_text("{not json")
+    with pytest.raises(PassesError, match="is not the passes' blockout"):
+        reaching(FolderPasses(folder, [1, 2, 3], 64, 36), track)
 
 
 def test_generate_blend_paints_a_take_and_prints_its_folder_last(blend: Path, tmp_path: Path):
@@ -109,6 +136,7 @@ def test_generate_blend_paints_a_take_and_prints_its_folder_last(blend: Path, tm
     record = json.loads((take / "take.json").read_text())
     assert record["status"] == "done" and record["model"] == "oyster-painter" and record["seed"] == 5
     assert (take / "inputs" / "passes" / "depth_0003.exr").is_file()
+    assert (take / "inputs" / "passes" / "blockout.npz").is_file()  # copied with its passes: drawn past the frame
     first = cv2.imread(str(frames[0]))
     assert first.shape == (36, 64, 3) and first.std() > 1  # a picture, not a flat field
 

@@ -45,6 +45,7 @@ from model_runtime.evaluation.metrics import psnr
 from model_runtime.evaluation.painter_metrics import layout_adherence
 from model_runtime.models import device as devices
 from model_runtime.models.interface import ShotInput
+from model_runtime.painter.ahead import reaching
 from model_runtime.painter.blend_shot import ROOT, blend_shot
 from model_runtime.painter.passes import FolderPasses, read_passes
 from model_runtime.painter.session import DEFAULT_CHECKPOINT, PainterModel
@@ -217,7 +218,8 @@ def run(args: argparse.Namespace) -> int:
         for name, memory, new_ground_only in (("painter", True, True), ("whole_frame", True, False),
                                               ("no_memory", False, True)):
             model = PainterModel(args.checkpoint, use_memory=memory, device=device, new_ground_only=new_ground_only)
-            shot = ShotInput(request["notes"], request["track"], 0, passes=FolderPasses(folder, frames, width, height))
+            shot = ShotInput(request["notes"], request["track"], 0,
+                             passes=reaching(FolderPasses(folder, frames, width, height), request["track"]))
             session = model.start(shot)
             times = _frame_times(session, 300)
             fps = 1 / float(np.mean(times[10:]))

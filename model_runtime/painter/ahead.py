@@ -14,19 +14,26 @@ A side is reached past only where the new ground runs along that border for at
 least MIN_RUN pixels (a pan's strip along the right border touches the top and
 bottom borders at one pixel each: those are not reached past). A frame the network
 paints whole (the first, or one whose new ground covers most of it) is painted
-as before, within the frame. Passes read from
-files (a take's, rendered by Blender) end at the frame: nothing is painted ahead
-there, so takes are painted as before, to the bit.
+as before, within the frame. A take's passes are Blender's and end at the frame;
+where only the camera moves, Blender also writes the blockout's triangles into
+the passes folder (`BLOCKOUT_FILE`, oyster_blender/passes.py) and the runtime
+draws past the frame from them (`reaching`), as Go Live does. A take whose
+objects move (it has the object pass) or whose folder has no triangles is
+painted within the frame.
 """
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from model_runtime.painter.features import camera
 from model_runtime.painter.memory import MemoryView, empty_view
-from model_runtime.painter.passes import FramePasses
+from model_runtime.painter.passes import BLOCKOUT_FILE, FolderPasses, FramePasses, PassesError
+from model_runtime.painter.raster import Blockout
 
 PAINT_AHEAD = 16  # pixels past a border a box of new ground along it reaches
 MIN_RUN = 16      # pixels of new ground along a border for its side to be reached past
@@ -120,3 +127,34 @@ class Ahead:
         rgb = np.round(np.clip(shown, 0, 1) * 255).astype(np.float32) / 255
         return {"rgb": rgb, "depth": self.wide.passes.depth, "K": K, "c2w": c2w, "mask": mask,
                 "objects": self.wide.passes.object}
+
+
+class DrawnPast:
+    """A take's passes read from files, each frame's `beyond` drawn from the blockout's triangles at its camera."""
+
+    def __init__(self, passes: FolderPasses, blockout: Blockout, track: dict):
+        self.passes, self.blockout, self.track = passes, blockout, track
+
+    def __len__(self) -> int:
+        return len(self.passes)
+
+    def frame(self, index: int) -> FramePasses:
+        drawn = self.passes.frame(index)
+        drawn.beyond = functools.partial(self.blockout.box, self.track["frames"][index], self.track["scale"])
+        return drawn
+
+
+def reaching(passes: FolderPasses, track: dict) -> FolderPasses | DrawnPast:
+    """A passes folder's frames, drawn past the frame where the folder has the blockout's triangles and nothing
+    but the camera moves; PassesError (field `blockout`) when its blockout cannot be used."""
+    path = passes.folder / BLOCKOUT_FILE
+    if passes.objects or not path.is_file():
+        return passes
+    try:
+        spec = json.loads(path.read_text())
+        name, clip = spec["file"], (float(spec["clip"][0]), float(spec["clip"][1]))
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
+        raise PassesError(None, "blockout", f"{path} is not the passes' blockout: {error}") from None
+    if not isinstance(name, str) or Path(name).name != name:
+        raise PassesError(None, "blockout.file", f"{path} names {name!r}: a file beside it is expected")
+    return DrawnPast(passes, Blockout.load(passes.folder / name, clip), track)

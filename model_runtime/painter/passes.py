@@ -9,6 +9,7 @@ field, so the server can answer it as a 4xx and the artist knows what to fix.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,11 @@ os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")  # must be set before cv2
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+
+
+BLOCKOUT_FILE = "blockout.json"
+"""In a passes folder where only the camera moves: `{file, clip}`, the blockout's triangles (a file beside it,
+oyster_blender/blockout_mesh.py's layout) and the camera's clip range (oyster_blender.passes, `triangles=True`)."""
 
 
 class PassesError(ValueError):
@@ -100,9 +106,21 @@ def has_objects(folder: Path, frames: list[int]) -> bool:
 
 
 def pass_files(folder: Path, frames: list[int]) -> list[Path]:
-    """Every file of the passes of `frames` in `folder` (the object pass's where it has one)."""
-    kinds = (depth_path, shade_path, object_path) if has_objects(folder, frames) else (depth_path, shade_path)
-    return [path(Path(folder), frame) for frame in frames for path in kinds]
+    """Every file of the passes of `frames` in `folder` (the object pass's where it has one), and the blockout's
+    triangles where the folder has them (`BLOCKOUT_FILE` and the file it names beside it)."""
+    folder = Path(folder)
+    objects = has_objects(folder, frames)
+    kinds = (depth_path, shade_path, object_path) if objects else (depth_path, shade_path)
+    files = [path(folder, frame) for frame in frames for path in kinds]
+    if not objects and (folder / BLOCKOUT_FILE).is_file():
+        files.append(folder / BLOCKOUT_FILE)
+        try:
+            name = json.loads((folder / BLOCKOUT_FILE).read_text()).get("file")
+        except (OSError, ValueError, AttributeError):
+            name = None  # read again, and refused naming `blockout`, when the take runs (painter/ahead.py)
+        if isinstance(name, str) and Path(name).name == name and (folder / name).is_file():
+            files.append(folder / name)
+    return files
 
 
 def read_passes(folder: Path, frames: list[int], width: int, height: int) -> list[FramePasses]:

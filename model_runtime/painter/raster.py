@@ -113,10 +113,10 @@ class Blockout:
         """Depth (metres: `scale` per scene unit), shading and object ids seen from a wire-format camera frame,
         with `beyond` to draw them past the frame (painter/ahead.py)."""
         drawn = self._draw(frame, width, height, scale)
-        drawn.beyond = functools.partial(self._box, frame, scale)
+        drawn.beyond = functools.partial(self.box, frame, scale)
         return drawn
 
-    def _box(self, frame: dict, scale: float, box: tuple[int, int, int, int]) -> FramePasses:
+    def box(self, frame: dict, scale: float, box: tuple[int, int, int, int]) -> FramePasses:
         """The passes of the box (y0, y1, x0, x1) of the frame's pixel grid, which may reach past its borders."""
         y0, y1, x0, x1 = box
         return self._draw(dict(frame, cx=frame["cx"] - x0, cy=frame["cy"] - y0), x1 - x0, y1 - y0, scale)

@@ -146,7 +146,8 @@ class PainterModel(FrameGenerator):
         h, w = passes.depth.shape
         noise = np.random.default_rng(noise_seed).standard_normal((h, w)).astype(np.float32)
         boxes = paint_boxes(new, EDGE_MARGIN) if self.new_ground_only else [(0, h, 0, w)]
-        sides = reach(new) if passes.beyond is not None and boxes != [(0, h, 0, w)] else (0, 0, 0, 0)
+        reaches = passes.beyond is not None and self.use_memory and boxes != [(0, h, 0, w)]  # painter/ahead.py
+        sides = reach(new) if reaches else (0, 0, 0, 0)
         wide = widen(passes, frame, seen, noise, sides, noise_seed) if any(sides) else None
         if wide is not None:
             boxes = [widened(box, sides, h, w) for box in boxes]

@@ -17,6 +17,7 @@ import numpy as np
 
 from model_runtime.models.interface import FrameGenerator, GeneratorInputError, ShotInput
 from model_runtime.painter.blend_shot import blend_shot
+from model_runtime.painter.ahead import reaching
 from model_runtime.painter.passes import FolderPasses, PassesError, read_passes
 from model_runtime.takes.continuation import StateStore, copy_parent_frames, inherit_states, keep_state, plan
 from model_runtime.takes.folders import INPUTS, now_iso, read_take, update_take, write_frame
@@ -80,7 +81,7 @@ def blockout_passes(request: ShotRequest, take_dir: Path) -> FolderPasses | None
             (scratch / "passes").rename(folder)
             scratch.rmdir()
         read_passes(folder, frames, track["width"], track["height"])
-    return None if folder is None else FolderPasses(folder, frames, track["width"], track["height"])
+    return None if folder is None else reaching(FolderPasses(folder, frames, track["width"], track["height"]), track)
 
 
 def run_take(generator: FrameGenerator, take_dir: Path,
