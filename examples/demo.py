@@ -50,7 +50,8 @@ def render_passes(inputs: Path, track: dict) -> dict:
     """Every frame's blockout passes of the open example scene, as the request's `passes`."""
     scene = bpy.context.scene
     frames = [f["frame"] for f in track["frames"]]
-    return blockout_passes(scene, scene.camera, frames, (track["width"], track["height"]), inputs).request()
+    return blockout_passes(scene, scene.camera, frames, (track["width"], track["height"]), inputs,
+                           triangles=True).request()  # as the runtime's own renders: painted ahead of a pan
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,6 @@
-"""Painting ahead of a pan: where the passes can be drawn past the frame (Go Live), a box of new ground at the
-frame's border reaches PAINT_AHEAD pixels past it, and what it paints there goes into the memory.
+"""Painting ahead of a pan: where the passes can be drawn past the frame (Go Live; a take whose passes came with
+the blockout's triangles), a box of new ground at the frame's border reaches PAINT_AHEAD pixels past it, and what
+it paints there goes into the memory.
 
 A camera that pans brings in a strip a pixel or two wide at one side every
 frame, and each strip cost the network a box the frame's height by 32 pixels

@@ -18,7 +18,9 @@
    parallax uncovers) is left to stage 5. A frame with nothing else new (a
    held camera, a still live view) does not run the network: the frame is
    the memory, exactly what the composite would show. Where the passes can be
-   drawn past the frame (Go Live's), a box of new ground along a border reaches
+   drawn past the frame (Go Live's, and a take's where only the camera moves
+   and the blockout's triangles came with its passes), a box of new ground
+   along a border reaches
    past it, and stage 6 keeps what it painted there (painter/ahead.py).
 4. composite: where the memory is valid it is kept as it was (a revisit gives
    the same picture); elsewhere the painted pixels are the frame, new sky
