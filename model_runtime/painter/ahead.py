@@ -20,7 +20,8 @@ where only the camera moves, Blender also writes the blockout's triangles into
 the passes folder (`BLOCKOUT_FILE`, oyster_blender/passes.py) and the runtime
 draws past the frame from them (`reaching`), as Go Live does. A take whose
 objects move (it has the object pass) or whose folder has no triangles is
-painted within the frame.
+painted within the frame, and so is a shot larger than the painter's native
+size (its passes are brought down to that size, and end at the frame).
 """
 from __future__ import annotations
 
