@@ -39,8 +39,8 @@ class PassesError(ValueError):
 class FramePasses:
     """One frame's geometry: z-depth float32 (H, W) metres with 0 for sky, grey shading uint8 (H, W) and,
     when the shot has the object pass, object ids int32 (H, W). `beyond`, where the passes can be drawn past the
-    frame (Go Live's, painter/raster.py): the passes of a box (y0, y1, x0, x1) of the frame's pixel grid that may
-    reach past its borders (painter/ahead.py); None for passes read from files."""
+    frame (Go Live's, painter/raster.py; a take's with the blockout's triangles, painter/ahead.py): the passes of
+    a box (y0, y1, x0, x1) of the frame's pixel grid that may reach past its borders; None where they cannot."""
 
     depth: np.ndarray
     shade: np.ndarray

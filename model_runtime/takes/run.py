@@ -16,8 +16,8 @@ from typing import Any, Callable
 import numpy as np
 
 from model_runtime.models.interface import FrameGenerator, GeneratorInputError, ShotInput
+from model_runtime.painter.ahead import DrawnPast, reaching
 from model_runtime.painter.blend_shot import blend_shot
-from model_runtime.painter.ahead import reaching
 from model_runtime.painter.passes import FolderPasses, PassesError, read_passes
 from model_runtime.takes.continuation import StateStore, copy_parent_frames, inherit_states, keep_state, plan
 from model_runtime.takes.folders import INPUTS, now_iso, read_take, update_take, write_frame
@@ -64,9 +64,10 @@ def _describe(error: BaseException) -> str:
     return f"the generator failed: {type(error).__name__}: {error}"
 
 
-def blockout_passes(request: ShotRequest, take_dir: Path) -> FolderPasses | None:
+def blockout_passes(request: ShotRequest, take_dir: Path) -> FolderPasses | DrawnPast | None:
     """The take's passes: its copied passes folder, or rendered once from its copied blockout .blend into
-    `inputs/passes/` (a regenerated take renders them again from the same file)."""
+    `inputs/passes/` (a regenerated take renders them again from the same file); drawn past the frame where
+    the blockout's triangles came with them (painter/ahead.py)."""
     track = request.track
     frames = [f["frame"] for f in track["frames"]]
     folder = passes_folder(request, take_dir)
