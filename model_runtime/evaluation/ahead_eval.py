@@ -24,6 +24,7 @@ from model_runtime.evaluation.painter_eval import clip_figures
 from model_runtime.models import device as devices
 from model_runtime.models.interface import ShotInput
 from model_runtime.painter.ahead import PAINT_AHEAD
+from model_runtime.painter.examples import passes_depth
 from model_runtime.painter.passes import FramePasses
 from model_runtime.painter.session import DEFAULT_CHECKPOINT, PainterModel
 
@@ -50,10 +51,9 @@ class RingPasses:
         return self.frames
 
     def _crop(self, index: int, rows: slice, cols: slice) -> FramePasses:
-        depth = self.clip.depth[index][rows, cols]
         objects = self.clip.objects
-        return FramePasses(np.where(np.isfinite(depth), depth, 0).astype(np.float32),
-                           self.clip.shade[index][rows, cols], None if objects is None else objects[index][rows, cols])
+        return FramePasses(passes_depth(self.clip, index)[rows, cols], self.clip.shade[index][rows, cols],
+                           None if objects is None else objects[index][rows, cols])
 
     def frame(self, index: int) -> FramePasses:
         passes = self._crop(index, slice(RING, -RING), slice(RING, -RING))

@@ -123,10 +123,6 @@ class _Tests:
             self.point_labels = np.asarray(labels[0]).reshape(-1)
             self.pixel_labels = np.asarray(labels[1]).reshape(pixels)
 
-    @property
-    def arrays(self) -> tuple[np.ndarray, ...]:
-        return self.target, self.tolerance, self.point_labels, self.pixel_labels
-
     def own(self, kept: np.ndarray | slice) -> np.ndarray:
         """The labels of the points `kept` (empty without labels)."""
         return self.point_labels[kept] if len(self.point_labels) else self.point_labels

@@ -26,15 +26,13 @@ size (its passes are brought down to that size, and end at the frame).
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from model_runtime.painter.features import camera
 from model_runtime.painter.memory import MemoryView, empty_view
-from model_runtime.painter.passes import BLOCKOUT_FILE, FolderPasses, FramePasses, PassesError
+from model_runtime.painter.passes import FolderPasses, FramePasses, blockout_of
 from model_runtime.painter.raster import Blockout
 
 PAINT_AHEAD = 16  # pixels past a border a box of new ground along it reaches
@@ -149,14 +147,5 @@ class DrawnPast:
 def reaching(passes: FolderPasses, track: dict) -> FolderPasses | DrawnPast:
     """A passes folder's frames, drawn past the frame where the folder has the blockout's triangles and nothing
     but the camera moves; PassesError (field `blockout`) when its blockout cannot be used."""
-    path = passes.folder / BLOCKOUT_FILE
-    if passes.objects or not path.is_file():
-        return passes
-    try:
-        spec = json.loads(path.read_text())
-        name, clip = spec["file"], (float(spec["clip"][0]), float(spec["clip"][1]))
-    except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
-        raise PassesError(None, "blockout", f"{path} is not the passes' blockout: {error}") from None
-    if not isinstance(name, str) or Path(name).name != name:
-        raise PassesError(None, "blockout.file", f"{path} names {name!r}: a file beside it is expected")
-    return DrawnPast(passes, Blockout.load(passes.folder / name, clip), track)
+    found = None if passes.objects else blockout_of(passes.folder)
+    return passes if found is None else DrawnPast(passes, Blockout.load(*found), track)

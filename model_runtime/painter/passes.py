@@ -115,12 +115,28 @@ def pass_files(folder: Path, frames: list[int]) -> list[Path]:
     if not objects and (folder / BLOCKOUT_FILE).is_file():
         files.append(folder / BLOCKOUT_FILE)
         try:
-            name = json.loads((folder / BLOCKOUT_FILE).read_text()).get("file")
-        except (OSError, ValueError, AttributeError):
-            name = None  # read again, and refused naming `blockout`, when the take runs (painter/ahead.py)
-        if isinstance(name, str) and Path(name).name == name and (folder / name).is_file():
-            files.append(folder / name)
+            triangles = blockout_of(folder)[0]
+        except PassesError:
+            triangles = None  # copied as it is, and refused naming `blockout` when the take runs (painter/ahead.py)
+        if triangles is not None and triangles.is_file():
+            files.append(triangles)
     return files
+
+
+def blockout_of(folder: Path) -> tuple[Path, tuple[float, float]] | None:
+    """The blockout's triangles file and the camera's clip range that a passes folder names (`BLOCKOUT_FILE`);
+    None when it names none; PassesError (field `blockout`) when it is malformed or names a file elsewhere."""
+    path = Path(folder) / BLOCKOUT_FILE
+    if not path.is_file():
+        return None
+    try:
+        spec = json.loads(path.read_text())
+        name, clip = spec["file"], (float(spec["clip"][0]), float(spec["clip"][1]))
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
+        raise PassesError(None, "blockout", f"{path} is not the passes' blockout: {error}") from None
+    if not isinstance(name, str) or Path(name).name != name:
+        raise PassesError(None, "blockout.file", f"{path} names {name!r}: a file beside it is expected")
+    return Path(folder) / name, clip
 
 
 def read_passes(folder: Path, frames: list[int], width: int, height: int) -> list[FramePasses]:
