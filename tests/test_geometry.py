@@ -6,7 +6,7 @@ import time
 import numpy as np
 
 from eval_scenes import FX, H, K, W, pose, render
-from model_runtime.models.geometry import fill_nearest, intrinsics_matrix, splat, unproject
+from model_runtime.models.geometry import BLOCK, block_bounds, fill_nearest, intrinsics_matrix, splat, unproject
 
 
 def test_intrinsics_matrix():
@@ -147,3 +147,31 @@ def test_splat_equals_its_point_by_point_definition():
         fast = splat(points, colors, K, c2w, W, H)
         slow = _splat_point_by_point(points, colors, K, c2w, W, H)
         assert fast[2].any() and all(np.array_equal(a, b) for a, b in zip(fast, slow)), yaw
+
+
+def test_splat_skips_the_runs_of_points_out_of_view_and_gives_the_same_image_to_the_bit():
+    rng = np.random.default_rng(4)
+    # runs of BLOCK points on small patches all round the camera (a memory's points come a frame at a time)
+    centres = rng.uniform(-20.0, 20.0, (40, 3))
+    points = (centres[:, None] + rng.uniform(-0.5, 0.5, (40, BLOCK, 3))).reshape(-1, 3).astype(np.float32)
+    points = np.concatenate([points, points[:100] + 0.01])                  # and a tail short of a run
+    colors = rng.random((len(points), 4)).astype(np.float32)
+    blocks = block_bounds(points)
+    assert blocks.shape == (40, 2, 3) and (blocks[:, 0] <= points[:40 * BLOCK].reshape(40, BLOCK, 3).min(1)).all()
+    for yaw in (0.0, 90.0, 180.0, -135.0):
+        c2w = pose(yaw, 0.0, (0.0, 0.0, 0.0))
+        depth = splat(points, colors[:, :3], K, c2w, W, H)[1]
+        surface = (np.where(np.isfinite(depth), depth, 0.0), np.full((H, W), 0.3))
+        labels = (colors[:, 3] > 0.5, np.arange(H * W).reshape(H, W) % 2 == 0)
+        for kwargs in ({}, {"surface": surface, "bilinear": True}, {"surface": surface, "labels": labels}):
+            every = splat(points, colors[:, :3], K, c2w, W, H, **kwargs)
+            skipping = splat(points, colors[:, :3], K, c2w, W, H, blocks=blocks, **kwargs)
+            assert every[2].any() and all(np.array_equal(a, b) for a, b in zip(every, skipping)), (yaw, kwargs)
+    c2w = pose(0.0, 0.0, (0.0, 0.0, 0.0))
+    seen = splat(points, colors[:, :3], K, c2w, W, H)[2]
+    landing = [b for b in range(40) if splat(points[b * BLOCK:(b + 1) * BLOCK], colors[:BLOCK, :3], K, c2w, W, H)[2].any()]
+    lying = blocks.copy()
+    lying[landing[0]] = [[0.0, 0.0, -9.0], [1.0, 1.0, -8.0]]                 # a box behind the camera: skipped
+    missing = seen & ~splat(points, colors[:, :3], K, c2w, W, H, blocks=lying)[2]
+    alone = splat(points[landing[0] * BLOCK:(landing[0] + 1) * BLOCK], colors[:BLOCK, :3], K, c2w, W, H)[2]
+    assert missing.any() and not (missing & ~alone).any()

@@ -175,6 +175,28 @@ def test_the_nearest_pixel_is_the_distance_transforms_and_the_closing_is_scipys(
         np.testing.assert_array_equal(closed(mask), scipys)
 
 
+def test_a_speck_on_one_surface_takes_its_exact_nearest_valid_pixel_the_first_row_among_equals():
+    from scipy import ndimage
+
+    rng = np.random.default_rng(8)
+    target, tolerance = surface(np.full((H, W), 5.0, np.float32))
+    rgb = rng.random((H, W, 3)).astype(np.float32)          # every pixel its own colour: where it came from
+    for share in (0.5, 0.7, 0.9):
+        valid = rng.random((H, W)) >= share
+        valid[12:20, 20:28] = False                           # a hole of 64 pixels: the farthest a speck goes
+        valid[11, 20:28] = valid[20, 20:28] = valid[12:20, 19] = valid[12:20, 28] = True
+        filled_rgb, filled = fill_specks(rgb, valid, target, tolerance)
+        assert filled[12:20, 20:28].all()
+        distance = ndimage.distance_transform_edt(~valid)
+        for y, x in zip(*np.nonzero(filled)):
+            ys, xs = np.nonzero((rgb == filled_rgb[y, x]).all(-1) & valid)
+            assert np.hypot(ys[0] - y, xs[0] - x) == distance[y, x]
+    valid = np.ones((H, W), bool)
+    valid[10, 11:14] = False                                  # (10, 12) has two valid pixels a pixel away
+    filled_rgb, _ = fill_specks(rgb, valid, target, tolerance)
+    assert (filled_rgb[10, 12] == rgb[9, 12]).all()
+
+
 def test_a_speck_the_closing_leaves_in_the_memorys_view_is_shown_and_a_larger_hole_is_new_ground():
     a = cam()
     rgb = np.random.default_rng(3).random((H, W, 3)).astype(np.float32)

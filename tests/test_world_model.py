@@ -8,6 +8,7 @@ import torch
 from model_runtime.models.interface import GeneratorInputError, ShotInput
 from model_runtime.world.checkpoint import CheckpointError, export_weights, read_checkpoint, save_checkpoint
 from model_runtime.world.config import ConfigError, WorldConfig, preset
+from model_runtime.models.geometry import BLOCK, block_bounds
 from model_runtime.world.cache3d import PointCache
 from model_runtime.world.generator import EVENT_RAMP_FRAMES, OysterWorldModel, WorldSession, close_cracks, load_world_model
 from model_runtime.world.look import apply_grade, frame_looks, grade_to
@@ -426,6 +427,27 @@ def test_point_cache_adds_in_order_and_a_full_ring_drops_its_oldest_an_eighth_at
     assert len(cache) == 975 and np.array_equal(cache.colors, state[1])
     cache.add(np.full((40, 40, 3), 12, np.float32), np.full((40, 40), 2.0, np.float32), K, c2w)  # 1,600 new
     assert len(cache) == 1000 and (cache.colors[:, 0] == 12).all()  # the newest 1,000 of them
+
+def test_point_cache_keeps_the_boxes_of_its_runs_of_points_as_they_come_go_and_move():
+    cache = PointCache(max_points=6 * BLOCK)
+    K, c2w = np.array([[10.0, 0, 5], [0, 10.0, 5], [0, 0, 1]]), np.eye(4)
+    rng = np.random.default_rng(7)
+    side = int(np.ceil(np.sqrt(BLOCK * 0.7)))
+
+    def add(**kwargs):
+        cache.add(np.zeros((side, side, 3), np.float32), rng.uniform(1.0, 9.0, (side, side)).astype(np.float32),
+                  K, c2w, **kwargs)
+        assert np.array_equal(cache.blocks(), block_bounds(cache.points)), len(cache)
+
+    add(anchor=True)
+    for _ in range(12):                                 # past max_points: the ring drops and moves
+        add()
+    state = cache.state()
+    add()
+    cache.set_state(state)
+    assert np.array_equal(cache.blocks(), block_bounds(cache.points))
+    add(anchor=True)
+
 
 def test_point_cache_keeps_its_anchor_and_bounds_the_ring():
     cache = PointCache(max_points=300)

@@ -15,6 +15,7 @@ so a long shot's memory stays bounded.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numba
@@ -29,6 +30,10 @@ CLOSE_SIZE = 5             # pixels: holes of a splat inside a closing of this s
 HOLE_AREA = 64             # pixels: a speck of the view (fill_specks) is a hole of at most this area
 SPECK_REACH = 2            # pixels: a speck whose nearest valid pixel shows another surface looks this far for
                            # a valid pixel of its own (fill_specks)
+GAP_SEARCH = CLOSE_SIZE // 2  # pixels on each axis: a gap of the closing has a point this near, and none
+                              # beyond is nearer: its nearest point (view)
+SPECK_SEARCH = 5           # pixels: a speck's hole (HOLE_AREA pixels, enclosed) holds no disc of this radius
+                           # (81 pixels), so its nearest valid pixel lies within this on each axis (fill_specks)
 SEEN_WEIGHT = 0.5          # bilinear weight of the previous frame's same-surface pixels a hole's pixel needs to
                            # count as shown last frame (fill_from_previous)
 
@@ -110,6 +115,39 @@ def nearest_pixel(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ys[labels - 1], xs[labels - 1]
 
 
+@lru_cache
+def _offsets(reach: int) -> np.ndarray:
+    """(n, 2) int64: the offsets (dy, dx) within `reach` pixels on each axis, nearest first (among equally near,
+    the first row, then the first column)."""
+    square = [(dy, dx) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)]
+    return np.array(sorted(square, key=lambda offset: (offset[0] ** 2 + offset[1] ** 2, *offset)), np.int64)
+
+
+@numba.njit(inline="always")
+def _nearest(mask, y, x, offsets):
+    # the first of the offsets from (y, x) where `mask` holds, (-1, -1) where none does
+    h, w = mask.shape
+    for j in range(len(offsets)):
+        yy, xx = y + offsets[j, 0], x + offsets[j, 1]
+        if yy >= 0 and yy < h and xx >= 0 and xx < w and mask[yy, xx]:
+            return yy, xx
+    return -1, -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill_gaps(near, landed, offsets, rgb, zbuf):
+    # one pass: a long dolly's sparse memory leaves gaps over half the frame, and numpy's gathers of them
+    # (their indices, their nearest pixels, their colours) cost 2 ms a frame
+    h, w = landed.shape
+    for y in range(h):
+        for x in range(w):
+            if near[y, x] and not landed[y, x]:
+                yy, xx = _nearest(landed, y, x, offsets)
+                if yy >= 0:
+                    rgb[y, x] = rgb[yy, xx]
+                    zbuf[y, x] = zbuf[yy, xx]
+
+
 def enclosed_holes(mask: np.ndarray, max_area: int = HOLE_AREA) -> np.ndarray:
     """(H, W) bool: the pixels of every 4-connected hole of `mask` with at most `max_area` pixels that touches
     no border of the frame (a strip a pan brings in always does)."""
@@ -136,42 +174,36 @@ def fill_specks(rgb: np.ndarray, valid: np.ndarray, target: np.ndarray, toleranc
     holes = enclosed_holes(valid)
     if not holes.any():
         return rgb, holes
-    rows, cols = nearest_pixel(valid)
-    at = np.flatnonzero(holes)                      # the speck pixels, and for each the pixel it takes
-    rows, cols = rows.flat[at], cols.flat[at]
-    found = _same_surface(rows, cols, target, tolerance, objects, at)
-    left = np.flatnonzero(~found)                   # beside a silhouette: look around for its own surface
-    height, width = valid.shape
-    for dy, dx in _REACH_OFFSETS:
-        if not len(left):
-            break
-        y, x = at[left] // width + dy, at[left] % width + dx
-        inside = (y >= 0) & (y < height) & (x >= 0) & (x < width)
-        y, x = np.where(inside, y, 0), np.where(inside, x, 0)
-        own = inside & valid[y, x] & _same_surface(y, x, target, tolerance, objects, at[left])
-        rows[left[own]], cols[left[own]], found[left[own]] = y[own], x[own], True
-        left = left[~own]
-    filled = np.zeros(valid.shape, bool)
-    filled.flat[at[found]] = True
-    out = rgb.copy()
-    out.reshape(-1, rgb.shape[-1])[at[found]] = rgb[rows[found], cols[found]]
+    out, filled = rgb.copy(), np.zeros(valid.shape, bool)
+    labels = np.zeros((0, 0), np.int64) if objects is None else objects
+    _fill_specks(np.flatnonzero(holes), valid, target, tolerance, labels, _offsets(SPECK_SEARCH),
+                 _offsets(SPECK_REACH), out, filled)
     return out, filled
 
 
-# (dy, dx) within SPECK_REACH, nearest first
-_REACH_OFFSETS = sorted(((dy, dx) for dy in range(-SPECK_REACH, SPECK_REACH + 1)
-                         for dx in range(-SPECK_REACH, SPECK_REACH + 1) if dy or dx),
-                        key=lambda offset: offset[0] ** 2 + offset[1] ** 2)
-
-
-def _same_surface(rows: np.ndarray, cols: np.ndarray, target: np.ndarray, tolerance: np.ndarray,
-                  objects: np.ndarray | None, at: np.ndarray) -> np.ndarray:
-    """Whether the pixels (rows, cols) show the surface of the pixels `at` (flat indices): blockout depth within
-    their tolerance, the same object."""
-    same = np.abs(target[rows, cols] - target.flat[at]) <= tolerance.flat[at]
-    if objects is not None:
-        same &= objects[rows, cols] == objects.flat[at]
-    return same
+@numba.njit(cache=True, nogil=True)
+def _fill_specks(at, valid, target, tolerance, objects, nearest, reach, out, filled):
+    # one loop over the specks' pixels (numpy's passes over them, reach offset by reach offset, cost 0.4 ms a
+    # frame on a long dolly); `out` holds the colours, read at valid pixels and written at the specks'
+    w = valid.shape[1]
+    labelled = objects.size > 0
+    for k in range(len(at)):
+        y, x = at[k] // w, at[k] % w
+        yy, xx = _nearest(valid, y, x, nearest)      # a speck's hole holds no disc of SPECK_SEARCH: always found
+        same = yy >= 0 and abs(target[yy, xx] - target[y, x]) <= tolerance[y, x] and (
+            not labelled or objects[yy, xx] == objects[y, x])
+        if not same:                                 # beside a silhouette: look around for its own surface
+            for j in range(len(reach)):
+                yy, xx = y + reach[j, 0], x + reach[j, 1]
+                if yy < 0 or yy >= valid.shape[0] or xx < 0 or xx >= w or not valid[yy, xx]:
+                    continue
+                if abs(target[yy, xx] - target[y, x]) <= tolerance[y, x] and (
+                        not labelled or objects[yy, xx] == objects[y, x]):
+                    same = True
+                    break
+        if same:
+            out[y, x] = out[yy, xx]
+            filled[y, x] = True
 
 
 @dataclass
@@ -236,26 +268,23 @@ def fill_from_previous(seen: MemoryView, depth: np.ndarray, objects: np.ndarray 
 
 
 def view(points: np.ndarray, colors: np.ndarray, K: np.ndarray, c2w: np.ndarray, depth: np.ndarray,
-         objects: np.ndarray | None = None) -> MemoryView:
+         objects: np.ndarray | None = None, blocks: np.ndarray | None = None) -> MemoryView:
     """The points (colours R, G, B, id) seen through a camera whose blockout depth (0: sky) is `depth`: a
     pixel is valid where a point lands that lies on the blockout's surface there (points off it are hidden or
     stray) and, given the frame's object ids, was painted on the object that is there; it shows the points
     around its centre that pass the same tests, bilinearly weighted (`splat(bilinear=True)`: nearest-point
     colours shimmered on textures as the camera slid by fractions of a pixel, 4.4x the warping error on
-    8 val clips). Specks of the surface between valid pixels are filled from them (`fill_specks`)."""
+    8 val clips). Specks of the surface between valid pixels are filled from them (`fill_specks`). `blocks`:
+    the points' `block_bounds` (splat skips those out of view)."""
     h, w = depth.shape
     target, tolerance = surface(depth)
     labels = None if objects is None else (colors[:, ID], objects.astype(np.float32))
     rgb, zbuf, landed = splat(points, colors[:, :ID], K, c2w, w, h, surface=(target, tolerance), labels=labels,
-                              bilinear=True)
+                              bilinear=True, blocks=blocks)
     if not landed.any():
         return empty_view(w, h)
     near = landed | closed(landed)
-    gaps = np.nonzero(near & ~landed)  # the closing's: they show their nearest point
-    if len(gaps[0]):
-        rows, cols = nearest_pixel(landed)
-        rows, cols = rows[gaps], cols[gaps]
-        rgb[gaps], zbuf[gaps] = rgb[rows, cols], zbuf[rows, cols]
+    _fill_gaps(near, landed, _offsets(GAP_SEARCH), rgb, zbuf)  # the closing's gaps show their nearest point
     valid = near & (np.abs(zbuf - target) <= tolerance)
     rgb[~valid] = 0
     rgb, filled = fill_specks(rgb, valid, target, tolerance, objects)
@@ -277,7 +306,7 @@ class Memory(PointCache):
 
     def view(self, K: np.ndarray, c2w: np.ndarray, depth: np.ndarray,
              objects: np.ndarray | None = None) -> MemoryView:
-        return view(self.points, self.colors, K, c2w, depth, objects)
+        return view(self.points, self.colors, K, c2w, depth, objects, self.blocks())
 
     def clear(self) -> None:
         self.__init__(self.max_points)
