@@ -144,7 +144,8 @@ def _fill_gaps(near, landed, offsets, rgb, zbuf):
             if near[y, x] and not landed[y, x]:
                 yy, xx = _nearest(landed, y, x, offsets)
                 if yy >= 0:
-                    rgb[y, x] = rgb[yy, xx]
+                    for c in range(rgb.shape[2]):  # written out: a row's slice cost a view a pixel
+                        rgb[y, x, c] = rgb[yy, xx, c]
                     zbuf[y, x] = zbuf[yy, xx]
 
 
@@ -202,7 +203,8 @@ def _fill_specks(at, valid, target, tolerance, objects, nearest, reach, out, fil
                     same = True
                     break
         if same:
-            out[y, x] = out[yy, xx]
+            for c in range(out.shape[2]):
+                out[y, x, c] = out[yy, xx, c]
             filled[y, x] = True
 
 
