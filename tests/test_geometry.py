@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 
 from eval_scenes import FX, H, K, W, pose, render
 from model_runtime.models.geometry import BLOCK, block_bounds, fill_nearest, intrinsics_matrix, splat, unproject
@@ -167,6 +168,11 @@ def test_splat_skips_the_runs_of_points_out_of_view_and_gives_the_same_image_to_
             every = splat(points, colors[:, :3], K, c2w, W, H, **kwargs)
             skipping = splat(points, colors[:, :3], K, c2w, W, H, blocks=blocks, **kwargs)
             assert every[2].any() and all(np.array_equal(a, b) for a, b in zip(every, skipping)), (yaw, kwargs)
+    whole = points[:40 * BLOCK]                                             # facing away from every run
+    away = splat(whole, colors[:40 * BLOCK, :3], K, pose(0.0, 0.0, (0.0, 0.0, 60.0)), W, H, blocks=blocks)
+    assert not away[2].any() and np.isinf(away[1]).all()
+    with pytest.raises(ValueError, match="runs of"):
+        splat(whole[:-1], colors[:40 * BLOCK - 1, :3], K, c2w, W, H, blocks=blocks)
     c2w = pose(0.0, 0.0, (0.0, 0.0, 0.0))
     seen = splat(points, colors[:, :3], K, c2w, W, H)[2]
     landing = [b for b in range(40) if splat(points[b * BLOCK:(b + 1) * BLOCK], colors[:BLOCK, :3], K, c2w, W, H)[2].any()]

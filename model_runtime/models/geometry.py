@@ -151,6 +151,8 @@ def _project(points: np.ndarray, K: np.ndarray, c2w: np.ndarray, width: int, hei
     if blocks is None:
         runs = np.array([[0, len(points)]], np.int64)
     else:
+        if len(blocks) > len(points) // BLOCK:  # the kernels would read past the points
+            raise ValueError(f"{len(blocks)} runs of {BLOCK} points for {len(points)} points")
         runs = np.empty((len(blocks) + 1, 2), np.int64)
         runs = runs[:_runs_in_view(blocks, len(points), K, c2w, width, height, runs)]
 
