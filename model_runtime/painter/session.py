@@ -23,11 +23,9 @@
    along a border reaches
    past it, and stage 6 keeps what it painted there (painter/ahead.py).
 4. composite: where the memory is valid it is kept as it was (a revisit gives
-   the same picture); elsewhere the painted pixels are the frame, each piece
-   of new ground moved to the level of the memory of its own surface in the
-   network's box (painter/levels.py), new sky eased into the remembered sky
-   beside it over a few pixels, so a pan's strips leave softer seams down
-   the sky (painter/seams.py).
+   the same picture); elsewhere the painted pixels are the frame, new sky
+   eased into the remembered sky beside it over a few pixels, so a pan's
+   strips leave softer seams down the sky (painter/seams.py).
 5. crisp edges: on new ground, each side of the blockout's silhouettes takes
    the colour the frame shows on its own surface beside it (painter/edges.py):
    the memory's where the memory shows, so a strip of wall revealed beside a
@@ -58,7 +56,6 @@ from model_runtime.painter import checkpoint
 from model_runtime.painter.ahead import Ahead, reach, widen, widened
 from model_runtime.painter.edges import Silhouettes
 from model_runtime.painter.features import box_features, camera
-from model_runtime.painter.levels import level_new_ground
 from model_runtime.painter.memory import Memory, MemoryView, PreviousFrame, empty_view, fill_from_previous
 from model_runtime.painter.native import (NATIVE_PIXELS, downsample_passes, downsample_rgb, guided_upsample,
                                           native_size, scaled_frame)
@@ -179,11 +176,9 @@ def composite(painted: np.ndarray, seen: MemoryView) -> np.ndarray:
     return np.where(seen.shown[..., None], seen.rgb, painted)
 
 
-def finish(painted: np.ndarray, where: np.ndarray, seen: MemoryView, depth: np.ndarray, objects: np.ndarray | None,
+def finish(painted: np.ndarray, where: np.ndarray, seen: MemoryView, depth: np.ndarray,
            silhouettes: Silhouettes) -> np.ndarray:
-    """Stages 4 and 5 (H, W, 3) float32 in [0, 1]: new ground at the level of its surface's memory, composite,
-    new sky eased into the memory's, crisp edges."""
-    painted = level_new_ground(painted, where, seen, depth, silhouettes.band, objects)
+    """Stages 4 and 5 (H, W, 3) float32 in [0, 1]: composite, new sky eased into the memory's, crisp edges."""
     shown = feather_sky(composite(painted, seen), painted, seen, depth, where)
     return silhouettes.crisp(shown)
 
@@ -239,16 +234,15 @@ class PainterSession(Session):
         new = ~seen.shown & ~silhouettes.drawn                                 # stage 5 draws those
         painted, where, ahead = self.model.paint(passes, frame, seen, new, notes, [self.shot.seed, self._index]) \
             if new.any() else (seen.rgb, np.zeros((h, w), bool), None)         # 3. paint
-        shown = finish(painted, where, seen, passes.depth, passes.object, silhouettes)  # 4. composite (new
-                                                                               #    ground leveled, new sky eased
-                                                                               #    into the memory's), 5. crisp
+        shown = finish(painted, where, seen, passes.depth, silhouettes)       # 4. composite, new sky eased into
+                                                                               #    the memory's, 5. crisp edges
         rgb = np.round(np.clip(shown, 0, 1) * 255).astype(np.uint8)
         if self.model.use_memory:                                              # 6. remember
             self.memory.add(rgb.astype(np.float32) / 255, passes.depth, K, c2w, mask=~seen.valid,
                             objects=passes.object)
             if ahead is not None:                                              #    and what was painted ahead
                 wide = ahead.wide
-                rim = finish(ahead.painted, ahead.where, wide.seen, wide.passes.depth, wide.passes.object,
+                rim = finish(ahead.painted, ahead.where, wide.seen, wide.passes.depth,
                              Silhouettes(wide.passes.depth, redraw=~wide.seen.valid))
                 self.memory.add(**ahead.remembered(rim))
             self._previous = PreviousFrame(rgb, passes.depth, passes.object, K, c2w)
