@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model_runtime.evaluation.painter_metrics import layout_adherence, sharpness_ratio, warping_error
+from model_runtime.evaluation.painter_metrics import colour_drift, layout_adherence, sharpness_ratio, warping_error
 
 W, H, F = 64, 36, 40.0
 
@@ -46,3 +46,18 @@ def test_sharpness_ratio_is_one_for_the_truth_and_low_for_blur():
     assert abs(sharpness_ratio(frames, frames) - 1.0) < 1e-9
     blurred = [np.full_like(f, int(f.mean())) for f in frames]
     assert sharpness_ratio(blurred, frames) < 0.05
+
+
+def test_colour_drift_is_how_much_farther_the_surfaces_mean_colour_is_from_the_truth_at_the_end():
+    truths, depths, _ = wall_frames(3)
+    depths = [d.copy() for d in depths]
+    for d in depths:
+        d[:8] = 0.0                                  # sky on top: not a surface, not counted
+    assert colour_drift(truths, truths, depths) == 0.0
+    steady = [np.clip(t.astype(int) + 10, 0, 255).astype(np.uint8) for t in truths]
+    assert abs(colour_drift(steady, truths, depths)) < 0.5  # as far off at the end as at the start
+    wandering = [t.copy() for t in truths]
+    wandering[-1][8:, :, 1] = np.clip(wandering[-1][8:, :, 1].astype(int) + 30, 0, 255)  # the green creeps up
+    assert 5 < colour_drift(wandering, truths, depths) <= 10
+    wandering[-1][:8] = 0                            # the sky going black changes nothing
+    assert 5 < colour_drift(wandering, truths, depths) <= 10

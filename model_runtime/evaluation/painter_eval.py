@@ -105,7 +105,8 @@ def clip_figures(frames: list[np.ndarray], clip: Clip, n: int) -> dict:
             "sharpness": pm.sharpness_ratio(frames, list(truth)),
             "warping_error": pm.warping_error(frames, depth, cams),
             "layout": float(np.nanmean([pm.layout_adherence(f, d) for f, d in zip(frames, depth)])),
-            "sky_streaks": _nanmean([pm.sky_streaks(f, d) for f, d in zip(frames, depth)])}
+            "sky_streaks": _nanmean([pm.sky_streaks(f, d) for f, d in zip(frames, depth)]),
+            "colour_drift": pm.colour_drift(frames, list(truth), depth)}
 
 
 def _nanmean(values: list[float]) -> float:
@@ -159,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         seconds = time.time() - tick
         figures = {k: float(np.mean([c[k] for c in per_clip])) for k in per_clip[0]}
         figures["sky_streaks"] = _nanmean([c["sky_streaks"] for c in per_clip])  # over the clips with sky
+        figures["colour_drift"] = _nanmean([c["colour_drift"] for c in per_clip])  # over the clips with surfaces
         probe_share = probe_accuracy(probe, generated, labels)
         figures["probe"] = probe_share
         figures["probe_share"] = probe_share["mean"] / gt["probe"]["mean"]
@@ -189,12 +191,13 @@ def markdown(report: dict) -> str:
              f"{report['clips']} clips, {report['frames']} frames each, seed {report['seed']}; ground truth: "
              f"probe {gt['probe']['mean']:.2f}, warping error {gt['warping_error']:.5f}, layout {gt['layout']:.3f}, "
              f"sky streaks {gt['sky_streaks']:.2f}.",
-             "", "| generator | PSNR | SSIM | sharpness | warping / GT | layout | sky streaks | probe share | revisit PSNR "
-             "| s/frame |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "", "| generator | PSNR | SSIM | sharpness | warping / GT | layout | sky streaks | colour drift | probe share "
+             "| revisit PSNR | s/frame |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, f in report["generators"].items():
         revisit = f"{f['revisit_psnr']:.1f}" if "revisit_psnr" in f else "-"
         lines.append(f"| {name} | {f['psnr']:.2f} | {f['ssim']:.3f} | {f['sharpness']:.2f} | "
                      f"{f['warping_over_truth']:.2f} | {f['layout']:.3f} | {f['sky_streaks']:.2f} | "
+                     f"{f['colour_drift']:+.2f} | "
                      f"{f['probe_share']:.2f} | {revisit} | "
                      f"{f['seconds_per_frame']:.2f} |")
     lines += ["", "Contact sheet (`contact_sheet.png`): per row the blockout's shading, ground truth at the first "

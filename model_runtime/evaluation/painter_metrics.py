@@ -115,6 +115,24 @@ def sky_streaks(frame: np.ndarray, depth: np.ndarray) -> float:
     return float(np.abs(steps - ndimage.median_filter(steps, size=STREAK_WINDOW, mode="nearest")).mean() * 255)
 
 
+def surface_colour_error(frame: np.ndarray, truth: np.ndarray, depth: np.ndarray) -> float:
+    """Grey levels (of 255): the mean over R, G and B of |the frame's mean colour - the truth's| over the pixels
+    where the blockout has a surface (depth finite and positive); nan where it has none."""
+    solid = _surface(depth)
+    if not solid.any():
+        return float("nan")
+    return float(np.abs(frame[solid].astype(np.float64).mean(0) - truth[solid].astype(np.float64).mean(0)).mean())
+
+
+def colour_drift(frames: Sequence[np.ndarray], truths: Sequence[np.ndarray], depths: Sequence[np.ndarray]) -> float:
+    """Grey levels: `surface_colour_error` at the last frame minus at the first. A painter whose colours wander
+    from the truth as the clip goes on (a level carried from strip to strip of a pan) scores above 0; one that
+    stays as far off as it started, 0. PSNR and SSIM, averaged over the frames, barely see a drift that builds
+    up late."""
+    return (surface_colour_error(frames[-1], truths[-1], depths[-1])
+            - surface_colour_error(frames[0], truths[0], depths[0]))
+
+
 # ----------------------------------------------------------------------------------------- warping error
 
 def _surface(depth: np.ndarray) -> np.ndarray:
