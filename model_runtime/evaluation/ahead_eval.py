@@ -17,9 +17,9 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 
 from model_runtime.data.shards import Clip, load_clips
+from model_runtime.evaluation import painter_metrics as pm
 from model_runtime.evaluation.painter_eval import clip_figures
 from model_runtime.models import device as devices
 from model_runtime.models.interface import ShotInput
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{clip.caption[:48]:48s} " + "  ".join(f"{name}: {figures[name][-1]['psnr']:.2f} dB" for name in RUNS),
               flush=True)
     report = {"data": str(args.data), "clips": len(clips), "frames": args.frames, "ring": RING,
-              "runs": {name: {metric: float(np.nanmean([f[metric] for f in figures[name]]))
+              "runs": {name: {metric: pm.mean_of_numbers([f[metric] for f in figures[name]])
                               for metric in figures[name][0]} | {"network": network[name]} for name in RUNS},
               "clip_figures": [{"caption": clip.caption} | {name: figures[name][i] for name in RUNS}
                                for i, clip in enumerate(clips)]}

@@ -104,15 +104,9 @@ def clip_figures(frames: list[np.ndarray], clip: Clip, n: int) -> dict:
             "ssim": float(np.mean([ssim(a, b) for a, b in zip(frames, truth)])),
             "sharpness": pm.sharpness_ratio(frames, list(truth)),
             "warping_error": pm.warping_error(frames, depth, cams),
-            "layout": float(np.nanmean([pm.layout_adherence(f, d) for f, d in zip(frames, depth)])),
-            "sky_streaks": _nanmean([pm.sky_streaks(f, d) for f, d in zip(frames, depth)]),
+            "layout": pm.mean_of_numbers([pm.layout_adherence(f, d) for f, d in zip(frames, depth)]),
+            "sky_streaks": pm.mean_of_numbers([pm.sky_streaks(f, d) for f, d in zip(frames, depth)]),
             "colour_drift": pm.colour_drift(frames, list(truth), depth)}
-
-
-def _nanmean(values: list[float]) -> float:
-    """The mean of the values that are numbers; nan when none is (a clip without sky has no sky streaks)."""
-    numbers = [v for v in values if not np.isnan(v)]
-    return float(np.mean(numbers)) if numbers else float("nan")
 
 
 def _sheet(rows: list[list[np.ndarray]], path: Path) -> None:
@@ -142,9 +136,9 @@ def run(args: argparse.Namespace) -> int:
     gt = {"probe": probe_accuracy(probe, truth_frames, labels),
           "warping_error": float(np.mean([pm.warping_error(list(c.rgb[:n]), [passes_depth(c, t) for t in range(n)],
                                                             c.track["frames"][:n]) for c in clips])),
-          "layout": float(np.nanmean([pm.layout_adherence(c.rgb[t], passes_depth(c, t)) for c in clips
-                                   for t in range(0, n, 4)])),
-          "sky_streaks": _nanmean([pm.sky_streaks(c.rgb[t], passes_depth(c, t)) for c in clips for t in range(n)])}
+          "layout": pm.mean_of_numbers([pm.layout_adherence(c.rgb[t], passes_depth(c, t)) for c in clips
+                                        for t in range(0, n, 4)]),
+          "sky_streaks": pm.mean_of_numbers([pm.sky_streaks(c.rgb[t], passes_depth(c, t)) for c in clips for t in range(n)])}
     report["ground_truth"] = gt
     sheet_rows = {c.scene_seed: [np.repeat(c.shade[0][..., None], 3, -1), c.rgb[0], c.rgb[n - 1]]
                   for c in clips[::max(1, len(clips) // 6)]}
@@ -159,8 +153,8 @@ def run(args: argparse.Namespace) -> int:
                 sheet_rows[clip.scene_seed] += [frames[0], frames[n - 1]]
         seconds = time.time() - tick
         figures = {k: float(np.mean([c[k] for c in per_clip])) for k in per_clip[0]}
-        figures["sky_streaks"] = _nanmean([c["sky_streaks"] for c in per_clip])  # over the clips with sky
-        figures["colour_drift"] = _nanmean([c["colour_drift"] for c in per_clip])  # over the clips with surfaces
+        figures["sky_streaks"] = pm.mean_of_numbers([c["sky_streaks"] for c in per_clip])  # over the clips with sky
+        figures["colour_drift"] = pm.mean_of_numbers([c["colour_drift"] for c in per_clip])  # over the clips with surfaces
         probe_share = probe_accuracy(probe, generated, labels)
         figures["probe"] = probe_share
         figures["probe_share"] = probe_share["mean"] / gt["probe"]["mean"]

@@ -115,6 +115,13 @@ def sky_streaks(frame: np.ndarray, depth: np.ndarray) -> float:
     return float(np.abs(steps - ndimage.median_filter(steps, size=STREAK_WINDOW, mode="nearest")).mean() * 255)
 
 
+def mean_of_numbers(values: Sequence[float]) -> float:
+    """The mean of the values that are numbers; nan, without numpy's warning, when none is (a clip without
+    sky has no sky streaks, a frame without depth edges no layout adherence)."""
+    numbers = [v for v in values if not np.isnan(v)]
+    return float(np.mean(numbers)) if numbers else float("nan")
+
+
 def surface_colour_error(frame: np.ndarray, truth: np.ndarray, depth: np.ndarray) -> float:
     """Grey levels (of 255): the mean over R, G and B of |the frame's mean colour - the truth's| over the pixels
     where the blockout has a surface (depth finite and positive); nan where it has none."""

@@ -117,7 +117,7 @@ def figures(frames: list[np.ndarray], depths: list[np.ndarray], cameras: list[di
     """Warping error and layout adherence of one clip's frames, as the painter's evaluation computes them."""
     layout = [pm.layout_adherence(f, d) for f, d in zip(frames, depths)]
     return {"warping_error": pm.warping_error(frames, depths, cameras),
-            "layout": float(np.nanmean(layout)) if not np.all(np.isnan(layout)) else float("nan")}
+            "layout": pm.mean_of_numbers(layout)}
 
 
 def _mean(rows: list[dict], key: str) -> float:
@@ -170,8 +170,8 @@ def ground_truth(clips: list[Clip], n: int, probe) -> dict:
                                     [c.labels for c in clips for _ in range(n)]),
             "warping_error": float(np.mean([pm.warping_error(list(c.rgb[:n]), [passes_depth(c, t) for t in range(n)],
                                                               c.track["frames"][:n]) for c in clips])),
-            "layout": float(np.nanmean([pm.layout_adherence(c.rgb[t], passes_depth(c, t)) for c in clips
-                                        for t in range(0, n, 4)]))}
+            "layout": pm.mean_of_numbers([pm.layout_adherence(c.rgb[t], passes_depth(c, t)) for c in clips
+                                          for t in range(0, n, 4)])}
 
 
 def run(args: argparse.Namespace) -> int:
