@@ -17,7 +17,6 @@ import json
 import time
 from pathlib import Path
 
-
 from model_runtime.data.shards import Clip, load_clips
 from model_runtime.evaluation import painter_metrics as pm
 from model_runtime.evaluation.painter_eval import clip_figures
