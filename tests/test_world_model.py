@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
+from model_runtime.models.geometry import BLOCK, block_bounds
 from model_runtime.models.interface import GeneratorInputError, ShotInput
 from model_runtime.world.checkpoint import CheckpointError, export_weights, read_checkpoint, save_checkpoint
 from model_runtime.world.config import ConfigError, WorldConfig, preset
-from model_runtime.models.geometry import BLOCK, block_bounds
 from model_runtime.world.cache3d import PointCache
 from model_runtime.world.generator import EVENT_RAMP_FRAMES, OysterWorldModel, WorldSession, close_cracks, load_world_model
 from model_runtime.world.look import apply_grade, frame_looks, grade_to
@@ -427,6 +427,7 @@ def test_point_cache_adds_in_order_and_a_full_ring_drops_its_oldest_an_eighth_at
     assert len(cache) == 975 and np.array_equal(cache.colors, state[1])
     cache.add(np.full((40, 40, 3), 12, np.float32), np.full((40, 40), 2.0, np.float32), K, c2w)  # 1,600 new
     assert len(cache) == 1000 and (cache.colors[:, 0] == 12).all()  # the newest 1,000 of them
+
 
 def test_point_cache_keeps_the_boxes_of_its_runs_of_points_as_they_come_go_and_move():
     cache = PointCache(max_points=6 * BLOCK)

@@ -130,7 +130,7 @@ class _Tests:
             self.point_labels = np.asarray(labels[0]).reshape(-1)
             self.pixel_labels = np.asarray(labels[1]).reshape(pixels)
 
-    def own(self, kept: np.ndarray | slice) -> np.ndarray:
+    def own(self, kept: np.ndarray) -> np.ndarray:
         """The labels of the points `kept` (empty without labels)."""
         return self.point_labels[kept] if len(self.point_labels) else self.point_labels
 
